@@ -1,0 +1,86 @@
+"""The one error tree of the monitor.
+
+Callers catch a class, never a message string::
+
+    MonitorError
+    ├── ConfigError            bad config file, unknown key, wrong type, bad URL
+    ├── StoreError             database cannot be opened / migrated / written
+    │   └── StoreLocked        another process held the DuckDB lock for too long
+    ├── SeedError              one seed file is empty, binary, undecodable or oversized
+    ├── FetchError             one URL could not be fetched
+    │   ├── FetchTimeout
+    │   ├── FetchHTTPStatus    final non-2xx/304 status (after retries)
+    │   ├── FetchTooLarge      body over fetch.max_bytes (after decompression)
+    │   ├── FetchBlocked       refused by policy: scheme, private address, robots.txt
+    │   ├── FetchUnsupported   content type we do not extract (PDF, image, binary)
+    │   └── FetchConnection    DNS failure, refused, reset, too many redirects
+    ├── ParseError             a feed, sitemap, API answer or page that will not parse
+    ├── ExtractError           a page with no extractable article text
+    └── DeliveryError          a digest could not be delivered to a notification URL
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every error the monitor raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """The configuration cannot be used; the message names the key."""
+
+
+class StoreError(MonitorError):
+    """The database cannot be opened, migrated or written."""
+
+
+class StoreLocked(StoreError):
+    """Another process kept the DuckDB file locked past the retry budget."""
+
+
+class SeedError(MonitorError):
+    """A seed file cannot be read as an article."""
+
+
+class FetchError(MonitorError):
+    """A URL could not be fetched."""
+
+
+class FetchTimeout(FetchError):
+    """The server did not answer in time (after retries)."""
+
+
+class FetchHTTPStatus(FetchError):
+    """The final answer had an error status."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class FetchTooLarge(FetchError):
+    """The body grew past the configured maximum size."""
+
+
+class FetchBlocked(FetchError):
+    """Policy refused the URL: scheme, private address or robots.txt."""
+
+
+class FetchUnsupported(FetchError):
+    """The content type is not something we extract (PDF, image, binary)."""
+
+
+class FetchConnection(FetchError):
+    """Name resolution, connection, reset or redirect failure."""
+
+
+class ParseError(MonitorError):
+    """A feed, sitemap, API answer or page would not parse."""
+
+
+class ExtractError(MonitorError):
+    """A page yielded no article text."""
+
+
+class DeliveryError(MonitorError):
+    """A digest could not be delivered."""

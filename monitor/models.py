@@ -1,0 +1,189 @@
+"""The small frozen records that flow between pipeline stages.
+
+Each stage's input and output is visible in its signature:
+
+    sources  -> Link              (a URL some source handed us, with what the source said of it)
+    fetch    -> Page | FetchFailure
+    extract  -> Article           (seeds also produce Article directly)
+    dedup    -> DedupDecision     (exact / near duplicate of an earlier article, or original)
+    stories  -> story_id per article
+    classify -> Classification    (relevance, stance, topics, entities, quotes, figures)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+DateSource = Literal["metadata", "feed", "url", "text", "story", "unknown"]
+Stance = Literal["for_withdrawal", "against_withdrawal", "neutral"]
+EntityKind = Literal["person", "organization", "group", "place"]
+FetchOutcome = Literal["new", "not_modified", "duplicate", "skipped", "error"]
+SourceKind = Literal["feed", "sitemap", "gdelt", "url"]
+
+
+def make_id(key: str) -> str:
+    """Stable 16-hex-digit id for a URL or other identity string."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SeedFile:
+    """A seed article file on disk."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        """The file name, which is also the seed's identity."""
+        return self.path.name
+
+    @property
+    def url(self) -> str:
+        """Pseudo-URL under which the seed is stored."""
+        return f"seed:{self.path.stem}"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A URL that a source handed us, with what the source said about it."""
+
+    url: str
+    source: str
+    title: str | None = None
+    published_at: datetime | None = None
+    outlet: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A successfully fetched HTML document."""
+
+    url: str
+    final_url: str
+    source: str
+    status_code: int
+    html: bytes
+    content_type: str | None
+    encoding: str | None
+    fetched_at: datetime
+    elapsed_ms: int
+    etag: str | None = None
+    last_modified: str | None = None
+    link: Link | None = None
+
+
+@dataclass(frozen=True)
+class FetchRecord:
+    """One row of the fetch log: what happened to one URL."""
+
+    url: str
+    source: str
+    fetched_at: datetime
+    outcome: FetchOutcome
+    status_code: int | None = None
+    error: str | None = None
+    bytes: int = 0
+    elapsed_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Article:
+    """A cleaned article, from a seed file or an extracted page."""
+
+    url: str
+    source: str
+    text: str
+    title: str | None = None
+    canonical_url: str | None = None
+    outlet: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    date_source: DateSource = "unknown"
+    language: str | None = None
+    raw_html: bytes | None = field(default=None, repr=False)
+
+    @property
+    def article_id(self) -> str:
+        """Stable id derived from the URL the article was found at."""
+        return make_id(self.url)
+
+    @property
+    def word_count(self) -> int:
+        """Whitespace-separated word count of the text."""
+        return len(self.text.split())
+
+
+@dataclass(frozen=True)
+class DedupDecision:
+    """Whether an article copies an earlier one, and which."""
+
+    article_id: str
+    duplicate_of: str | None
+    reason: Literal["url", "hash", "near"] | None = None
+    similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An actor or place named in an article, under its canonical name."""
+
+    name: str
+    kind: EntityKind
+    mentions: int
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A quotation, with its speaker when one can be attributed."""
+
+    quote: str
+    speaker: str | None
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number the article reports (troops, lawmakers, casualties ...)."""
+
+    value: float
+    what: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Everything the classifier says about one article."""
+
+    article_id: str
+    relevant: bool
+    relevance_score: float
+    stance: Stance
+    stance_score: float
+    topics: tuple[str, ...]
+    entities: tuple[Entity, ...] = ()
+    quotes: tuple[Quote, ...] = ()
+    figures: tuple[Figure, ...] = ()
+    evidence: dict[str, object] = field(default_factory=dict)
+    version: str = "0"
+
+
+@dataclass
+class RunSummary:
+    """What one ingest run did, as printed by `monitor run` and stored in `runs`."""
+
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "running"
+    articles_new: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    not_modified: int = 0
+    skipped: int = 0
+    relevant: int = 0
+    unchanged: int = 0
+    failures: list[str] = field(default_factory=list)

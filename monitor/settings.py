@@ -1,0 +1,204 @@
+"""Typed settings: packaged defaults (`defaults.toml`) with the user's partial file on top.
+
+Parsed once per command and passed down; nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from monitor.errors import ConfigError
+
+DEFAULT_DB = Path("data/monitor.duckdb")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageSettings(_Section):
+    """Where the DuckDB file lives and how long to wait for its lock."""
+
+    db: Path = DEFAULT_DB
+    lock_timeout_s: float = Field(default=60.0, ge=0)
+
+
+class SeedSettings(_Section):
+    """Folders of seed article files."""
+
+    dirs: list[Path] = Field(default_factory=lambda: [Path("seeds")])
+    max_bytes: int = Field(default=2_000_000, gt=0)
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    return value
+
+
+class SourceSettings(_Section):
+    """One configured source of new articles."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["feed", "sitemap", "gdelt", "url"]
+    url: str
+    enabled: bool = True
+    min_interval_s: float = Field(default=0, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+
+class FetchSettings(_Section):
+    """Politeness, limits and safety of HTTP fetching."""
+
+    user_agent: str = (
+        "iraq-troop-monitor/0.1 (+https://github.com/iraq-troop-monitor/iraq-troop-monitor)"
+    )
+    timeout_s: float = Field(default=20, gt=0)
+    per_host_delay_s: float = Field(default=5, ge=0)
+    max_bytes: int = Field(default=5_000_000, gt=0)
+    allow_private_networks: bool = False
+    concurrency: int = Field(default=8, ge=1)
+    per_host_concurrency: int = Field(default=1, ge=1)
+    max_retries: int = Field(default=3, ge=0)
+    max_retry_delay_s: float = Field(default=60, ge=0)
+    max_redirects: int = Field(default=5, ge=0)
+    respect_robots: bool = True
+    max_articles_per_source: int = Field(default=200, ge=1)
+    failure_backoff_s: float = Field(default=300, ge=0)
+    disable_after_failures: int = Field(default=20, ge=1)
+
+
+class ScheduleSettings(_Section):
+    """Cron schedules for `monitor serve` and the prefect.yaml deployments."""
+
+    ingest_cron: str = "0 * * * *"
+    digest_cron: str = "0 7 * * *"
+    timezone: str = "UTC"
+
+
+class DigestSettings(_Section):
+    """Where scheduled digests are written."""
+
+    out_dir: Path = Path("digests")
+    format: Literal["md", "html", "json", "csv"] = "md"
+
+
+class NotifySettings(_Section):
+    """Apprise URLs that receive each scheduled digest."""
+
+    urls: list[str] = Field(default_factory=list)
+
+
+class ClassifySettings(_Section):
+    """Classifier options."""
+
+    taxonomy: Path | None = None
+    relevance_threshold: float = Field(default=0.5, ge=0, le=1)
+
+
+class RunnerSettings(_Section):
+    """How extraction fans out: local processes, or a Dask cluster."""
+
+    task_runner: Literal["process", "dask"] = "process"
+    workers: int | None = Field(default=None, ge=1)
+    dask_address: str | None = None
+
+
+class Settings(_Section):
+    """The whole configuration of one command."""
+
+    storage: StorageSettings = StorageSettings()
+    seeds: SeedSettings = SeedSettings()
+    sources: list[SourceSettings] = Field(default_factory=list)
+    fetch: FetchSettings = FetchSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    digest: DigestSettings = DigestSettings()
+    notify: NotifySettings = NotifySettings()
+    classify: ClassifySettings = ClassifySettings()
+    runner: RunnerSettings = RunnerSettings()
+    config_path: Path | None = None
+
+
+def _packaged_defaults() -> dict[str, Any]:
+    text = resources.files("monitor").joinpath("defaults.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; anything else (lists included) is replaced."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"])
+        if item["type"] == "extra_forbidden":
+            parts.append(f"unknown key {key!r}")
+        else:
+            parts.append(f"{key}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def find_config(explicit: Path | None) -> Path | None:
+    """The config file to use: --config, else $MONITOR_CONFIG, else ./monitor.toml if present."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file not found: {explicit}")
+        return explicit
+    env = os.environ.get("MONITOR_CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path} (from $MONITOR_CONFIG)")
+        return path
+    local = Path("monitor.toml")
+    return local if local.is_file() else None
+
+
+def load_settings(
+    config: Path | None = None,
+    *,
+    db: Path | None = None,
+    seeds: list[Path] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Read packaged defaults, the user's config on top, then command-line overrides."""
+    data = _packaged_defaults()
+    path = find_config(config)
+    if path is not None:
+        try:
+            user = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        data = _merge(data, user)
+    if overrides:
+        data = _merge(data, overrides)
+    if db is not None:
+        data = _merge(data, {"storage": {"db": str(db)}})
+    if seeds:
+        data = _merge(data, {"seeds": {"dirs": [str(s) for s in seeds]}})
+    data["config_path"] = str(path) if path else None
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        where = f"{path}: " if path else ""
+        raise ConfigError(f"{where}{_describe(exc)}") from exc
