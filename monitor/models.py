@@ -187,3 +187,20 @@ class RunSummary:
     relevant: int = 0
     unchanged: int = 0
     failures: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as stored, waiting for deduplication, story assignment and classification."""
+
+    article_id: str
+    url: str
+    canonical_url: str | None
+    source: str
+    outlet: str | None
+    title: str | None
+    text: str
+    published_at: datetime | None
+    date_source: str
+    content_hash: str
+    first_seen_at: datetime

@@ -178,7 +178,10 @@ MIGRATIONS: list[Migration] = [
                    max(published_at) AS last_published_at, count(*) AS article_count
             FROM core.articles WHERE story_id IS NOT NULL GROUP BY story_id
         )
-        SELECT s.story_id, r.title, agg.first_published_at, agg.last_published_at,
+        SELECT s.story_id,
+               coalesce(r.title, regexp_extract(r.text, '^(.{20,160}?[.!?])(\s|$)', 1),
+                        left(r.text, 120)) AS title,
+               agg.first_published_at, agg.last_published_at,
                agg.article_count, coalesce(o.outlets, []::VARCHAR[]) AS outlets,
                s.representative_article_id
         FROM core.stories s

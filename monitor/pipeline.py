@@ -1,0 +1,326 @@
+"""Plain-Python composition of the stages: seeds/sources -> store -> dedup -> stories -> classify.
+
+Each step writes in its own short transaction, so a run killed at any instant leaves a consistent
+database, and the next run finishes what was left: articles are keyed by URL (re-inserting is a
+no-op), and everything after storing works on the rows still marked unprocessed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor import classify as classify_mod
+from monitor.dedup import content_hash, find_duplicates
+from monitor.errors import MonitorError, SeedError, StoreLocked
+from monitor.models import Article, Classification, FetchRecord, RunSummary, StoredArticle
+from monitor.seeds import find_seed_files, read_seed
+from monitor.settings import Settings
+from monitor.store import Connection, Store, insert_rows, utcnow
+from monitor.stories import assign_stories
+
+log = logging.getLogger(__name__)
+
+PROCESS_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """What storing a batch of articles did."""
+
+    new_ids: tuple[str, ...]
+    already_stored: int
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """What deduplication, story assignment and classification did."""
+
+    processed: int
+    duplicates: int
+    relevant: int
+
+
+def open_store(settings: Settings) -> Store:
+    """The store named by the settings, created and migrated."""
+    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
+    store.initialize()
+    return store
+
+
+@contextmanager
+def run_lock(db_path: Path, *, wait_s: float) -> Iterator[None]:
+    """Hold the one-ingest-at-a-time lock for a database file (released even on SIGKILL)."""
+    lock_path = db_path.with_name(db_path.name + ".run.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait_s
+    announced = False
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreLocked(
+                        f"another ingest run is still working on {db_path} "
+                        f"(waited {wait_s:.0f}s); skipping this run"
+                    ) from None
+                if not announced:
+                    log.warning("another ingest run holds %s; waiting up to %.0fs", db_path, wait_s)
+                    announced = True
+                time.sleep(0.5)
+        yield
+    finally:
+        os.close(fd)
+
+
+def start_run(store: Store) -> RunSummary:
+    """Record a new run, closing out runs that a crash left 'running'."""
+    summary = RunSummary(run_id=uuid.uuid4().hex[:12], started_at=utcnow())
+    with store.write() as con:
+        con.execute(
+            "UPDATE core.runs SET status = 'interrupted' WHERE status = 'running'"
+        )
+        con.execute(
+            "INSERT INTO core.runs (run_id, started_at, status) VALUES (?, ?, 'running')",
+            [summary.run_id, summary.started_at],
+        )
+    return summary
+
+
+def finish_run(store: Store, summary: RunSummary, status: str = "completed") -> None:
+    """Record the run's counts and final status."""
+    summary.finished_at = utcnow()
+    summary.status = status
+    with store.write() as con:
+        con.execute(
+            "UPDATE core.runs SET finished_at = ?, status = ?, articles_new = ?, duplicates = ?, "
+            "errors = ?, not_modified = ?, skipped = ?, relevant = ?, failures = ? "
+            "WHERE run_id = ?",
+            [
+                summary.finished_at, status, summary.articles_new, summary.duplicates,
+                summary.errors, summary.not_modified, summary.skipped, summary.relevant,
+                json.dumps(summary.failures[:200]), summary.run_id,
+            ],
+        )
+
+
+def read_seeds(settings: Settings) -> tuple[list[Article], list[FetchRecord]]:
+    """Read every seed file; unusable ones become error records naming file and reason."""
+    files, problems = find_seed_files(settings.seeds.dirs)
+    articles: list[Article] = []
+    records: list[FetchRecord] = []
+    now = utcnow()
+    for folder, reason in problems:
+        records.append(FetchRecord(folder, "seed", now, "error", error=reason))
+    for seed in files:
+        try:
+            articles.append(read_seed(seed, max_bytes=settings.seeds.max_bytes))
+        except SeedError as exc:
+            log.warning("skipping seed %s", exc)
+            records.append(FetchRecord(seed.url, "seed", now, "error", error=str(exc)))
+    return articles, records
+
+
+_ARTICLE_COLUMNS = [
+    "article_id", "url", "canonical_url", "source", "outlet", "title", "author", "published_at",
+    "date_source", "language", "text", "word_count", "content_hash", "first_seen_at", "run_id",
+]
+_FETCH_COLUMNS = [
+    "url", "source", "fetched_at", "status_code", "outcome", "error", "bytes", "elapsed_ms",
+    "run_id",
+]
+
+
+def store_articles(
+    store: Store, run_id: str, articles: Sequence[Article], records: Sequence[FetchRecord]
+) -> StoreResult:
+    """Insert articles not stored before, their raw HTML, and the fetch records, in one go."""
+    import zlib
+
+    unique: dict[str, Article] = {}
+    for article in articles:
+        unique.setdefault(article.article_id, article)
+    now = utcnow()
+    with store.write() as con:
+        ids = list(unique)
+        known = {
+            row[0]
+            for row in con.execute(
+                "SELECT article_id FROM core.articles "
+                "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
+                [ids],
+            ).fetchall()
+        } if ids else set()
+        fresh = [a for a in unique.values() if a.article_id not in known]
+        insert_rows(
+            con,
+            "core.articles",
+            _ARTICLE_COLUMNS,
+            [
+                (
+                    a.article_id, a.url, a.canonical_url or a.url, a.source, a.outlet, a.title,
+                    a.author, a.published_at, a.date_source, a.language, a.text, a.word_count,
+                    content_hash(a.text), now, run_id,
+                )
+                for a in fresh
+            ],
+        )
+        insert_rows(
+            con,
+            "core.raw_pages",
+            ["article_id", "url", "html_zlib", "content_type", "encoding", "fetched_at"],
+            [
+                (a.article_id, a.url, zlib.compress(a.raw_html, 6), None, None, now)
+                for a in fresh
+                if a.raw_html
+            ],
+            on_conflict="ON CONFLICT DO NOTHING",
+        )
+        insert_rows(
+            con,
+            "core.fetches",
+            _FETCH_COLUMNS,
+            [
+                (
+                    r.url, r.source, r.fetched_at, r.status_code, r.outcome, r.error, r.bytes,
+                    r.elapsed_ms, run_id,
+                )
+                for r in records
+            ],
+        )
+    return StoreResult(tuple(a.article_id for a in fresh), len(unique) - len(fresh))
+
+
+def _pending(con: Connection, limit: int) -> list[StoredArticle]:
+    rows = con.execute(
+        "SELECT article_id, url, canonical_url, source, outlet, title, text, published_at, "
+        "date_source, content_hash, first_seen_at FROM core.articles "
+        "WHERE processed_at IS NULL "
+        "ORDER BY coalesce(published_at, first_seen_at), first_seen_at, article_id LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [StoredArticle(*row) for row in rows]
+
+
+def write_classifications(con: Connection, results: Sequence[Classification]) -> None:
+    """Replace the stored classification, entities, quotes and figures of these articles."""
+    ids = [c.article_id for c in results]
+    if not ids:
+        return
+    for table in ("classifications", "entities", "quotes", "figures"):
+        con.execute(
+            f"DELETE FROM core.{table} WHERE article_id IN (SELECT unnest($1::VARCHAR[]))", [ids]
+        )
+    now = utcnow()
+    insert_rows(
+        con,
+        "core.classifications",
+        ["article_id", "relevant", "relevance_score", "stance", "stance_score", "topics",
+         "evidence", "version", "classified_at"],
+        [
+            (c.article_id, c.relevant, c.relevance_score, c.stance, c.stance_score,
+             list(c.topics), json.dumps(c.evidence, default=str), c.version, now)
+            for c in results
+        ],
+    )
+    insert_rows(
+        con, "core.entities", ["article_id", "name", "kind", "mentions"],
+        [(c.article_id, e.name, e.kind, e.mentions) for c in results for e in c.entities],
+    )
+    insert_rows(
+        con, "core.quotes", ["article_id", "speaker", "quote"],
+        [(c.article_id, q.speaker, q.quote) for c in results for q in c.quotes],
+    )
+    insert_rows(
+        con, "core.figures", ["article_id", "value", "what", "sentence"],
+        [(c.article_id, f.value, f.what, f.sentence) for c in results for f in c.figures],
+    )
+
+
+def process_pending(store: Store, settings: Settings) -> ProcessResult:
+    """Deduplicate, assign stories to and classify every unprocessed article, in batches."""
+    total = duplicates = relevant = 0
+    while True:
+        with store.write() as con:
+            pending = _pending(con, PROCESS_BATCH)
+            if not pending:
+                break
+            decisions = find_duplicates(con, pending)
+            story_of = assign_stories(con, pending, decisions)
+            results = [classify_mod.classify(a.article_id, a.title, a.text) for a in pending]
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _decided AS SELECT "
+                "unnest($1::VARCHAR[]) AS article_id, unnest($2::VARCHAR[]) AS duplicate_of, "
+                "unnest($3::VARCHAR[]) AS reason, unnest($4::DOUBLE[]) AS similarity, "
+                "unnest($5::VARCHAR[]) AS story_id",
+                [
+                    [d.article_id for d in decisions],
+                    [d.duplicate_of for d in decisions],
+                    [d.reason for d in decisions],
+                    [d.similarity for d in decisions],
+                    [story_of.get(d.article_id) for d in decisions],
+                ],
+            )
+            con.execute(
+                "UPDATE core.articles a SET duplicate_of = d.duplicate_of, "
+                "duplicate_reason = d.reason, similarity = d.similarity, story_id = d.story_id, "
+                "processed_at = ? FROM _decided d WHERE a.article_id = d.article_id",
+                [utcnow()],
+            )
+            con.execute("DROP TABLE _decided")
+            write_classifications(con, results)
+            fill_dates_from_stories(con)
+        total += len(pending)
+        duplicates += sum(1 for d in decisions if d.duplicate_of)
+        relevant += sum(1 for c in results if c.relevant)
+    return ProcessResult(total, duplicates, relevant)
+
+
+def fill_dates_from_stories(con: Connection) -> None:
+    """An article with no date of its own takes the earliest dated report of its story."""
+    con.execute(
+        """
+        UPDATE core.articles a SET published_at = s.first_at, date_source = 'story'
+        FROM (
+            SELECT story_id, min(published_at) AS first_at FROM core.articles
+            WHERE published_at IS NOT NULL AND date_source <> 'story' GROUP BY story_id
+        ) s
+        WHERE a.story_id = s.story_id
+          AND (a.published_at IS NULL OR a.date_source = 'story')
+          AND a.published_at IS DISTINCT FROM s.first_at
+        """
+    )
+
+
+def run_ingest(settings: Settings, *, fetch: bool = True, lock_wait_s: float = 0) -> RunSummary:
+    """One complete ingest run: seeds and sources, stored, deduplicated, classified."""
+    store = open_store(settings)
+    with run_lock(settings.storage.db, wait_s=lock_wait_s):
+        summary = start_run(store)
+        try:
+            articles, records = read_seeds(settings)
+            stored = store_articles(store, summary.run_id, articles, records)
+            summary.articles_new += len(stored.new_ids)
+            summary.unchanged += stored.already_stored
+            summary.errors += sum(1 for r in records if r.outcome == "error")
+            summary.failures += [f"{r.url}: {r.error}" for r in records if r.outcome == "error"]
+            result = process_pending(store, settings)
+            summary.duplicates += result.duplicates
+            summary.relevant += result.relevant
+        except MonitorError as exc:
+            summary.failures.append(str(exc))
+            finish_run(store, summary, status="failed")
+            raise
+        finish_run(store, summary)
+    return summary
