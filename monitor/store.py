@@ -202,6 +202,99 @@ MIGRATIONS: list[Migration] = [
             FROM core.runs;
         """,
     ),
+    Migration(
+        "0003_dedup_stories",
+        """
+        CREATE TABLE core.minhash (
+            article_id VARCHAR PRIMARY KEY,
+            url_key VARCHAR NOT NULL,
+            shingle_count INTEGER NOT NULL,
+            signature UBIGINT[] NOT NULL
+        );
+        CREATE INDEX minhash_url_key ON core.minhash (url_key);
+        CREATE TABLE core.lsh_bands (
+            band SMALLINT NOT NULL,
+            bucket BIGINT NOT NULL,
+            article_id VARCHAR NOT NULL
+        );
+        CREATE INDEX lsh_bands_bucket ON core.lsh_bands (band, bucket);
+        CREATE TABLE core.story_features (
+            article_id VARCHAR PRIMARY KEY,
+            story_id VARCHAR NOT NULL,
+            event_at TIMESTAMP,
+            terms VARCHAR[] NOT NULL,
+            counts REAL[] NOT NULL,
+            cues VARCHAR[] NOT NULL
+        );
+        CREATE INDEX story_features_story ON core.story_features (story_id);
+        CREATE TABLE core.story_terms (
+            term VARCHAR NOT NULL,
+            article_id VARCHAR NOT NULL
+        );
+        CREATE INDEX story_terms_term ON core.story_terms (term);
+        CREATE TABLE core.term_df (
+            term VARCHAR PRIMARY KEY,
+            df INTEGER NOT NULL
+        );
+        CREATE TABLE core.story_spans (
+            story_id VARCHAR PRIMARY KEY,
+            first_at TIMESTAMP,
+            last_at TIMESTAMP
+        );
+
+        -- Origin of each story: the earliest-published original; everyone else who ran it.
+        CREATE OR REPLACE VIEW story_outlets AS
+        WITH members AS (
+            SELECT story_id, article_id, duplicate_of, published_at, first_seen_at,
+                   coalesce(outlet, nullif(regexp_extract(url, '^https?://(?:www\.)?([^/:]+)', 1),
+                                           '')) AS outlet_name
+            FROM core.articles WHERE story_id IS NOT NULL
+        ), ranked AS (
+            SELECT *, row_number() OVER (
+                PARTITION BY story_id
+                ORDER BY published_at IS NULL, published_at, duplicate_of IS NOT NULL,
+                         first_seen_at, article_id) AS rk
+            FROM members
+        ), per_outlet AS (
+            SELECT story_id, outlet_name, min(coalesce(published_at, first_seen_at)) AS first_at
+            FROM members WHERE outlet_name IS NOT NULL GROUP BY story_id, outlet_name
+        )
+        SELECT r.story_id, r.article_id AS origin_article_id, r.outlet_name AS origin_outlet,
+               r.published_at AS origin_published_at,
+               coalesce((SELECT list(p.outlet_name ORDER BY p.first_at, p.outlet_name)
+                         FROM per_outlet p
+                         WHERE p.story_id = r.story_id
+                           AND p.outlet_name IS DISTINCT FROM r.outlet_name),
+                        []::VARCHAR[]) AS also_in
+        FROM ranked r WHERE r.rk = 1;
+
+        CREATE OR REPLACE VIEW stories AS
+        WITH per_outlet AS (
+            SELECT story_id, outlet, min(coalesce(published_at, first_seen_at)) AS first_at
+            FROM core.articles WHERE story_id IS NOT NULL AND outlet IS NOT NULL
+            GROUP BY story_id, outlet
+        ), outlets AS (
+            SELECT story_id, list(outlet ORDER BY first_at, outlet) AS outlets
+            FROM per_outlet GROUP BY story_id
+        ), agg AS (
+            SELECT story_id, min(published_at) AS first_published_at,
+                   max(published_at) AS last_published_at, count(*) AS article_count
+            FROM core.articles WHERE story_id IS NOT NULL GROUP BY story_id
+        )
+        SELECT s.story_id,
+               coalesce(r.title, regexp_extract(r.text, '^(.{20,160}?[.!?])(\s|$)', 1),
+                        left(r.text, 120)) AS title,
+               agg.first_published_at, agg.last_published_at,
+               agg.article_count, coalesce(o.outlets, []::VARCHAR[]) AS outlets,
+               s.representative_article_id,
+               so.origin_article_id, so.origin_outlet, so.also_in
+        FROM core.stories s
+        JOIN agg USING (story_id)
+        LEFT JOIN outlets o USING (story_id)
+        LEFT JOIN story_outlets so USING (story_id)
+        LEFT JOIN core.articles r ON r.article_id = s.representative_article_id;
+        """,
+    ),
 ]
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")

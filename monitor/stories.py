@@ -1,30 +1,312 @@
-"""Stories: reports of the same real event grouped together.
+"""Stories: reports of the same real event by different outlets, grouped together.
 
-For now every original article opens its own story and a duplicate joins its original's.
+A copy (exact or near duplicate) joins its origin's story. Every other article is compared
+with the stories it could belong to and joins the most similar one, or opens a new story:
+
+* Representation: TF-IDF over the title and the lead (first `LEAD_WORDS` words), with names
+  (capitalised words) counted double and adjacent word pairs as extra terms, so the actors,
+  places and the specific event words ("vote", "rockets", "commission") carry the weight.
+  Raw term counts are stored per article (`core.story_features`); IDF comes from the running
+  document frequencies in `core.term_df`, so vectors sharpen as the archive grows.
+* Candidates: each article's most distinctive terms go into an inverted index
+  (`core.story_terms`); a batch looks its own distinctive terms up in one join, restricted to
+  stories active in the time window (`core.story_spans`). Nothing is loaded wholesale.
+* Decision: mean cosine similarity to the story's members must reach `JOIN_THRESHOLD`, the
+  article's date must lie within `WINDOW_DAYS` of the story's dates (when both are known), and
+  no event cue may contradict the story: a different weekday for what happened, or a different
+  count of the same thing ("three rockets" against "ten rockets"). Those cues keep two events
+  with the same places and actors apart.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
 from monitor.models import DedupDecision, StoredArticle, make_id
 from monitor.store import Connection, insert_rows, utcnow
+
+log = logging.getLogger(__name__)
+
+# Parameters (see docs/dedup.md).
+LEAD_WORDS = 200
+CUE_WORDS = 90
+WINDOW_DAYS = 4
+JOIN_THRESHOLD = 0.17
+WEEKDAY_PENALTY = 0.8
+INDEX_TERMS = 25
+QUERY_TERMS = 25
+MIN_SHARED_TERMS = 2
+MAX_CANDIDATE_STORIES = 40
+
+_WORD = re.compile(r"[^\W\d_][\w'’.\-]*|\d[\d,.]*", re.UNICODE)
+_STOP = frozenset(
+    """a an the and or of to in on at for from by with as is are was were be been being has have
+    had it its this that these those said says say saying will would could should may might must
+    not no nor but if than then there their they them he she his her we our you your i us who whom
+    which what when where while after before about over into also more most other some such can
+    do does did up out new one two three four five six seven eight nine ten according last week
+    weeks year years month months day days monday tuesday wednesday thursday friday saturday
+    sunday told statement just only any all both each many much very so because during since
+    until against between through under again further once here how why own same too now
+    today yesterday tomorrow time news report reported reports reporting read more photo image
+    via per cent percent mr mrs ms dr""".split()
+)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_RE = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b")
+_NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split()
+    )
+}
+_ORDINALS = {
+    w: i + 1
+    for i, w in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth tenth".split()
+    )
+}
+_COUNT_RE = re.compile(
+    r"\b(\d{1,3}(?:,\d{3})*|" + "|".join(list(_NUMBER_WORDS) + list(_ORDINALS)) + r")"
+    r"\s+(?:(?:us|american|iraqi|more|new|other|additional|separate)\s+)?([a-z]{3,})\b"
+)
+_COUNT_NOUN_STOP = frozenset(
+    "percent cent years months days weeks times hours minutes decades".split()
+)
+_PLURAL_NOUNS = frozenset("people personnel police staff children women men".split())
+MAX_COUNT = 999  # larger figures are rounded differently from one report to the next
+
+
+def _norm(word: str) -> str:
+    word = word.casefold().replace("’", "'").strip("'.-,")
+    if word.endswith("'s"):
+        word = word[:-2]
+    word = word.replace(".", "")
+    if len(word) > 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return word
+
+
+def _prepare(text: str) -> str:
+    return re.sub(r"\bU\.S\.(?=\W)", "US", text).replace("’", "'")
+
+
+def term_counts(title: str | None, text: str) -> Counter[str]:
+    """Weighted terms of title + lead: words, names counted double, adjacent pairs."""
+    full = _prepare(((title or "") + " .\n" if title else "") + text)
+    counts: Counter[str] = Counter()
+    prev: str | None = None
+    for i, match in enumerate(_WORD.finditer(full)):
+        if i >= LEAD_WORDS:
+            break
+        raw = match.group(0)
+        word = _norm(raw)
+        if len(word) < 3 or word in _STOP or word[0].isdigit():
+            prev = None
+            continue
+        counts[word] += 2.0 if raw[0].isupper() and i > 0 else 1.0
+        if prev is not None:
+            counts[prev + " " + word] += 1.0
+        prev = word
+    return counts
+
+
+def event_cues(title: str | None, text: str) -> list[str]:
+    """Event cues in the lead: weekdays ('wd:monday') and counts of things ('n:rocket=3')."""
+    lead = " ".join(_prepare((title or "") + " . " + text).split()[:CUE_WORDS]).casefold()
+    cues = {f"wd:{m.group(1)}" for m in _WEEKDAY_RE.finditer(lead)}
+    for m in _COUNT_RE.finditer(lead):
+        number, raw_noun = m.group(1), m.group(2)
+        noun = _norm(raw_noun)
+        if noun in _COUNT_NOUN_STOP or noun in _STOP:
+            continue
+        if number in _ORDINALS:
+            value = _ORDINALS[number]  # "sixth round", "first meeting"
+        else:
+            if not (raw_noun.endswith("s") or raw_noun in _PLURAL_NOUNS):
+                continue  # "two striking", "5,000 from": not a count of things
+            value = _NUMBER_WORDS.get(number, 0) or int(number.replace(",", "") or 0)
+            if not 1 < value <= MAX_COUNT:
+                continue
+        cues.add(f"n:{noun}={value}")
+    return sorted(cues)
+
+
+def _weekdays(cues: Iterable[str]) -> set[str]:
+    return {c for c in cues if c.startswith("wd:")}
+
+
+def _counts(cues: Iterable[str]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for c in cues:
+        if c.startswith("n:"):
+            noun, _, value = c[2:].partition("=")
+            out.setdefault(noun, set()).add(value)
+    return out
+
+
+def cues_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
+    """Whether two cue sets count the same thing differently ('three rockets' / 'ten rockets')."""
+    counts_b = _counts(b)
+    return any(
+        noun in counts_b and not values & counts_b[noun] for noun, values in _counts(a).items()
+    )
+
+
+def weekdays_differ(a: Iterable[str], b: Iterable[str]) -> bool:
+    """Whether both name weekdays in their leads and none in common (a soft sign of two events)."""
+    wa, wb = _weekdays(a), _weekdays(b)
+    return bool(wa and wb and not wa & wb)
+
+
+@dataclass
+class _Member:
+    article_id: str
+    counts: dict[str, float]
+    cues: list[str]
+    event_at: datetime | None
+    vector: dict[str, float] | None = None
+
+
+@dataclass
+class _Story:
+    story_id: str
+    members: list[_Member] = field(default_factory=list)
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+    def cues(self) -> set[str]:
+        return {c for m in self.members for c in m.cues}
+
+    def add_date(self, when: datetime | None) -> None:
+        if when is None:
+            return
+        self.first_at = when if self.first_at is None else min(self.first_at, when)
+        self.last_at = when if self.last_at is None else max(self.last_at, when)
+
+    def days_away(self, when: datetime | None) -> float:
+        if when is None or self.first_at is None or self.last_at is None:
+            return 0.0
+        if when < self.first_at:
+            return (self.first_at - when).total_seconds() / 86400
+        if when > self.last_at:
+            return (when - self.last_at).total_seconds() / 86400
+        return 0.0
+
+
+class _Idf:
+    def __init__(self, df: dict[str, int], n_docs: int) -> None:
+        self.df = df
+        self.n = n_docs
+
+    def __call__(self, term: str) -> float:
+        return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
+
+    def vector(self, counts: dict[str, float]) -> dict[str, float]:
+        vec = {
+            t: (1 + math.log(c)) * self(t)
+            for t, c in counts.items()
+            if c > 0 and self.df.get(t, 0) > 1
+        }
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        return {t: v / norm for t, v in vec.items()}
+
+    def top_terms(self, counts: dict[str, float], k: int) -> list[str]:
+        scored = sorted(
+            ((1 + math.log(c)) * self(t), t) for t, c in counts.items() if c > 0
+        )
+        return [t for _, t in reversed(scored[-k:])]
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(t, 0.0) for t, v in a.items())
+
+
+def _event_at(article: StoredArticle) -> datetime | None:
+    return article.published_at if article.date_source not in ("story", "unknown") else None
 
 
 def assign_stories(
     con: Connection, pending: list[StoredArticle], decisions: list[DedupDecision]
 ) -> dict[str, str]:
-    """Return story_id per pending article, creating story rows as needed."""
+    """Return story_id per pending article, creating and updating story rows as needed."""
+    if not pending:
+        return {}
     by_id = {d.article_id: d for d in decisions}
-    originals = {
-        a.article_id for a in pending if by_id[a.article_id].duplicate_of is None
-    }
+    originals = [a for a in pending if by_id[a.article_id].duplicate_of is None]
+    feats = {a.article_id: term_counts(a.title, a.text) for a in originals}
+    cues = {a.article_id: event_cues(a.title, a.text) for a in originals}
+
+    # Document frequencies: stored ones plus this batch's originals.
+    batch_df: Counter[str] = Counter()
+    for counts in feats.values():
+        batch_df.update(counts.keys())
+    df: dict[str, int] = dict(batch_df)
+    if batch_df:
+        for term, n in con.execute(
+            "SELECT term, df FROM core.term_df WHERE term IN (SELECT unnest($1::VARCHAR[]))",
+            [list(batch_df)],
+        ).fetchall():
+            df[term] = df.get(term, 0) + int(n)
+    stored_n = con.execute("SELECT count(*) FROM core.story_features").fetchone()
+    idf = _Idf(df, (int(stored_n[0]) if stored_n else 0) + len(originals))
+
+    # Stories this article re-pointed from (it was found to predate their origin).
+    adopted: dict[str, str] = {}
+    ids = [a.article_id for a in originals]
+    for new_origin, story_id in con.execute(
+        "SELECT duplicate_of, any_value(story_id) FROM core.articles "
+        "WHERE duplicate_of IN (SELECT unnest($1::VARCHAR[])) AND story_id IS NOT NULL "
+        "GROUP BY duplicate_of",
+        [ids],
+    ).fetchall():
+        adopted[new_origin] = story_id
+
+    stories, cand_of = _load_candidates(con, originals, feats, idf)
+    batch_terms: dict[str, list[str]] = {}  # term -> story ids opened/joined in this batch
     assigned: dict[str, str] = {}
     new_rows: list[tuple[object, ...]] = []
     now = utcnow()
-    for article in pending:
-        if article.article_id in originals:
-            story_id = make_id("story:" + article.article_id)
-            assigned[article.article_id] = story_id
-            new_rows.append((story_id, article.article_id, now, now))
+    for article in originals:
+        aid = article.article_id
+        member = _Member(aid, dict(feats[aid]), cues[aid], _event_at(article))
+        member.vector = idf.vector(member.counts)
+        query_terms = idf.top_terms(member.counts, QUERY_TERMS)
+        story_ids: set[str] = set(cand_of.get(aid, ()))
+        shared: Counter[str] = Counter()
+        for term in query_terms:
+            shared.update(set(batch_terms.get(term, ())))
+        story_ids.update(s for s, n in shared.items() if n >= MIN_SHARED_TERMS)
+        best_id, best = adopted.get(aid), 0.0
+        if best_id is None:
+            for sid in story_ids:
+                story = stories.get(sid)
+                if story is None:
+                    continue
+                score = _score(member, story, idf)
+                log.debug("story score %s -> %s: %.3f", aid, sid, score)
+                if score > best:
+                    best_id, best = sid, score
+            if best < JOIN_THRESHOLD:
+                best_id = None
+        if best_id is None:
+            best_id = make_id("story:" + aid)
+            new_rows.append((best_id, aid, now, now))
+        story = stories.setdefault(best_id, _Story(best_id))
+        story.members.append(member)
+        story.add_date(member.event_at)
+        for term in query_terms:
+            bucket = batch_terms.setdefault(term, [])
+            if best_id not in bucket:
+                bucket.append(best_id)
+        assigned[aid] = best_id
     insert_rows(
         con,
         "core.stories",
@@ -32,21 +314,195 @@ def assign_stories(
         new_rows,
         on_conflict="ON CONFLICT DO NOTHING",
     )
-    dup_targets = [
-        d.duplicate_of for d in decisions if d.duplicate_of and d.duplicate_of not in assigned
-    ]
-    if dup_targets:
+
+    # Copies join their origin's story.
+    targets = sorted(
+        {d.duplicate_of for d in decisions if d.duplicate_of and d.duplicate_of not in assigned}
+    )
+    if targets:
         for article_id, story_id in con.execute(
             "SELECT article_id, story_id FROM core.articles "
-            "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
-            [dup_targets],
+            "WHERE article_id IN (SELECT unnest($1::VARCHAR[])) AND story_id IS NOT NULL",
+            [targets],
         ).fetchall():
-            if story_id:
-                assigned[article_id] = story_id
+            assigned[article_id] = story_id
     result: dict[str, str] = {}
     for article in pending:
-        decision = by_id[article.article_id]
-        target = decision.duplicate_of or article.article_id
+        target = by_id[article.article_id].duplicate_of or article.article_id
         if target in assigned:
             result[article.article_id] = assigned[target]
+
+    _save(con, originals, feats, cues, idf, result, batch_df)
+    _refresh_stories(con, result)
+    log.info(
+        "stories: %d articles, %d new stories, %d joined existing ones",
+        len(pending), len(new_rows), len(originals) - len(new_rows),
+    )
     return result
+
+
+def _score(member: _Member, story: _Story, idf: _Idf) -> float:
+    """Mean cosine similarity to the story's members, or 0 when time or cues rule it out."""
+    if story.days_away(member.event_at) > WINDOW_DAYS:
+        return 0.0
+    story_cues = story.cues()
+    if cues_conflict(member.cues, story_cues):
+        return 0.0
+    penalty = WEEKDAY_PENALTY if weekdays_differ(member.cues, story_cues) else 1.0
+    assert member.vector is not None
+    total = 0.0
+    for other in story.members:
+        if other.vector is None:
+            other.vector = idf.vector(other.counts)
+        total += _cosine(member.vector, other.vector)
+    return penalty * total / len(story.members)
+
+
+def _load_candidates(
+    con: Connection,
+    originals: list[StoredArticle],
+    feats: dict[str, Counter[str]],
+    idf: _Idf,
+) -> tuple[dict[str, _Story], dict[str, list[str]]]:
+    """Stored stories that share distinctive terms with a pending article and are in its window."""
+    qid: list[str] = []
+    qterm: list[str] = []
+    qat: list[datetime | None] = []
+    for article in originals:
+        when = _event_at(article)
+        for term in idf.top_terms(feats[article.article_id], QUERY_TERMS):
+            qid.append(article.article_id)
+            qterm.append(term)
+            qat.append(when)
+    out: dict[str, _Story] = {}
+    cand_of: dict[str, list[str]] = {}
+    if not qid:
+        return out, cand_of
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _sq AS SELECT unnest($1::VARCHAR[]) AS qid, "
+        "unnest($2::VARCHAR[]) AS term, unnest($3::TIMESTAMP[]) AS at",
+        [qid, qterm, qat],
+    )
+    rows = con.execute(
+        f"""
+        WITH hits AS (
+            SELECT q.qid, f.story_id, count(DISTINCT q.term) AS shared, any_value(q.at) AS at
+            FROM _sq q
+            JOIN core.story_terms t ON t.term = q.term
+            JOIN core.story_features f ON f.article_id = t.article_id
+            GROUP BY q.qid, f.story_id
+            HAVING count(DISTINCT q.term) >= {MIN_SHARED_TERMS}
+        ), windowed AS (
+            SELECT h.qid, h.story_id, h.shared,
+                   row_number() OVER (PARTITION BY h.qid ORDER BY h.shared DESC) AS rk
+            FROM hits h LEFT JOIN core.story_spans s USING (story_id)
+            WHERE h.at IS NULL OR s.first_at IS NULL
+               OR h.at BETWEEN s.first_at - INTERVAL {WINDOW_DAYS} DAY
+                           AND s.last_at + INTERVAL {WINDOW_DAYS} DAY
+        )
+        SELECT qid, story_id FROM windowed WHERE rk <= {MAX_CANDIDATE_STORIES}
+        """
+    ).fetchall()
+    con.execute("DROP TABLE _sq")
+    for q, sid in rows:
+        cand_of.setdefault(q, []).append(sid)
+    story_ids = sorted({sid for _, sid in rows})
+    if not story_ids:
+        return out, cand_of
+    for sid, article_id, event_at, terms, counts, member_cues, first_at, last_at in con.execute(
+        "SELECT f.story_id, f.article_id, f.event_at, f.terms, f.counts, f.cues, "
+        "s.first_at, s.last_at FROM core.story_features f "
+        "LEFT JOIN core.story_spans s USING (story_id) "
+        "WHERE f.story_id IN (SELECT unnest($1::VARCHAR[]))",
+        [story_ids],
+    ).fetchall():
+        story = out.get(sid)
+        if story is None:
+            story = out[sid] = _Story(sid, first_at=first_at, last_at=last_at)
+        story.members.append(
+            _Member(article_id, dict(zip(terms, counts, strict=True)), list(member_cues), event_at)
+        )
+    return out, cand_of
+
+
+def _save(
+    con: Connection,
+    originals: list[StoredArticle],
+    feats: dict[str, Counter[str]],
+    cues: dict[str, list[str]],
+    idf: _Idf,
+    story_of: dict[str, str],
+    batch_df: Counter[str],
+) -> None:
+    """Persist features, the inverted index of distinctive terms, and document frequencies."""
+    rows = []
+    term_rows = []
+    for article in originals:
+        aid = article.article_id
+        if aid not in story_of:
+            continue
+        counts = feats[aid]
+        rows.append(
+            (aid, story_of[aid], _event_at(article), list(counts), [float(c) for c in
+             counts.values()], cues[aid])
+        )
+        term_rows.extend((t, aid) for t in idf.top_terms(counts, INDEX_TERMS))
+    ids = [r[0] for r in rows]
+    con.execute(
+        "DELETE FROM core.story_features WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
+        [ids],
+    )
+    con.execute(
+        "DELETE FROM core.story_terms WHERE article_id IN (SELECT unnest($1::VARCHAR[]))", [ids]
+    )
+    insert_rows(
+        con, "core.story_features",
+        ["article_id", "story_id", "event_at", "terms", "counts", "cues"], rows,
+    )
+    insert_rows(con, "core.story_terms", ["term", "article_id"], term_rows)
+    insert_rows(
+        con, "core.term_df", ["term", "df"], list(batch_df.items()),
+        on_conflict="ON CONFLICT (term) DO UPDATE SET df = df + excluded.df",
+    )
+
+
+def _refresh_stories(con: Connection, story_of: dict[str, str]) -> None:
+    """Write story ids, then recompute spans and representatives of the touched stories."""
+    if not story_of:
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _st AS SELECT unnest($1::VARCHAR[]) AS article_id, "
+        "unnest($2::VARCHAR[]) AS story_id",
+        [list(story_of), list(story_of.values())],
+    )
+    con.execute(
+        "UPDATE core.articles a SET story_id = s.story_id FROM _st s "
+        "WHERE a.article_id = s.article_id"
+    )
+    touched = sorted(set(story_of.values()))
+    con.execute(
+        """
+        INSERT INTO core.story_spans
+        SELECT story_id, min(published_at), max(published_at) FROM core.articles
+        WHERE story_id IN (SELECT unnest($1::VARCHAR[])) AND date_source NOT IN ('story', 'unknown')
+        GROUP BY story_id
+        ON CONFLICT (story_id) DO UPDATE SET first_at = excluded.first_at,
+            last_at = excluded.last_at
+        """,
+        [touched],
+    )
+    con.execute(
+        """
+        UPDATE core.stories s SET representative_article_id = r.article_id, updated_at = $2
+        FROM (
+            SELECT story_id, arg_min(article_id, (
+                title IS NULL, duplicate_of IS NOT NULL, published_at IS NULL,
+                coalesce(published_at, first_seen_at), article_id)) AS article_id
+            FROM core.articles WHERE story_id IN (SELECT unnest($1::VARCHAR[]))
+            GROUP BY story_id
+        ) r
+        WHERE s.story_id = r.story_id
+        """,
+        [touched, utcnow()],
+    )
+    con.execute("DROP TABLE _st")
