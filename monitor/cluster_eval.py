@@ -84,9 +84,7 @@ def read_eval_article(path: Path, item_id: str, event_cluster: str, url: str) ->
     # Only an explicit date line counts: a date in running text is as often a photo caption or
     # background ("the term began on 9 January 2022") as the day of publication.
     head = [ln for ln in body.splitlines() if ln.strip()][:_DATELINE_LINES]
-    explicit = bool(_DATE_PREFIX.match(body.lstrip())) or any(
-        _DATELINE.match(ln) for ln in head
-    )
+    explicit = bool(_DATE_PREFIX.match(body.lstrip())) or any(_DATELINE.match(ln) for ln in head)
     published = cleaned.published_at if explicit else None
     outlet = (urlsplit(url).hostname or "").removeprefix("www.") or None
     article = Article(
@@ -129,9 +127,7 @@ def read_eval_dir(eval_dir: Path) -> list[EvalArticle]:
     return items
 
 
-def pairwise_scores(
-    truth: dict[str, str], predicted: dict[str, str]
-) -> tuple[int, int, int]:
+def pairwise_scores(truth: dict[str, str], predicted: dict[str, str]) -> tuple[int, int, int]:
     """(true pairs, predicted pairs, pairs both agree on) over all pairs of items."""
     true_pairs = predicted_pairs = correct = 0
     for a, b in combinations(sorted(truth), 2):

@@ -14,6 +14,7 @@ shorter text in the longer) and must fall inside a time window.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -65,10 +66,8 @@ def normalise_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return url
-    try:
+    with contextlib.suppress(ValueError, AttributeError):
         url = normalize_url(url, strict=True, trailing_slash=False)
-    except (ValueError, AttributeError):
-        pass
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     for prefix in ("www.", "amp.", "m.", "mobile."):
@@ -124,14 +123,12 @@ def signatures(texts: Sequence[str]) -> list[Signature]:
     shingled = [shingles(t) for t in texts]
     full = _minhashes([[s.encode("utf-8") for s in set(sh)] for sh in shingled])
     lead = _minhashes([[s.encode("utf-8") for s in set(sh[:LEAD_SHINGLES])] for sh in shingled])
-    return [
-        Signature(f, ld, len(set(sh))) for f, ld, sh in zip(full, lead, shingled, strict=True)
-    ]
+    return [Signature(f, ld, len(set(sh))) for f, ld, sh in zip(full, lead, shingled, strict=True)]
 
 
-def band_buckets(signature: np.ndarray[Any, np.dtype[np.uint64]], offset: int = 0) -> list[
-    tuple[int, int]
-]:
+def band_buckets(
+    signature: np.ndarray[Any, np.dtype[np.uint64]], offset: int = 0
+) -> list[tuple[int, int]]:
     """(band, bucket) pairs of one signature: each band's rows hashed to a signed 63-bit int."""
     rows = signature.astype("<u8").reshape(BANDS, ROWS)
     out = []
@@ -262,7 +259,7 @@ def find_duplicates(con: Connection, pending: list[StoredArticle]) -> list[Dedup
     batch_known: dict[str, _Known] = {}
     decisions: list[DedupDecision] = []
     repoint: list[tuple[str, str, str, float]] = []  # old origin, new origin, reason, sim
-    for article, key, sig, bs in zip(pending, keys, sigs, buckets, strict=True):
+    for article, key, _sig, bs in zip(pending, keys, sigs, buckets, strict=True):
         own = set(shingles(article.text))
         original: str | None = None
         reason: str | None = None
@@ -318,7 +315,9 @@ def find_duplicates(con: Connection, pending: list[StoredArticle]) -> list[Dedup
     save_signatures(con, ids, keys, sigs)
     log.info(
         "dedup: %d articles, %d copies (%d re-pointed to an earlier origin)",
-        len(pending), sum(1 for d in decisions if d.duplicate_of), len(repoint),
+        len(pending),
+        sum(1 for d in decisions if d.duplicate_of),
+        len(repoint),
     )
     return decisions
 
@@ -343,8 +342,7 @@ def _apply_repoints(
     for old, (new, reason, sim) in mapping.items():
         root = final(new)
         con.execute(
-            "UPDATE core.articles SET duplicate_of = ? "
-            "WHERE duplicate_of = ? AND article_id <> ?",
+            "UPDATE core.articles SET duplicate_of = ? WHERE duplicate_of = ? AND article_id <> ?",
             [root, old, root],
         )
         con.execute(
@@ -377,10 +375,7 @@ def save_signatures(
         con,
         "core.minhash",
         ["article_id", "url_key", "shingle_count", "signature"],
-        [
-            (i, k, s.size, [int(v) for v in s.full])
-            for i, k, s in zip(ids, keys, sigs, strict=True)
-        ],
+        [(i, k, s.size, [int(v) for v in s.full]) for i, k, s in zip(ids, keys, sigs, strict=True)],
         on_conflict="ON CONFLICT DO NOTHING",
     )
     rows = [

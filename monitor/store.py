@@ -204,7 +204,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         "0003_dedup_stories",
-        """
+        r"""
         CREATE TABLE core.minhash (
             article_id VARCHAR PRIMARY KEY,
             url_key VARCHAR NOT NULL,
@@ -245,7 +245,9 @@ MIGRATIONS: list[Migration] = [
         -- Origin of each story: the earliest-published original; everyone else who ran it.
         CREATE OR REPLACE VIEW story_outlets AS
         WITH members AS (
-            SELECT story_id, article_id, duplicate_of, published_at, first_seen_at,
+            SELECT story_id, article_id, duplicate_of, first_seen_at,
+                   CASE WHEN date_source = 'story' THEN NULL ELSE published_at END
+                       AS published_at,
                    coalesce(outlet, nullif(regexp_extract(url, '^https?://(?:www\.)?([^/:]+)', 1),
                                            '')) AS outlet_name
             FROM core.articles WHERE story_id IS NOT NULL

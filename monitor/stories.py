@@ -20,13 +20,14 @@ with the stories it could belong to and joins the most similar one, or opens a n
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from monitor.models import DedupDecision, StoredArticle, make_id
 from monitor.store import Connection, insert_rows, utcnow
@@ -37,38 +38,222 @@ log = logging.getLogger(__name__)
 LEAD_WORDS = 200
 CUE_WORDS = 90
 WINDOW_DAYS = 4
-JOIN_THRESHOLD = 0.17
+JOIN_THRESHOLD = 0.2
 WEEKDAY_PENALTY = 0.8
 INDEX_TERMS = 25
 QUERY_TERMS = 25
 MIN_SHARED_TERMS = 2
 MAX_CANDIDATE_STORIES = 40
+MAX_POSTING = 200
 
 _WORD = re.compile(r"[^\W\d_][\w'’.\-]*|\d[\d,.]*", re.UNICODE)
 _STOP = frozenset(
-    """a an the and or of to in on at for from by with as is are was were be been being has have
-    had it its this that these those said says say saying will would could should may might must
-    not no nor but if than then there their they them he she his her we our you your i us who whom
-    which what when where while after before about over into also more most other some such can
-    do does did up out new one two three four five six seven eight nine ten according last week
-    weeks year years month months day days monday tuesday wednesday thursday friday saturday
-    sunday told statement just only any all both each many much very so because during since
-    until against between through under again further once here how why own same too now
-    today yesterday tomorrow time news report reported reports reporting read more photo image
-    via per cent percent mr mrs ms dr""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "by",
+        "with",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "has",
+        "have",
+        "had",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "said",
+        "says",
+        "say",
+        "saying",
+        "will",
+        "would",
+        "could",
+        "should",
+        "may",
+        "might",
+        "must",
+        "not",
+        "no",
+        "nor",
+        "but",
+        "if",
+        "than",
+        "then",
+        "there",
+        "their",
+        "they",
+        "them",
+        "he",
+        "she",
+        "his",
+        "her",
+        "we",
+        "our",
+        "you",
+        "your",
+        "i",
+        "us",
+        "who",
+        "whom",
+        "which",
+        "what",
+        "when",
+        "where",
+        "while",
+        "after",
+        "before",
+        "about",
+        "over",
+        "into",
+        "also",
+        "more",
+        "most",
+        "other",
+        "some",
+        "such",
+        "can",
+        "do",
+        "does",
+        "did",
+        "up",
+        "out",
+        "new",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "according",
+        "last",
+        "week",
+        "weeks",
+        "year",
+        "years",
+        "month",
+        "months",
+        "day",
+        "days",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "told",
+        "statement",
+        "just",
+        "only",
+        "any",
+        "all",
+        "both",
+        "each",
+        "many",
+        "much",
+        "very",
+        "so",
+        "because",
+        "during",
+        "since",
+        "until",
+        "against",
+        "between",
+        "through",
+        "under",
+        "again",
+        "further",
+        "once",
+        "here",
+        "how",
+        "why",
+        "own",
+        "same",
+        "too",
+        "now",
+        "today",
+        "yesterday",
+        "tomorrow",
+        "time",
+        "news",
+        "report",
+        "reported",
+        "reports",
+        "reporting",
+        "read",
+        "more",
+        "photo",
+        "image",
+        "via",
+        "per",
+        "cent",
+        "percent",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+    ]
 )
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY_RE = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b")
 _NUMBER_WORDS = {
     w: i
     for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve".split()
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        ]
     )
 }
 _ORDINALS = {
     w: i + 1
     for i, w in enumerate(
-        "first second third fourth fifth sixth seventh eighth ninth tenth".split()
+        [
+            "first",
+            "second",
+            "third",
+            "fourth",
+            "fifth",
+            "sixth",
+            "seventh",
+            "eighth",
+            "ninth",
+            "tenth",
+        ]
     )
 }
 _COUNT_RE = re.compile(
@@ -76,9 +261,9 @@ _COUNT_RE = re.compile(
     r"\s+(?:(?:us|american|iraqi|more|new|other|additional|separate)\s+)?([a-z]{3,})\b"
 )
 _COUNT_NOUN_STOP = frozenset(
-    "percent cent years months days weeks times hours minutes decades".split()
+    ["percent", "cent", "years", "months", "days", "weeks", "times", "hours", "minutes", "decades"]
 )
-_PLURAL_NOUNS = frozenset("people personnel police staff children women men".split())
+_PLURAL_NOUNS = frozenset(["people", "personnel", "police", "staff", "children", "women", "men"])
 MAX_COUNT = 999  # larger figures are rounded differently from one report to the next
 
 
@@ -96,10 +281,10 @@ def _prepare(text: str) -> str:
     return re.sub(r"\bU\.S\.(?=\W)", "US", text).replace("’", "'")
 
 
-def term_counts(title: str | None, text: str) -> Counter[str]:
+def term_counts(title: str | None, text: str) -> dict[str, float]:
     """Weighted terms of title + lead: words, names counted double, adjacent pairs."""
     full = _prepare(((title or "") + " .\n" if title else "") + text)
-    counts: Counter[str] = Counter()
+    counts: dict[str, float] = {}
     prev: str | None = None
     for i, match in enumerate(_WORD.finditer(full)):
         if i >= LEAD_WORDS:
@@ -109,9 +294,10 @@ def term_counts(title: str | None, text: str) -> Counter[str]:
         if len(word) < 3 or word in _STOP or word[0].isdigit():
             prev = None
             continue
-        counts[word] += 2.0 if raw[0].isupper() and i > 0 else 1.0
+        counts[word] = counts.get(word, 0.0) + (2.0 if raw[0].isupper() and i > 0 else 1.0)
         if prev is not None:
-            counts[prev + " " + word] += 1.0
+            pair = prev + " " + word
+            counts[pair] = counts.get(pair, 0.0) + 1.0
         prev = word
     return counts
 
@@ -217,9 +403,7 @@ class _Idf:
         return {t: v / norm for t, v in vec.items()}
 
     def top_terms(self, counts: dict[str, float], k: int) -> list[str]:
-        scored = sorted(
-            ((1 + math.log(c)) * self(t), t) for t, c in counts.items() if c > 0
-        )
+        scored = sorted(((1 + math.log(c)) * self(t), t) for t, c in counts.items() if c > 0)
         return [t for _, t in reversed(scored[-k:])]
 
 
@@ -270,43 +454,25 @@ def assign_stories(
         adopted[new_origin] = story_id
 
     stories, cand_of = _load_candidates(con, originals, feats, idf)
-    batch_terms: dict[str, list[str]] = {}  # term -> story ids opened/joined in this batch
-    assigned: dict[str, str] = {}
-    new_rows: list[tuple[object, ...]] = []
-    now = utcnow()
+    members = []
     for article in originals:
         aid = article.article_id
         member = _Member(aid, dict(feats[aid]), cues[aid], _event_at(article))
         member.vector = idf.vector(member.counts)
-        query_terms = idf.top_terms(member.counts, QUERY_TERMS)
-        story_ids: set[str] = set(cand_of.get(aid, ()))
-        shared: Counter[str] = Counter()
-        for term in query_terms:
-            shared.update(set(batch_terms.get(term, ())))
-        story_ids.update(s for s, n in shared.items() if n >= MIN_SHARED_TERMS)
-        best_id, best = adopted.get(aid), 0.0
-        if best_id is None:
-            for sid in story_ids:
-                story = stories.get(sid)
-                if story is None:
-                    continue
-                score = _score(member, story, idf)
-                log.debug("story score %s -> %s: %.3f", aid, sid, score)
-                if score > best:
-                    best_id, best = sid, score
-            if best < JOIN_THRESHOLD:
-                best_id = None
-        if best_id is None:
-            best_id = make_id("story:" + aid)
-            new_rows.append((best_id, aid, now, now))
-        story = stories.setdefault(best_id, _Story(best_id))
-        story.members.append(member)
-        story.add_date(member.event_at)
-        for term in query_terms:
-            bucket = batch_terms.setdefault(term, [])
-            if best_id not in bucket:
-                bucket.append(best_id)
-        assigned[aid] = best_id
+        members.append(member)
+    groups = _cluster(members, stories, cand_of, idf, adopted)
+    assigned: dict[str, str] = {}
+    new_rows: list[tuple[object, ...]] = []
+    now = utcnow()
+    for group in groups:
+        story_id = group.story_id
+        if story_id is None:
+            first = group.members[0].article_id
+            story_id = make_id("story:" + first)
+            new_rows.append((story_id, first, now, now))
+        for member in group.members:
+            if member.article_id in feats:
+                assigned[member.article_id] = story_id
     insert_rows(
         con,
         "core.stories",
@@ -336,9 +502,171 @@ def assign_stories(
     _refresh_stories(con, result)
     log.info(
         "stories: %d articles, %d new stories, %d joined existing ones",
-        len(pending), len(new_rows), len(originals) - len(new_rows),
+        len(pending),
+        len(new_rows),
+        len(originals) - len(new_rows),
     )
     return result
+
+
+class _Group:
+    """A cluster during batch clustering: pending articles, perhaps with a stored story."""
+
+    def __init__(self, key: int, members: list[_Member], story: _Story | None = None) -> None:
+        self.key = key
+        self.members = list(members)
+        self.story_id = story.story_id if story else None
+        self.first_at = story.first_at if story else None
+        self.last_at = story.last_at if story else None
+        self.version = 0
+        for m in members:
+            self._add_date(m.event_at)
+        self.cue_set = {c for m in members for c in m.cues}
+
+    def _add_date(self, when: datetime | None) -> None:
+        if when is None:
+            return
+        self.first_at = when if self.first_at is None else min(self.first_at, when)
+        self.last_at = when if self.last_at is None else max(self.last_at, when)
+
+    def absorb(self, other: _Group) -> None:
+        if other.story_id is not None:
+            self.story_id = other.story_id
+        self.members.extend(other.members)
+        self._add_date(other.first_at)
+        self._add_date(other.last_at)
+        self.cue_set |= other.cue_set
+        self.version += 1
+
+    def gap_days(self, other: _Group) -> float:
+        if None in (self.first_at, self.last_at, other.first_at, other.last_at):
+            return 0.0
+        assert self.first_at and self.last_at and other.first_at and other.last_at
+        if other.first_at > self.last_at:
+            return (other.first_at - self.last_at).total_seconds() / 86400
+        if self.first_at > other.last_at:
+            return (self.first_at - other.last_at).total_seconds() / 86400
+        return 0.0
+
+
+def _linkage(a: _Group, b: _Group, idf: _Idf, cache: dict[tuple[str, str], float]) -> float:
+    """Average cosine similarity between two groups, or 0 when time or cues rule a merge out."""
+    if a.story_id is not None and b.story_id is not None:
+        return 0.0  # two stored stories are never merged here
+    if a.gap_days(b) > WINDOW_DAYS or cues_conflict(a.cue_set, b.cue_set):
+        return 0.0
+    total = 0.0
+    for x in a.members:
+        for y in b.members:
+            key = (
+                (x.article_id, y.article_id)
+                if x.article_id < y.article_id
+                else (y.article_id, x.article_id)
+            )
+            sim = cache.get(key)
+            if sim is None:
+                for m in (x, y):
+                    if m.vector is None:
+                        m.vector = idf.vector(m.counts)
+                assert x.vector is not None and y.vector is not None
+                sim = cache[key] = _cosine(x.vector, y.vector)
+            total += sim
+    score = total / (len(a.members) * len(b.members))
+    if weekdays_differ(a.cue_set, b.cue_set):
+        score *= WEEKDAY_PENALTY
+    return score
+
+
+def _cluster(
+    members: list[_Member],
+    stories: dict[str, _Story],
+    cand_of: dict[str, list[str]],
+    idf: _Idf,
+    adopted: dict[str, str],
+) -> list[_Group]:
+    """Average-linkage clustering of the batch, stored candidate stories as fixed seeds."""
+    groups: dict[int, _Group] = {}
+    owner: dict[str, int] = {}  # article id / story id -> group key
+    for i, member in enumerate(members):
+        groups[i] = _Group(i, [member])
+        owner[member.article_id] = i
+    for sid, story in stories.items():
+        key = len(groups)
+        groups[key] = _Group(key, story.members, story)
+        owner[sid] = key
+    # Articles found to predate a stored story's origin take that story.
+    for member in members:
+        taken = adopted.get(member.article_id)
+        if taken is None:
+            continue
+        if taken not in owner:
+            key = len(groups)
+            groups[key] = _Group(key, [], _Story(taken))
+            owner[taken] = key
+        target, mine = groups[owner[taken]], groups[owner[member.article_id]]
+        target.absorb(mine)
+        del groups[mine.key]
+        owner[member.article_id] = target.key
+
+    neighbours: dict[int, set[int]] = {k: set() for k in groups}
+    postings: dict[str, list[int]] = {}
+    for i, member in enumerate(members):
+        for term in idf.top_terms(member.counts, QUERY_TERMS):
+            postings.setdefault(term, []).append(i)
+    shared: Counter[tuple[int, int]] = Counter()
+    for ids in postings.values():
+        if len(ids) > MAX_POSTING:
+            continue  # a term this common says nothing about the event
+        for x in range(len(ids)):
+            for y in range(x + 1, len(ids)):
+                shared[(ids[x], ids[y])] += 1
+    for (x, y), n in shared.items():
+        if n >= MIN_SHARED_TERMS:
+            gx, gy = owner[members[x].article_id], owner[members[y].article_id]
+            if gx != gy:
+                neighbours[gx].add(gy)
+                neighbours[gy].add(gx)
+    for aid, sids in cand_of.items():
+        ka = owner.get(aid)
+        for sid in sids:
+            ks = owner.get(sid)
+            if ka is not None and ks is not None and ka != ks:
+                neighbours[ka].add(ks)
+                neighbours[ks].add(ka)
+
+    cache: dict[tuple[str, str], float] = {}
+    heap: list[tuple[float, int, int, int, int]] = []
+    for a, ns in neighbours.items():
+        for b in ns:
+            if a < b and a in groups and b in groups:
+                score = _linkage(groups[a], groups[b], idf, cache)
+                if score >= JOIN_THRESHOLD:
+                    heapq.heappush(heap, (-score, a, b, groups[a].version, groups[b].version))
+    while heap:
+        neg, a, b, va, vb = heapq.heappop(heap)
+        ga, gb = groups.get(a), groups.get(b)
+        if ga is None or gb is None or ga.version != va or gb.version != vb:
+            continue
+        log.debug("merge %s + %s at %.3f", ga.members[0].article_id, gb.members[0].article_id, -neg)
+        ga.absorb(gb)
+        del groups[b]
+        merged = (neighbours.pop(b, set()) | neighbours[a]) - {a, b}
+        neighbours[a] = merged
+        for n in merged:
+            neighbours[n].discard(b)
+            neighbours[n].add(a)
+            gn = groups.get(n)
+            if gn is None:
+                continue
+            score = _linkage(ga, gn, idf, cache)
+            if score >= JOIN_THRESHOLD:
+                x, y = (a, n) if a < n else (n, a)
+                heapq.heappush(heap, (-score, x, y, groups[x].version, groups[y].version))
+    order = {m.article_id: i for i, m in enumerate(members)}
+    out = [g for g in groups.values() if any(m.article_id in order for m in g.members)]
+    for g in out:
+        g.members.sort(key=lambda m: order.get(m.article_id, -1))
+    return out
 
 
 def _score(member: _Member, story: _Story, idf: _Idf) -> float:
@@ -361,7 +689,7 @@ def _score(member: _Member, story: _Story, idf: _Idf) -> float:
 def _load_candidates(
     con: Connection,
     originals: list[StoredArticle],
-    feats: dict[str, Counter[str]],
+    feats: dict[str, dict[str, float]],
     idf: _Idf,
 ) -> tuple[dict[str, _Story], dict[str, list[str]]]:
     """Stored stories that share distinctive terms with a pending article and are in its window."""
@@ -428,7 +756,7 @@ def _load_candidates(
 def _save(
     con: Connection,
     originals: list[StoredArticle],
-    feats: dict[str, Counter[str]],
+    feats: dict[str, dict[str, float]],
     cues: dict[str, list[str]],
     idf: _Idf,
     story_of: dict[str, str],
@@ -436,15 +764,21 @@ def _save(
 ) -> None:
     """Persist features, the inverted index of distinctive terms, and document frequencies."""
     rows = []
-    term_rows = []
+    term_rows: list[tuple[str, str]] = []
     for article in originals:
         aid = article.article_id
         if aid not in story_of:
             continue
         counts = feats[aid]
         rows.append(
-            (aid, story_of[aid], _event_at(article), list(counts), [float(c) for c in
-             counts.values()], cues[aid])
+            (
+                aid,
+                story_of[aid],
+                _event_at(article),
+                list(counts),
+                [float(c) for c in counts.values()],
+                cues[aid],
+            )
         )
         term_rows.extend((t, aid) for t in idf.top_terms(counts, INDEX_TERMS))
     ids = [r[0] for r in rows]
@@ -456,12 +790,17 @@ def _save(
         "DELETE FROM core.story_terms WHERE article_id IN (SELECT unnest($1::VARCHAR[]))", [ids]
     )
     insert_rows(
-        con, "core.story_features",
-        ["article_id", "story_id", "event_at", "terms", "counts", "cues"], rows,
+        con,
+        "core.story_features",
+        ["article_id", "story_id", "event_at", "terms", "counts", "cues"],
+        rows,
     )
     insert_rows(con, "core.story_terms", ["term", "article_id"], term_rows)
     insert_rows(
-        con, "core.term_df", ["term", "df"], list(batch_df.items()),
+        con,
+        "core.term_df",
+        ["term", "df"],
+        list(batch_df.items()),
         on_conflict="ON CONFLICT (term) DO UPDATE SET df = df + excluded.df",
     )
 
