@@ -21,7 +21,7 @@ RETRIES = {"collect": 2}
 def run_as_task(name: str, fn: Callable[..., T], /, *args: Any) -> T:
     """Run one pipeline stage as a Prefect task run."""
     retries = RETRIES.get(name, 0)
-    wrapped = task(fn, name=name, retries=retries, retry_delay_seconds=10, cache_policy=NO_CACHE)
+    wrapped = task(name=name, retries=retries, retry_delay_seconds=10, cache_policy=NO_CACHE)(fn)
     result: T = wrapped(*args)
     return result
 
