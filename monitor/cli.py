@@ -87,6 +87,8 @@ def _setup_logging(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
     # Offline machines: telemetry would only log connection errors.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The embedded server's default 20 s start-up budget is too tight on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _settings(config: Path | None, db: Path | None, **kwargs: Any) -> Settings:

@@ -291,6 +291,19 @@ class Store:
             con.close()
 
     @contextmanager
+    def read_write(self) -> Iterator[Connection]:
+        """A briefly held read-write connection without a transaction (for the writer process).
+
+        A process that writes uses this for its own reads: DuckDB refuses a read-only
+        connection in a process that has the file open read-write.
+        """
+        con = self._connect(read_only=False)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         """A briefly held read-only connection; the database must exist."""
         if not self.path.exists():
