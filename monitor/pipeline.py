@@ -13,15 +13,24 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from monitor import classify as classify_mod
 from monitor.dedup import content_hash, find_duplicates
 from monitor.errors import MonitorError, SeedError, StoreLocked
-from monitor.models import Article, Classification, FetchRecord, RunSummary, StoredArticle
+from monitor.models import (
+    Article,
+    Classification,
+    DedupDecision,
+    FetchRecord,
+    RunSummary,
+    StoredArticle,
+)
 from monitor.seeds import find_seed_files, read_seed
 from monitor.settings import Settings
 from monitor.store import Connection, Store, insert_rows, utcnow
@@ -29,7 +38,8 @@ from monitor.stories import assign_stories
 
 log = logging.getLogger(__name__)
 
-PROCESS_BATCH = 5000
+PROCESS_BATCH = 1000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -88,9 +98,7 @@ def start_run(store: Store) -> RunSummary:
     """Record a new run, closing out runs that a crash left 'running'."""
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], started_at=utcnow())
     with store.write() as con:
-        con.execute(
-            "UPDATE core.runs SET status = 'interrupted' WHERE status = 'running'"
-        )
+        con.execute("UPDATE core.runs SET status = 'interrupted' WHERE status = 'running'")
         con.execute(
             "INSERT INTO core.runs (run_id, started_at, status) VALUES (?, ?, 'running')",
             [summary.run_id, summary.started_at],
@@ -108,9 +116,16 @@ def finish_run(store: Store, summary: RunSummary, status: str = "completed") -> 
             "errors = ?, not_modified = ?, skipped = ?, relevant = ?, failures = ? "
             "WHERE run_id = ?",
             [
-                summary.finished_at, status, summary.articles_new, summary.duplicates,
-                summary.errors, summary.not_modified, summary.skipped, summary.relevant,
-                json.dumps(summary.failures[:200]), summary.run_id,
+                summary.finished_at,
+                status,
+                summary.articles_new,
+                summary.duplicates,
+                summary.errors,
+                summary.not_modified,
+                summary.skipped,
+                summary.relevant,
+                json.dumps(summary.failures[:200]),
+                summary.run_id,
             ],
         )
 
@@ -133,11 +148,31 @@ def read_seeds(settings: Settings) -> tuple[list[Article], list[FetchRecord]]:
 
 
 _ARTICLE_COLUMNS = [
-    "article_id", "url", "canonical_url", "source", "outlet", "title", "author", "published_at",
-    "date_source", "language", "text", "word_count", "content_hash", "first_seen_at", "run_id",
+    "article_id",
+    "url",
+    "canonical_url",
+    "source",
+    "outlet",
+    "title",
+    "author",
+    "published_at",
+    "date_source",
+    "language",
+    "text",
+    "word_count",
+    "content_hash",
+    "first_seen_at",
+    "run_id",
 ]
 _FETCH_COLUMNS = [
-    "url", "source", "fetched_at", "status_code", "outcome", "error", "bytes", "elapsed_ms",
+    "url",
+    "source",
+    "fetched_at",
+    "status_code",
+    "outcome",
+    "error",
+    "bytes",
+    "elapsed_ms",
     "run_id",
 ]
 
@@ -146,22 +181,24 @@ def store_articles(
     store: Store, run_id: str, articles: Sequence[Article], records: Sequence[FetchRecord]
 ) -> StoreResult:
     """Insert articles not stored before, their raw HTML, and the fetch records, in one go."""
-    import zlib
-
     unique: dict[str, Article] = {}
     for article in articles:
         unique.setdefault(article.article_id, article)
     now = utcnow()
     with store.write() as con:
         ids = list(unique)
-        known = {
-            row[0]
-            for row in con.execute(
-                "SELECT article_id FROM core.articles "
-                "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
-                [ids],
-            ).fetchall()
-        } if ids else set()
+        known = (
+            {
+                row[0]
+                for row in con.execute(
+                    "SELECT article_id FROM core.articles "
+                    "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
+                    [ids],
+                ).fetchall()
+            }
+            if ids
+            else set()
+        )
         fresh = [a for a in unique.values() if a.article_id not in known]
         insert_rows(
             con,
@@ -169,9 +206,21 @@ def store_articles(
             _ARTICLE_COLUMNS,
             [
                 (
-                    a.article_id, a.url, a.canonical_url or a.url, a.source, a.outlet, a.title,
-                    a.author, a.published_at, a.date_source, a.language, a.text, a.word_count,
-                    content_hash(a.text), now, run_id,
+                    a.article_id,
+                    a.url,
+                    a.canonical_url or a.url,
+                    a.source,
+                    a.outlet,
+                    a.title,
+                    a.author,
+                    a.published_at,
+                    a.date_source,
+                    a.language,
+                    a.text,
+                    a.word_count,
+                    content_hash(a.text),
+                    now,
+                    run_id,
                 )
                 for a in fresh
             ],
@@ -193,8 +242,15 @@ def store_articles(
             _FETCH_COLUMNS,
             [
                 (
-                    r.url, r.source, r.fetched_at, r.status_code, r.outcome, r.error, r.bytes,
-                    r.elapsed_ms, run_id,
+                    r.url,
+                    r.source,
+                    r.fetched_at,
+                    r.status_code,
+                    r.outcome,
+                    r.error,
+                    r.bytes,
+                    r.elapsed_ms,
+                    run_id,
                 )
                 for r in records
             ],
@@ -226,65 +282,114 @@ def write_classifications(con: Connection, results: Sequence[Classification]) ->
     insert_rows(
         con,
         "core.classifications",
-        ["article_id", "relevant", "relevance_score", "stance", "stance_score", "topics",
-         "evidence", "version", "classified_at"],
         [
-            (c.article_id, c.relevant, c.relevance_score, c.stance, c.stance_score,
-             list(c.topics), json.dumps(c.evidence, default=str), c.version, now)
+            "article_id",
+            "relevant",
+            "relevance_score",
+            "stance",
+            "stance_score",
+            "topics",
+            "evidence",
+            "version",
+            "classified_at",
+        ],
+        [
+            (
+                c.article_id,
+                c.relevant,
+                c.relevance_score,
+                c.stance,
+                c.stance_score,
+                list(c.topics),
+                json.dumps(c.evidence, default=str),
+                c.version,
+                now,
+            )
             for c in results
         ],
     )
     insert_rows(
-        con, "core.entities", ["article_id", "name", "kind", "mentions"],
+        con,
+        "core.entities",
+        ["article_id", "name", "kind", "mentions"],
         [(c.article_id, e.name, e.kind, e.mentions) for c in results for e in c.entities],
     )
     insert_rows(
-        con, "core.quotes", ["article_id", "speaker", "quote"],
+        con,
+        "core.quotes",
+        ["article_id", "speaker", "quote"],
         [(c.article_id, q.speaker, q.quote) for c in results for q in c.quotes],
     )
     insert_rows(
-        con, "core.figures", ["article_id", "value", "what", "sentence"],
+        con,
+        "core.figures",
+        ["article_id", "value", "what", "sentence"],
         [(c.article_id, f.value, f.what, f.sentence) for c in results for f in c.figures],
     )
 
 
 def process_pending(store: Store, settings: Settings) -> ProcessResult:
-    """Deduplicate, assign stories to and classify every unprocessed article, in batches."""
+    """Deduplicate, assign stories to and classify every unprocessed article, in batches.
+
+    Classification is CPU work and runs between transactions, so readers in other
+    processes only ever wait for the short writes.
+    """
     total = duplicates = relevant = 0
     while True:
-        with store.write() as con:
+        with store.read_write() as con:
             pending = _pending(con, PROCESS_BATCH)
-            if not pending:
-                break
+        if not pending:
+            break
+        results = [classify_mod.classify(a.article_id, a.title, a.text) for a in pending]
+        with store.write() as con:
             decisions = find_duplicates(con, pending)
             story_of = assign_stories(con, pending, decisions)
-            results = [classify_mod.classify(a.article_id, a.title, a.text) for a in pending]
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _decided AS SELECT "
-                "unnest($1::VARCHAR[]) AS article_id, unnest($2::VARCHAR[]) AS duplicate_of, "
-                "unnest($3::VARCHAR[]) AS reason, unnest($4::DOUBLE[]) AS similarity, "
-                "unnest($5::VARCHAR[]) AS story_id",
-                [
-                    [d.article_id for d in decisions],
-                    [d.duplicate_of for d in decisions],
-                    [d.reason for d in decisions],
-                    [d.similarity for d in decisions],
-                    [story_of.get(d.article_id) for d in decisions],
-                ],
-            )
-            con.execute(
-                "UPDATE core.articles a SET duplicate_of = d.duplicate_of, "
-                "duplicate_reason = d.reason, similarity = d.similarity, story_id = d.story_id, "
-                "processed_at = ? FROM _decided d WHERE a.article_id = d.article_id",
-                [utcnow()],
-            )
-            con.execute("DROP TABLE _decided")
+            _write_decisions(con, decisions, story_of)
+            _mark_duplicate_fetches(con, pending, decisions)
             write_classifications(con, results)
             fill_dates_from_stories(con)
         total += len(pending)
         duplicates += sum(1 for d in decisions if d.duplicate_of)
         relevant += sum(1 for c in results if c.relevant)
     return ProcessResult(total, duplicates, relevant)
+
+
+def _write_decisions(
+    con: Connection, decisions: Sequence[DedupDecision], story_of: dict[str, str]
+) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _decided AS SELECT "
+        "unnest($1::VARCHAR[]) AS article_id, unnest($2::VARCHAR[]) AS duplicate_of, "
+        "unnest($3::VARCHAR[]) AS reason, unnest($4::DOUBLE[]) AS similarity, "
+        "unnest($5::VARCHAR[]) AS story_id",
+        [
+            [d.article_id for d in decisions],
+            [d.duplicate_of for d in decisions],
+            [d.reason for d in decisions],
+            [d.similarity for d in decisions],
+            [story_of.get(d.article_id) for d in decisions],
+        ],
+    )
+    con.execute(
+        "UPDATE core.articles a SET duplicate_of = d.duplicate_of, "
+        "duplicate_reason = d.reason, similarity = d.similarity, story_id = d.story_id, "
+        "processed_at = ? FROM _decided d WHERE a.article_id = d.article_id",
+        [utcnow()],
+    )
+    con.execute("DROP TABLE _decided")
+
+
+def _mark_duplicate_fetches(
+    con: Connection, pending: Sequence[StoredArticle], decisions: Sequence[DedupDecision]
+) -> None:
+    """A copy's fetch is recorded as `duplicate`, not `new` (CONTRACT: fetches.outcome)."""
+    copies = [a.url for a, d in zip(pending, decisions, strict=True) if d.duplicate_of]
+    if copies:
+        con.execute(
+            "UPDATE core.fetches SET outcome = 'duplicate' WHERE outcome = 'new' "
+            "AND url IN (SELECT unnest($1::VARCHAR[]))",
+            [copies],
+        )
 
 
 def fill_dates_from_stories(con: Connection) -> None:
@@ -303,24 +408,54 @@ def fill_dates_from_stories(con: Connection) -> None:
     )
 
 
-def run_ingest(settings: Settings, *, fetch: bool = True, lock_wait_s: float = 0) -> RunSummary:
+class StageRunner(Protocol):
+    """Runs one named pipeline stage; the Prefect flow passes one that makes each a task."""
+
+    def __call__(self, name: str, fn: Callable[..., T], /, *args: Any) -> T: ...
+
+
+def call_directly(name: str, fn: Callable[..., T], /, *args: Any) -> T:
+    """The plain-Python stage runner: just call the stage."""
+    return fn(*args)
+
+
+def run_ingest(
+    settings: Settings,
+    *,
+    fetch: bool = True,
+    lock_wait_s: float = 0,
+    stage: StageRunner = call_directly,
+) -> RunSummary:
     """One complete ingest run: seeds and sources, stored, deduplicated, classified."""
     store = open_store(settings)
     with run_lock(settings.storage.db, wait_s=lock_wait_s):
-        summary = start_run(store)
+        summary = stage("start_run", start_run, store)
         try:
-            articles, records = read_seeds(settings)
-            stored = store_articles(store, summary.run_id, articles, records)
-            summary.articles_new += len(stored.new_ids)
-            summary.unchanged += stored.already_stored
-            summary.errors += sum(1 for r in records if r.outcome == "error")
-            summary.failures += [f"{r.url}: {r.error}" for r in records if r.outcome == "error"]
-            result = process_pending(store, settings)
+            articles, records = stage("read_seeds", read_seeds, settings)
+            _add_stored(
+                summary,
+                records,
+                stage("store_seeds", store_articles, store, summary.run_id, articles, records),
+            )
+            result = stage("process", process_pending, store, settings)
             summary.duplicates += result.duplicates
             summary.relevant += result.relevant
         except MonitorError as exc:
             summary.failures.append(str(exc))
             finish_run(store, summary, status="failed")
             raise
-        finish_run(store, summary)
+        stage("finish_run", finish_run, store, summary)
     return summary
+
+
+def _add_stored(summary: RunSummary, records: Sequence[FetchRecord], stored: StoreResult) -> None:
+    summary.articles_new += len(stored.new_ids)
+    summary.unchanged += stored.already_stored
+    for record in records:
+        if record.outcome == "error":
+            summary.errors += 1
+            summary.failures.append(f"{record.url}: {record.error}")
+        elif record.outcome == "not_modified":
+            summary.not_modified += 1
+        elif record.outcome == "skipped":
+            summary.skipped += 1
