@@ -45,6 +45,8 @@ QUERY_TERMS = 25
 MIN_SHARED_TERMS = 2
 MAX_CANDIDATE_STORIES = 40
 MAX_POSTING = 200
+# Terms no other document has cannot match anything; they only dilute the vector's norm.
+UNIQUE_WEIGHT = 0.3
 
 _WORD = re.compile(r"[^\W\d_][\w'’.\-]*|\d[\d,.]*", re.UNICODE)
 _STOP = frozenset(
@@ -395,15 +397,20 @@ class _Idf:
 
     def vector(self, counts: dict[str, float]) -> dict[str, float]:
         vec = {
-            t: (1 + math.log(c)) * self(t)
+            t: (1 + math.log(c)) * self(t) * (1.0 if self.df.get(t, 0) > 1 else UNIQUE_WEIGHT)
             for t, c in counts.items()
-            if c > 0 and self.df.get(t, 0) > 1
+            if c > 0
         }
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         return {t: v / norm for t, v in vec.items()}
 
-    def top_terms(self, counts: dict[str, float], k: int) -> list[str]:
-        scored = sorted(((1 + math.log(c)) * self(t), t) for t, c in counts.items() if c > 0)
+    def top_terms(self, counts: dict[str, float], k: int, min_df: int = 1) -> list[str]:
+        """The k terms of highest TF-IDF weight among those in at least min_df documents."""
+        scored = sorted(
+            ((1 + math.log(c)) * self(t), t)
+            for t, c in counts.items()
+            if c > 0 and self.df.get(t, 0) >= min_df
+        )
         return [t for _, t in reversed(scored[-k:])]
 
 
@@ -611,7 +618,7 @@ def _cluster(
     neighbours: dict[int, set[int]] = {k: set() for k in groups}
     postings: dict[str, list[int]] = {}
     for i, member in enumerate(members):
-        for term in idf.top_terms(member.counts, QUERY_TERMS):
+        for term in idf.top_terms(member.counts, QUERY_TERMS, min_df=2):
             postings.setdefault(term, []).append(i)
     shared: Counter[tuple[int, int]] = Counter()
     for ids in postings.values():
@@ -698,7 +705,7 @@ def _load_candidates(
     qat: list[datetime | None] = []
     for article in originals:
         when = _event_at(article)
-        for term in idf.top_terms(feats[article.article_id], QUERY_TERMS):
+        for term in idf.top_terms(feats[article.article_id], QUERY_TERMS, min_df=2):
             qid.append(article.article_id)
             qterm.append(term)
             qat.append(when)

@@ -1,0 +1,261 @@
+"""Deduplication through the real pipeline: store_articles + process_pending on a DuckDB file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from monitor import dedup
+from monitor.models import Article, FetchRecord
+from monitor.pipeline import process_pending, store_articles
+from monitor.settings import Settings
+from monitor.store import Store
+
+WIRE_BODY = """\
+BAGHDAD — Iraq's caretaker government and the U.S.-led coalition agreed on Thursday to set up a \
+joint technical committee that will review the number of foreign advisers stationed at the Ain \
+al-Asad and Harir air bases, officials from both sides said.
+
+The committee, which will meet for the first time next month, is expected to draw up a schedule \
+for handing over logistics warehouses and training ranges to the Iraqi Security Forces, according \
+to a statement issued by the office of the commander-in-chief of the armed forces.
+
+A coalition spokesman said the advisers would continue to support Iraqi units fighting remnants of \
+Islamic State in the deserts of Anbar and in the Hamrin mountains while the talks went ahead, and \
+that no date had been fixed for any reduction in the roughly 2,500 American troops in the country.
+
+Several Shi'ite political blocs welcomed the announcement but said they would keep pressing for a \
+binding timetable. A lawmaker from the Fatah alliance told reporters that parliament's 2020 \
+resolution calling for the departure of foreign forces remained the benchmark for any agreement.
+
+Kurdish officials in Erbil struck a more cautious tone, warning that a hasty departure could leave \
+a security vacuum along the disputed territories between the Kurdistan Region and federal Iraq, \
+where Islamic State cells still carry out night-time raids on villages and checkpoints.
+
+Diplomats in Baghdad said the technical committee was designed to give both governments room to \
+manoeuvre ahead of provincial elections, with each side able to present the process as a step \
+toward its own goals without committing to a final number of troops.
+
+The foreign ministry said further meetings would be held in Washington and Baghdad over the \
+coming months, and that the outcome would be presented to the council of ministers for approval.
+"""
+
+TITLE = "Iraq and coalition set up committee to review foreign advisers at air bases"
+WHEN = datetime(2024, 2, 8, 9, 30)
+
+
+def _settings(db: Path) -> Settings:
+    return Settings.model_validate({"storage": {"db": str(db)}})
+
+
+def _ingest(db: Path, articles: list[Article], run: str = "r1") -> dict[str, tuple]:
+    """Store and process articles; return url -> (article_id, duplicate_of, reason, story_id)."""
+    store = Store(db)
+    store.initialize()
+    records = [FetchRecord(a.url, a.source, WHEN, "new") for a in articles]
+    store_articles(store, run, articles, records)
+    process_pending(store, _settings(db))
+    rows = store.query(
+        "SELECT url, article_id, duplicate_of, duplicate_reason, story_id, similarity "
+        "FROM core.articles"
+    )
+    return {r[0]: r[1:] for r in rows}
+
+
+def _article(url: str, text: str = WIRE_BODY, **kw: object) -> Article:
+    defaults: dict[str, object] = {"title": TITLE, "published_at": WHEN, "date_source": "metadata"}
+    defaults.update(kw)
+    return Article(url=url, source="test", text=text, **defaults)  # type: ignore[arg-type]
+
+
+ORIGINAL_URL = "https://wire.example.org/world/iraq-coalition-committee-advisers"
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "monitor.duckdb"
+
+
+def test_syndicated_copy_with_other_boilerplate_points_at_original(db: Path) -> None:
+    boilerplate_top = "Advertisement\nSign up for our Middle East briefing, delivered daily.\n\n"
+    boilerplate_bottom = (
+        "\n(Reporting by our Baghdad bureau; editing by the world desk)\n"
+        "Related: Ten things to know about the coalition. Follow us on social media. "
+        "Copyright 2024 Daily Courier. All rights reserved."
+    )
+    rows = _ingest(
+        db,
+        [
+            _article(ORIGINAL_URL, outlet="Wire"),
+            _article(
+                "https://dailycourier.example.com/news/2024/02/08/iraq-committee",
+                boilerplate_top + WIRE_BODY + boilerplate_bottom,
+                published_at=datetime(2024, 2, 8, 11, 0),
+                outlet="Daily Courier",
+            ),
+        ],
+    )
+    original_id = rows[ORIGINAL_URL][0]
+    copy = rows["https://dailycourier.example.com/news/2024/02/08/iraq-committee"]
+    assert copy[1] == original_id
+    assert copy[2] == "near"
+    assert copy[3] == rows[ORIGINAL_URL][3]  # the copy joins the original's story
+
+
+def test_headline_edit_is_a_near_copy(db: Path) -> None:
+    edited = WIRE_BODY.replace("agreed on Thursday", "agreed late on Thursday", 1).replace(
+        "officials from both sides said", "officials from both governments said", 1
+    )
+    rows = _ingest(
+        db,
+        [
+            _article(ORIGINAL_URL),
+            _article(
+                ORIGINAL_URL + "-updated",
+                edited,
+                title="UPDATE 1-Iraq, U.S.-led coalition form panel on advisers' future",
+                published_at=datetime(2024, 2, 8, 10, 15),
+            ),
+        ],
+    )
+    edit = rows[ORIGINAL_URL + "-updated"]
+    assert edit[1] == rows[ORIGINAL_URL][0]
+    assert edit[2] == "near"
+    assert 0.5 <= edit[4] < 1.0
+
+
+def test_utm_and_amp_variants_are_the_same_url(db: Path) -> None:
+    utm = ORIGINAL_URL + "?utm_source=rss&utm_medium=feed&utm_campaign=world&fbclid=XYZ"
+    amp = "https://amp.wire.example.org/world/iraq-coalition-committee-advisers/amp/"
+    # The variants carry slightly different page text (AMP drops a paragraph), so only the
+    # URL says they are one page.
+    amp_text = WIRE_BODY.rsplit("\n\n", 2)[0]
+    rows = _ingest(
+        db, [_article(ORIGINAL_URL), _article(utm, WIRE_BODY + "\nShare"), _article(amp, amp_text)]
+    )
+    original_id = rows[ORIGINAL_URL][0]
+    assert rows[utm][1:3] == (original_id, "url")
+    assert rows[amp][1:3] == (original_id, "url")
+
+
+def test_normalise_url_strips_tracking_amp_and_trailing_slash() -> None:
+    base = dedup.normalise_url("https://www.example.com/news/story-1")
+    for variant in (
+        "https://example.com/news/story-1/",
+        "http://www.example.com/news/story-1?utm_source=x&utm_medium=y",
+        "https://example.com/news/story-1?gclid=abc#comments",
+        "https://amp.example.com/news/story-1",
+        "https://example.com/amp/news/story-1",
+        "https://example.com/news/story-1/amp",
+        "https://example.com/news/story-1?amp=1",
+        "https://m.example.com/news/story-1",
+    ):
+        assert dedup.normalise_url(variant) == base, variant
+    assert dedup.normalise_url("https://example.com/news?id=3") != dedup.normalise_url(
+        "https://example.com/news?id=4"
+    )
+    assert dedup.normalise_url("seed:000_x") == "seed:000_x"
+
+
+def test_truncated_copy_points_at_full_original(db: Path) -> None:
+    paragraphs = WIRE_BODY.split("\n\n")
+    short = "\n\n".join(paragraphs[:3]) + "\n\nRead the full story on our partner's site."
+    rows = _ingest(
+        db,
+        [
+            _article(ORIGINAL_URL),
+            _article(
+                "https://aggregator.example.net/item/93311",
+                short,
+                title=None,
+                published_at=datetime(2024, 2, 8, 12, 0),
+            ),
+        ],
+    )
+    truncated = rows["https://aggregator.example.net/item/93311"]
+    assert truncated[1] == rows[ORIGINAL_URL][0]
+    assert truncated[2] == "near"
+
+
+def test_exact_text_copy_is_a_hash_duplicate_and_fetch_marked_duplicate(db: Path) -> None:
+    other = "https://mirror.example.info/iraq-committee.html"
+    rows = _ingest(db, [_article(ORIGINAL_URL), _article(other, WIRE_BODY.upper())])
+    assert rows[other][1:3] == (rows[ORIGINAL_URL][0], "hash")
+    outcomes = dict(Store(db).query("SELECT url, outcome FROM core.fetches"))
+    assert outcomes == {ORIGINAL_URL: "new", other: "duplicate"}
+
+
+def test_different_text_same_topic_is_not_a_duplicate(db: Path) -> None:
+    other_text = (
+        "Rockets struck near the Ain al-Asad air base in western Iraq on Thursday evening, "
+        "security sources said, in the latest attack on a facility hosting American troops. "
+        "Two rockets landed inside the perimeter and caused no casualties, a coalition official "
+        "said, adding that an investigation was under way. No group claimed responsibility, "
+        "but Iran-aligned factions have repeatedly threatened to target U.S. forces until they "
+        "leave the country. The attack came hours after Iraqi and coalition officials announced "
+        "a committee to review the number of advisers at the base."
+    )
+    rows = _ingest(db, [_article(ORIGINAL_URL), _article("https://b.example/rockets", other_text)])
+    assert rows["https://b.example/rockets"][1] is None
+
+
+def test_copy_published_earlier_than_its_stored_original_becomes_origin(db: Path) -> None:
+    late = _article(ORIGINAL_URL, published_at=datetime(2024, 2, 8, 15, 0), outlet="Late Wire")
+    _ingest(db, [late], run="r1")
+    early_url = "https://first.example.com/iraq-committee"
+    rows = _ingest(
+        db,
+        [_article(early_url, "Advertisement\n" + WIRE_BODY, outlet="First News")],
+        run="r2",
+    )
+    early_id = rows[early_url][0]
+    assert rows[early_url][1] is None
+    assert rows[ORIGINAL_URL][1] == early_id  # the stored "original" now points at the origin
+    assert rows[ORIGINAL_URL][3] == rows[early_url][3]
+    origin = Store(db).query("SELECT origin_article_id, origin_outlet, also_in FROM story_outlets")
+    assert origin == [(early_id, "First News", ["Late Wire"])]
+
+
+def test_second_batch_hashes_only_new_articles_and_uses_stored_signatures(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _ingest(db, [_article(ORIGINAL_URL)], run="r1")
+    stored = Store(db).query("SELECT signature FROM core.minhash")
+    bands = Store(db).query("SELECT count(*) FROM core.lsh_bands")[0][0]
+    assert len(stored) == 1 and bands == 2 * dedup.BANDS
+
+    hashed: list[str] = []
+    real = dedup.signatures
+
+    def counting(texts: list[str]) -> list[dedup.Signature]:
+        hashed.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(dedup, "signatures", counting)
+    copy_url = "https://syndicator.example.com/iraq-committee"
+    rows = _ingest(db, [_article(copy_url, "Advertisement\n\n" + WIRE_BODY)], run="r2")
+    assert hashed == ["Advertisement\n\n" + WIRE_BODY]  # the stored original was not re-hashed
+    assert rows[copy_url][1] == first[ORIGINAL_URL][0]
+    assert (
+        Store(db).query(
+            "SELECT signature FROM core.minhash WHERE article_id = ?", [first[ORIGINAL_URL][0]]
+        )
+        == stored
+    )
+
+
+def test_near_copy_outside_time_window_is_not_linked(db: Path) -> None:
+    rows = _ingest(
+        db,
+        [
+            _article(ORIGINAL_URL),
+            _article(
+                "https://later.example.com/anniversary",
+                "Advertisement\n" + WIRE_BODY,
+                published_at=datetime(2024, 6, 1),
+            ),
+        ],
+    )
+    assert rows["https://later.example.com/anniversary"][1] is None
