@@ -19,6 +19,7 @@ import hashlib
 import logging
 import re
 import unicodedata
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -111,19 +112,23 @@ class Signature:
     full: np.ndarray[Any, np.dtype[np.uint64]]
     lead: np.ndarray[Any, np.dtype[np.uint64]]
     size: int
+    shingle_set: frozenset[str] = frozenset()
 
 
 def _minhashes(sets: Sequence[Iterable[bytes]]) -> list[np.ndarray[Any, np.dtype[np.uint64]]]:
-    hashes = MinHash.bulk(sets, num_perm=NUM_PERM, seed=_SEED)
+    # crc32 is stable across processes (signatures are stored) and far cheaper than sha1;
+    # MinHash's random permutations do the mixing.
+    hashes = MinHash.bulk(sets, num_perm=NUM_PERM, seed=_SEED, hashfunc=zlib.crc32)
     return [np.asarray(h.hashvalues, dtype=np.uint64) for h in hashes]
 
 
 def signatures(texts: Sequence[str]) -> list[Signature]:
     """MinHash signatures (whole text and lead) of many texts at once."""
     shingled = [shingles(t) for t in texts]
-    full = _minhashes([[s.encode("utf-8") for s in set(sh)] for sh in shingled])
+    sets = [frozenset(sh) for sh in shingled]
+    full = _minhashes([[s.encode("utf-8") for s in st] for st in sets])
     lead = _minhashes([[s.encode("utf-8") for s in set(sh[:LEAD_SHINGLES])] for sh in shingled])
-    return [Signature(f, ld, len(set(sh))) for f, ld, sh in zip(full, lead, shingled, strict=True)]
+    return [Signature(f, ld, len(st), st) for f, ld, st in zip(full, lead, sets, strict=True)]
 
 
 def band_buckets(
@@ -259,8 +264,8 @@ def find_duplicates(con: Connection, pending: list[StoredArticle]) -> list[Dedup
     batch_known: dict[str, _Known] = {}
     decisions: list[DedupDecision] = []
     repoint: list[tuple[str, str, str, float]] = []  # old origin, new origin, reason, sim
-    for article, key, _sig, bs in zip(pending, keys, sigs, buckets, strict=True):
-        own = set(shingles(article.text))
+    for article, key, sig, bs in zip(pending, keys, sigs, buckets, strict=True):
+        own = set(sig.shingle_set)
         original: str | None = None
         reason: str | None = None
         sim: float | None = None
@@ -312,7 +317,7 @@ def find_duplicates(con: Connection, pending: list[StoredArticle]) -> list[Dedup
                 DedupDecision(article.article_id, original, reason, sim)  # type: ignore[arg-type]
             )
     decisions = _apply_repoints(con, decisions, repoint)
-    save_signatures(con, ids, keys, sigs)
+    save_signatures(con, ids, keys, sigs, buckets)
     log.info(
         "dedup: %d articles, %d copies (%d re-pointed to an earlier origin)",
         len(pending),
@@ -362,25 +367,51 @@ def _apply_repoints(
     return out
 
 
+def signature_blob(signature: np.ndarray[Any, np.dtype[np.uint64]]) -> bytes:
+    """A signature as stored: NUM_PERM little-endian uint32 values (datasketch's are 32-bit)."""
+    return signature.astype("<u4").tobytes()
+
+
+def signature_from_blob(blob: bytes) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """The inverse of signature_blob."""
+    return np.frombuffer(blob, dtype="<u4").astype(np.uint64)
+
+
 def save_signatures(
-    con: Connection, ids: Sequence[str], keys: Sequence[str], sigs: Sequence[Signature]
+    con: Connection,
+    ids: Sequence[str],
+    keys: Sequence[str],
+    sigs: Sequence[Signature],
+    buckets: Sequence[list[tuple[int, int]]] | None = None,
 ) -> None:
-    """Persist signatures and LSH buckets (originals and copies alike: a copy's buckets
-    still lead to its origin)."""
-    con.execute(
-        "DELETE FROM core.lsh_bands WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
-        [list(ids)],
-    )
+    """Persist signatures and LSH buckets of originals and copies alike."""
+    if buckets is None:
+        buckets = [article_buckets(s) for s in sigs]
+    redo = [
+        r[0]
+        for r in con.execute(
+            "SELECT article_id FROM core.minhash "
+            "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
+            [list(ids)],
+        ).fetchall()
+    ]
+    if redo:  # articles processed again (rare): replace their bands
+        con.execute(
+            "DELETE FROM core.lsh_bands WHERE article_id IN (SELECT unnest($1::VARCHAR[]))", [redo]
+        )
     insert_rows(
         con,
         "core.minhash",
         ["article_id", "url_key", "shingle_count", "signature"],
-        [(i, k, s.size, [int(v) for v in s.full]) for i, k, s in zip(ids, keys, sigs, strict=True)],
+        [(i, k, s.size, signature_blob(s.full)) for i, k, s in zip(ids, keys, sigs, strict=True)],
         on_conflict="ON CONFLICT DO NOTHING",
     )
-    rows = [
-        (band, bucket, i)
-        for i, s in zip(ids, sigs, strict=True)
-        for band, bucket in article_buckets(s)
-    ]
-    insert_rows(con, "core.lsh_bands", ["band", "bucket", "article_id"], rows)
+    con.execute(
+        "INSERT INTO core.lsh_bands SELECT unnest($1::SMALLINT[]), unnest($2::BIGINT[]), "
+        "unnest($3::VARCHAR[])",
+        [
+            [b for bs in buckets for b, _ in bs],
+            [k for bs in buckets for _, k in bs],
+            [i for i, bs in zip(ids, buckets, strict=True) for _ in bs],
+        ],
+    )

@@ -209,7 +209,7 @@ MIGRATIONS: list[Migration] = [
             article_id VARCHAR PRIMARY KEY,
             url_key VARCHAR NOT NULL,
             shingle_count INTEGER NOT NULL,
-            signature UBIGINT[] NOT NULL
+            signature BLOB NOT NULL
         );
         CREATE INDEX minhash_url_key ON core.minhash (url_key);
         CREATE TABLE core.lsh_bands (
@@ -217,13 +217,11 @@ MIGRATIONS: list[Migration] = [
             bucket BIGINT NOT NULL,
             article_id VARCHAR NOT NULL
         );
-        CREATE INDEX lsh_bands_bucket ON core.lsh_bands (band, bucket);
         CREATE TABLE core.story_features (
             article_id VARCHAR PRIMARY KEY,
             story_id VARCHAR NOT NULL,
             event_at TIMESTAMP,
-            terms VARCHAR[] NOT NULL,
-            counts REAL[] NOT NULL,
+            vector VARCHAR NOT NULL,
             cues VARCHAR[] NOT NULL
         );
         CREATE INDEX story_features_story ON core.story_features (story_id);
@@ -231,9 +229,8 @@ MIGRATIONS: list[Migration] = [
             term VARCHAR NOT NULL,
             article_id VARCHAR NOT NULL
         );
-        CREATE INDEX story_terms_term ON core.story_terms (term);
         CREATE TABLE core.term_df (
-            term VARCHAR PRIMARY KEY,
+            term VARCHAR NOT NULL,
             df INTEGER NOT NULL
         );
         CREATE TABLE core.story_spans (

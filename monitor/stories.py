@@ -20,6 +20,7 @@ with the stories it could belong to and joins the most similar one, or opens a n
 
 from __future__ import annotations
 
+import functools
 import heapq
 import logging
 import math
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 # Parameters (see docs/dedup.md).
 LEAD_WORDS = 200
+BIGRAMS = "names"  # "all", "names" (pairs of capitalised words) or "none"
 CUE_WORDS = 90
 WINDOW_DAYS = 4
 JOIN_THRESHOLD = 0.2
@@ -269,6 +271,7 @@ _PLURAL_NOUNS = frozenset(["people", "personnel", "police", "staff", "children",
 MAX_COUNT = 999  # larger figures are rounded differently from one report to the next
 
 
+@functools.lru_cache(maxsize=200_000)
 def _norm(word: str) -> str:
     word = word.casefold().replace("’", "'").strip("'.-,")
     if word.endswith("'s"):
@@ -288,6 +291,7 @@ def term_counts(title: str | None, text: str) -> dict[str, float]:
     full = _prepare(((title or "") + " .\n" if title else "") + text)
     counts: dict[str, float] = {}
     prev: str | None = None
+    prev_name = False
     for i, match in enumerate(_WORD.finditer(full)):
         if i >= LEAD_WORDS:
             break
@@ -296,11 +300,12 @@ def term_counts(title: str | None, text: str) -> dict[str, float]:
         if len(word) < 3 or word in _STOP or word[0].isdigit():
             prev = None
             continue
-        counts[word] = counts.get(word, 0.0) + (2.0 if raw[0].isupper() and i > 0 else 1.0)
-        if prev is not None:
+        name = raw[0].isupper()
+        counts[word] = counts.get(word, 0.0) + (2.0 if name and i > 0 else 1.0)
+        if prev is not None and (BIGRAMS == "all" or (BIGRAMS == "names" and name and prev_name)):
             pair = prev + " " + word
             counts[pair] = counts.get(pair, 0.0) + 1.0
-        prev = word
+        prev, prev_name = word, name
     return counts
 
 
@@ -323,6 +328,21 @@ def event_cues(title: str | None, text: str) -> list[str]:
                 continue
         cues.add(f"n:{noun}={value}")
     return sorted(cues)
+
+
+def encode_counts(counts: dict[str, float]) -> str:
+    """Term counts as one compact string ("term<TAB>count" lines) for storage."""
+    return "\n".join(f"{t}\t{c:g}" for t, c in counts.items())
+
+
+def decode_counts(encoded: str) -> dict[str, float]:
+    """The inverse of encode_counts."""
+    out: dict[str, float] = {}
+    for line in encoded.split("\n"):
+        term, _, count = line.rpartition("\t")
+        if term:
+            out[term] = float(count)
+    return out
 
 
 def _weekdays(cues: Iterable[str]) -> set[str]:
@@ -391,27 +411,33 @@ class _Idf:
     def __init__(self, df: dict[str, int], n_docs: int) -> None:
         self.df = df
         self.n = n_docs
+        self._cache: dict[str, float] = {}
 
     def __call__(self, term: str) -> float:
-        return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
+        value = self._cache.get(term)
+        if value is None:
+            value = self._cache[term] = math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
+        return value
 
-    def vector(self, counts: dict[str, float]) -> dict[str, float]:
-        vec = {
-            t: (1 + math.log(c)) * self(t) * (1.0 if self.df.get(t, 0) > 1 else UNIQUE_WEIGHT)
-            for t, c in counts.items()
-            if c > 0
-        }
+    def weights(self, counts: dict[str, float]) -> dict[str, float]:
+        """TF-IDF weight of each term (not normalised, not damped)."""
+        return {t: (1 + math.log(c)) * self(t) for t, c in counts.items() if c > 0}
+
+    def vector(
+        self, counts: dict[str, float], weights: dict[str, float] | None = None
+    ) -> dict[str, float]:
+        """Unit-length TF-IDF vector; terms no other document has are damped."""
+        df = self.df
+        w = weights if weights is not None else self.weights(counts)
+        vec = {t: v * (1.0 if df.get(t, 0) > 1 else UNIQUE_WEIGHT) for t, v in w.items()}
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         return {t: v / norm for t, v in vec.items()}
 
-    def top_terms(self, counts: dict[str, float], k: int, min_df: int = 1) -> list[str]:
+    def top_terms(self, weights: dict[str, float], k: int, min_df: int = 1) -> list[str]:
         """The k terms of highest TF-IDF weight among those in at least min_df documents."""
-        scored = sorted(
-            ((1 + math.log(c)) * self(t), t)
-            for t, c in counts.items()
-            if c > 0 and self.df.get(t, 0) >= min_df
-        )
-        return [t for _, t in reversed(scored[-k:])]
+        df = self.df
+        terms = (t for t in weights if df.get(t, 0) >= min_df) if min_df > 1 else iter(weights)
+        return heapq.nlargest(k, terms, key=lambda t: (weights[t], t))
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -442,7 +468,8 @@ def assign_stories(
     df: dict[str, int] = dict(batch_df)
     if batch_df:
         for term, n in con.execute(
-            "SELECT term, df FROM core.term_df WHERE term IN (SELECT unnest($1::VARCHAR[]))",
+            "SELECT term, sum(df) FROM core.term_df "
+            "WHERE term IN (SELECT unnest($1::VARCHAR[])) GROUP BY term",
             [list(batch_df)],
         ).fetchall():
             df[term] = df.get(term, 0) + int(n)
@@ -460,14 +487,16 @@ def assign_stories(
     ).fetchall():
         adopted[new_origin] = story_id
 
-    stories, cand_of = _load_candidates(con, originals, feats, idf)
+    weights = {aid: idf.weights(counts) for aid, counts in feats.items()}
+    query_terms = {aid: idf.top_terms(w, QUERY_TERMS, min_df=2) for aid, w in weights.items()}
+    stories, cand_of = _load_candidates(con, originals, query_terms)
     members = []
     for article in originals:
         aid = article.article_id
         member = _Member(aid, dict(feats[aid]), cues[aid], _event_at(article))
-        member.vector = idf.vector(member.counts)
+        member.vector = idf.vector(member.counts, weights[aid])
         members.append(member)
-    groups = _cluster(members, stories, cand_of, idf, adopted)
+    groups = _cluster(members, stories, cand_of, idf, adopted, query_terms)
     assigned: dict[str, str] = {}
     new_rows: list[tuple[object, ...]] = []
     now = utcnow()
@@ -505,7 +534,8 @@ def assign_stories(
         if target in assigned:
             result[article.article_id] = assigned[target]
 
-    _save(con, originals, feats, cues, idf, result, batch_df)
+    index_terms = {aid: idf.top_terms(w, INDEX_TERMS) for aid, w in weights.items()}
+    _save(con, originals, feats, cues, index_terms, result, batch_df)
     _refresh_stories(con, result)
     log.info(
         "stories: %d articles, %d new stories, %d joined existing ones",
@@ -590,6 +620,7 @@ def _cluster(
     cand_of: dict[str, list[str]],
     idf: _Idf,
     adopted: dict[str, str],
+    query_terms: dict[str, list[str]],
 ) -> list[_Group]:
     """Average-linkage clustering of the batch, stored candidate stories as fixed seeds."""
     groups: dict[int, _Group] = {}
@@ -618,7 +649,7 @@ def _cluster(
     neighbours: dict[int, set[int]] = {k: set() for k in groups}
     postings: dict[str, list[int]] = {}
     for i, member in enumerate(members):
-        for term in idf.top_terms(member.counts, QUERY_TERMS, min_df=2):
+        for term in query_terms[member.article_id]:
             postings.setdefault(term, []).append(i)
     shared: Counter[tuple[int, int]] = Counter()
     for ids in postings.values():
@@ -696,8 +727,7 @@ def _score(member: _Member, story: _Story, idf: _Idf) -> float:
 def _load_candidates(
     con: Connection,
     originals: list[StoredArticle],
-    feats: dict[str, dict[str, float]],
-    idf: _Idf,
+    query_terms: dict[str, list[str]],
 ) -> tuple[dict[str, _Story], dict[str, list[str]]]:
     """Stored stories that share distinctive terms with a pending article and are in its window."""
     qid: list[str] = []
@@ -705,7 +735,7 @@ def _load_candidates(
     qat: list[datetime | None] = []
     for article in originals:
         when = _event_at(article)
-        for term in idf.top_terms(feats[article.article_id], QUERY_TERMS, min_df=2):
+        for term in query_terms[article.article_id]:
             qid.append(article.article_id)
             qterm.append(term)
             qat.append(when)
@@ -744,8 +774,8 @@ def _load_candidates(
     story_ids = sorted({sid for _, sid in rows})
     if not story_ids:
         return out, cand_of
-    for sid, article_id, event_at, terms, counts, member_cues, first_at, last_at in con.execute(
-        "SELECT f.story_id, f.article_id, f.event_at, f.terms, f.counts, f.cues, "
+    for sid, article_id, event_at, vector, member_cues, first_at, last_at in con.execute(
+        "SELECT f.story_id, f.article_id, f.event_at, f.vector, f.cues, "
         "s.first_at, s.last_at FROM core.story_features f "
         "LEFT JOIN core.story_spans s USING (story_id) "
         "WHERE f.story_id IN (SELECT unnest($1::VARCHAR[]))",
@@ -755,7 +785,7 @@ def _load_candidates(
         if story is None:
             story = out[sid] = _Story(sid, first_at=first_at, last_at=last_at)
         story.members.append(
-            _Member(article_id, dict(zip(terms, counts, strict=True)), list(member_cues), event_at)
+            _Member(article_id, decode_counts(vector), list(member_cues), event_at)
         )
     return out, cand_of
 
@@ -765,7 +795,7 @@ def _save(
     originals: list[StoredArticle],
     feats: dict[str, dict[str, float]],
     cues: dict[str, list[str]],
-    idf: _Idf,
+    index_terms: dict[str, list[str]],
     story_of: dict[str, str],
     batch_df: Counter[str],
 ) -> None:
@@ -782,34 +812,35 @@ def _save(
                 aid,
                 story_of[aid],
                 _event_at(article),
-                list(counts),
-                [float(c) for c in counts.values()],
+                encode_counts(counts),
                 cues[aid],
             )
         )
-        term_rows.extend((t, aid) for t in idf.top_terms(counts, INDEX_TERMS))
+        term_rows.extend((t, aid) for t in index_terms[aid])
     ids = [r[0] for r in rows]
-    con.execute(
-        "DELETE FROM core.story_features WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
-        [ids],
-    )
-    con.execute(
-        "DELETE FROM core.story_terms WHERE article_id IN (SELECT unnest($1::VARCHAR[]))", [ids]
-    )
+    redo = [
+        r[0]
+        for r in con.execute(
+            "SELECT article_id FROM core.story_features "
+            "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
+            [ids],
+        ).fetchall()
+    ]
+    if redo:  # articles processed again (rare): replace their rows
+        for table in ("story_features", "story_terms"):
+            con.execute(
+                f"DELETE FROM core.{table} WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
+                [redo],
+            )
     insert_rows(
         con,
         "core.story_features",
-        ["article_id", "story_id", "event_at", "terms", "counts", "cues"],
+        ["article_id", "story_id", "event_at", "vector", "cues"],
         rows,
     )
     insert_rows(con, "core.story_terms", ["term", "article_id"], term_rows)
-    insert_rows(
-        con,
-        "core.term_df",
-        ["term", "df"],
-        list(batch_df.items()),
-        on_conflict="ON CONFLICT (term) DO UPDATE SET df = df + excluded.df",
-    )
+    # Append-only: one row per term and batch, summed when read (no index to maintain).
+    insert_rows(con, "core.term_df", ["term", "df"], list(batch_df.items()))
 
 
 def _refresh_stories(con: Connection, story_of: dict[str, str]) -> None:

@@ -225,6 +225,7 @@ def test_second_batch_hashes_only_new_articles_and_uses_stored_signatures(
     stored = Store(db).query("SELECT signature FROM core.minhash")
     bands = Store(db).query("SELECT count(*) FROM core.lsh_bands")[0][0]
     assert len(stored) == 1 and bands == 2 * dedup.BANDS
+    assert len(dedup.signature_from_blob(stored[0][0])) == dedup.NUM_PERM
 
     hashed: list[str] = []
     real = dedup.signatures
