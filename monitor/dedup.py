@@ -102,7 +102,7 @@ def shingles(text: str, k: int = SHINGLE_WORDS) -> list[str]:
     words = normalise_text(text).split()
     if len(words) < k:
         return [" ".join(words)] if words else []
-    return [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
+    return list(map(" ".join, zip(*(words[i:] for i in range(k)))))
 
 
 @dataclass(frozen=True)
