@@ -102,7 +102,7 @@ def shingles(text: str, k: int = SHINGLE_WORDS) -> list[str]:
     words = normalise_text(text).split()
     if len(words) < k:
         return [" ".join(words)] if words else []
-    return list(map(" ".join, zip(*(words[i:] for i in range(k)))))
+    return list(map(" ".join, zip(*(words[i:] for i in range(k)), strict=False)))
 
 
 @dataclass(frozen=True)
