@@ -21,6 +21,7 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -138,7 +139,10 @@ def band_buckets(
     rows = signature.astype("<u8").reshape(BANDS, ROWS)
     out = []
     for band in range(BANDS):
-        digest = hashlib.blake2b(rows[band].tobytes(), digest_size=8).digest()
+        # The band number is hashed in, so a bucket value alone identifies (band, rows):
+        # the lookup joins on one integer column.
+        key = (band + offset).to_bytes(2, "little") + rows[band].tobytes()
+        digest = hashlib.blake2b(key, digest_size=8).digest()
         out.append((band + offset, int.from_bytes(digest, "little") >> 1))
     return out
 
@@ -150,7 +154,7 @@ def article_buckets(sig: Signature) -> list[tuple[int, int]]:
     return band_buckets(sig.full) + band_buckets(sig.lead, LEAD_BAND_OFFSET)
 
 
-def similarity(a: set[str], b: set[str]) -> tuple[float, float]:
+def similarity(a: AbstractSet[str], b: AbstractSet[str]) -> tuple[float, float]:
     """Jaccard of two shingle sets and the containment of the smaller in the larger."""
     if not a or not b:
         return 0.0, 0.0
@@ -158,7 +162,7 @@ def similarity(a: set[str], b: set[str]) -> tuple[float, float]:
     return inter / len(a | b), inter / min(len(a), len(b))
 
 
-def is_near_copy(a: set[str], b: set[str]) -> tuple[bool, float]:
+def is_near_copy(a: AbstractSet[str], b: AbstractSet[str]) -> tuple[bool, float]:
     """Whether two shingle sets are copies of one text, with the similarity that decided it."""
     jaccard, containment = similarity(a, b)
     if jaccard >= JACCARD_MIN:
@@ -174,12 +178,12 @@ class _Known:
 
     article_id: str
     published_at: datetime | None
-    shingle_set: set[str] | None = None
+    shingle_set: AbstractSet[str] | None = None
     text: str | None = None
 
-    def shingle_set_of(self) -> set[str]:
+    def shingle_set_of(self) -> AbstractSet[str]:
         if self.shingle_set is None:
-            self.shingle_set = set(shingles(self.text or ""))
+            self.shingle_set = frozenset(shingles(self.text or ""))
         return self.shingle_set
 
 
@@ -240,7 +244,7 @@ def find_duplicates(con: Connection, pending: list[StoredArticle]) -> list[Dedup
     )
     hits = con.execute(
         "SELECT q.qid, l.article_id, count(*) AS shared FROM _q q "
-        "JOIN core.lsh_bands l ON l.band = q.band AND l.bucket = q.bucket "
+        "JOIN core.lsh_bands l ON l.bucket = q.bucket "
         "WHERE l.article_id NOT IN (SELECT unnest($1::VARCHAR[])) "
         "GROUP BY q.qid, l.article_id",
         [ids],
@@ -265,7 +269,7 @@ def find_duplicates(con: Connection, pending: list[StoredArticle]) -> list[Dedup
     decisions: list[DedupDecision] = []
     repoint: list[tuple[str, str, str, float]] = []  # old origin, new origin, reason, sim
     for article, key, sig, bs in zip(pending, keys, sigs, buckets, strict=True):
-        own = set(sig.shingle_set)
+        own = sig.shingle_set
         original: str | None = None
         reason: str | None = None
         sim: float | None = None
