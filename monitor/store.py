@@ -157,7 +157,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         "0002_public_views",
-        """
+        r"""
         CREATE OR REPLACE VIEW articles AS
         SELECT a.article_id, a.url, a.canonical_url, a.source, a.outlet, a.title, a.author,
                a.published_at, a.date_source, a.language, a.text, a.word_count,
