@@ -105,6 +105,8 @@ def redact_url(url: str) -> str:
     parts = urlsplit(text)
     if not parts.scheme:
         return "<unparseable url>"
+    if plugin is None:  # not a URL Apprise knows: nothing about it is safe to show
+        return f"{parts.scheme}://…"
     netloc = parts.netloc
     if "@" in netloc:
         user, host = netloc.rsplit("@", 1)
