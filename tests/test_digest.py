@@ -101,16 +101,39 @@ def _add_articles(store: Store, rows: list[dict[str, Any]]) -> None:
             con,
             "core.articles",
             [
-                "article_id", "url", "canonical_url", "source", "outlet", "title",
-                "published_at", "date_source", "text", "word_count", "content_hash",
-                "first_seen_at", "duplicate_of", "story_id", "processed_at",
+                "article_id",
+                "url",
+                "canonical_url",
+                "source",
+                "outlet",
+                "title",
+                "published_at",
+                "date_source",
+                "text",
+                "word_count",
+                "content_hash",
+                "first_seen_at",
+                "duplicate_of",
+                "story_id",
+                "processed_at",
             ],
             [
                 (
-                    r["id"], r["url"], r["url"], "test", r.get("outlet"), r.get("title"),
-                    r.get("published"), "metadata" if r.get("published") else "unknown",
-                    r.get("text", "Some text about the story."), 5, make_id(r["id"]),
-                    r["seen"], r.get("dup"), r["story"], r["seen"],
+                    r["id"],
+                    r["url"],
+                    r["url"],
+                    "test",
+                    r.get("outlet"),
+                    r.get("title"),
+                    r.get("published"),
+                    "metadata" if r.get("published") else "unknown",
+                    r.get("text", "Some text about the story."),
+                    5,
+                    make_id(r["id"]),
+                    r["seen"],
+                    r.get("dup"),
+                    r["story"],
+                    r["seen"],
                 )
                 for r in rows
             ],
@@ -125,11 +148,29 @@ def _add_articles(store: Store, rows: list[dict[str, Any]]) -> None:
         insert_rows(
             con,
             "core.classifications",
-            ["article_id", "relevant", "relevance_score", "stance", "stance_score", "topics",
-             "evidence", "version", "classified_at"],
             [
-                (r["id"], r["relevant"], 0.9 if r["relevant"] else 0.1, r["stance"], 0.8,
-                 r.get("topics", []), "{}", "test", r["seen"])
+                "article_id",
+                "relevant",
+                "relevance_score",
+                "stance",
+                "stance_score",
+                "topics",
+                "evidence",
+                "version",
+                "classified_at",
+            ],
+            [
+                (
+                    r["id"],
+                    r["relevant"],
+                    0.9 if r["relevant"] else 0.1,
+                    r["stance"],
+                    0.8,
+                    r.get("topics", []),
+                    "{}",
+                    "test",
+                    r["seen"],
+                )
                 for r in rows
                 if r.get("relevant") is not None
             ],
@@ -139,7 +180,9 @@ def _add_articles(store: Store, rows: list[dict[str, Any]]) -> None:
 def _add_extras(store: Store) -> None:
     with store.write() as con:
         insert_rows(
-            con, "core.entities", ["article_id", "name", "kind", "mentions"],
+            con,
+            "core.entities",
+            ["article_id", "name", "kind", "mentions"],
             [
                 ("a1", "Mohammed Shia al-Sudani", "person", 3),
                 ("a1", "Baghdad", "place", 9),
@@ -149,21 +192,34 @@ def _add_extras(store: Store) -> None:
             ],
         )
         insert_rows(
-            con, "core.quotes", ["article_id", "speaker", "quote"],
+            con,
+            "core.quotes",
+            ["article_id", "speaker", "quote"],
             [
-                ("a1", "Mohammed Shia al-Sudani",
-                 "The mission of the international coalition in Iraq has ended and a timetable "
-                 "for the departure of its forces is now being drawn up."),
+                (
+                    "a1",
+                    "Mohammed Shia al-Sudani",
+                    "The mission of the international coalition in Iraq has ended and a timetable "
+                    "for the departure of its forces is now being drawn up.",
+                ),
                 ("a3", None, "too short"),
-                ("a3", "Pentagon spokesman",
-                 "We have no plans to withdraw our forces from Iraq at this time, he said."),
-                ("a2", "Mohammed Shia al-Sudani",
-                 "The mission of the international coalition in Iraq has ended and a timetable "
-                 "for the departure of its forces is now being drawn up."),
+                (
+                    "a3",
+                    "Pentagon spokesman",
+                    "We have no plans to withdraw our forces from Iraq at this time, he said.",
+                ),
+                (
+                    "a2",
+                    "Mohammed Shia al-Sudani",
+                    "The mission of the international coalition in Iraq has ended and a timetable "
+                    "for the departure of its forces is now being drawn up.",
+                ),
             ],
         )
         insert_rows(
-            con, "core.figures", ["article_id", "value", "what", "sentence"],
+            con,
+            "core.figures",
+            ["article_id", "value", "what", "sentence"],
             [
                 ("a1", 2500.0, "troops", "About 2,500 US troops remain in Iraq."),
                 ("a3", 2500.0, "troops", "The 2,500 American troops in Iraq ..."),
@@ -185,34 +241,95 @@ def build_crafted_db(tmp_path: Path) -> Store:
         [
             # Story 1: origin a1 (Reuters), copied by AP (a2); Al Jazeera's own report a3
             # copied by Kurdistan24 (a4).
-            dict(id="a1", url="https://reuters.example/a1", outlet="Reuters",
-                 title="Iraq and US open talks on coalition exit", published=datetime(2024, 1, 10, 9),
-                 seen=seen, story=STORY_1, rep=True, relevant=True, stance="against_withdrawal",
-                 topics=["talks"], text="Baghdad and Washington opened talks on Monday."),
-            dict(id="a2", url="https://apnews.example/a2", outlet="AP",
-                 title="Iraq and US open talks on coalition exit", published=datetime(2024, 1, 10, 12),
-                 seen=seen, story=STORY_1, dup="a1", relevant=True, stance="against_withdrawal",
-                 topics=["talks"]),
-            dict(id="a3", url="https://aljazeera.example/a3", outlet="Al Jazeera",
-                 title="Talks on US troop exit begin", published=datetime(2024, 1, 11, 7),
-                 seen=seen, story=STORY_1, relevant=True, stance="for_withdrawal",
-                 topics=["talks", "drawdown"]),
-            dict(id="a4", url="https://www.kurdistan24.example/a4", outlet=None,
-                 title="Talks on US troop exit begin", published=datetime(2024, 1, 11, 9),
-                 seen=seen, story=STORY_1, dup="a3", relevant=True, stance="for_withdrawal",
-                 topics=["talks", "drawdown"]),
+            dict(
+                id="a1",
+                url="https://reuters.example/a1",
+                outlet="Reuters",
+                title="Iraq and US open talks on coalition exit",
+                published=datetime(2024, 1, 10, 9),
+                seen=seen,
+                story=STORY_1,
+                rep=True,
+                relevant=True,
+                stance="against_withdrawal",
+                topics=["talks"],
+                text="Baghdad and Washington opened talks on Monday.",
+            ),
+            dict(
+                id="a2",
+                url="https://apnews.example/a2",
+                outlet="AP",
+                title="Iraq and US open talks on coalition exit",
+                published=datetime(2024, 1, 10, 12),
+                seen=seen,
+                story=STORY_1,
+                dup="a1",
+                relevant=True,
+                stance="against_withdrawal",
+                topics=["talks"],
+            ),
+            dict(
+                id="a3",
+                url="https://aljazeera.example/a3",
+                outlet="Al Jazeera",
+                title="Talks on US troop exit begin",
+                published=datetime(2024, 1, 11, 7),
+                seen=seen,
+                story=STORY_1,
+                relevant=True,
+                stance="for_withdrawal",
+                topics=["talks", "drawdown"],
+            ),
+            dict(
+                id="a4",
+                url="https://www.kurdistan24.example/a4",
+                outlet=None,
+                title="Talks on US troop exit begin",
+                published=datetime(2024, 1, 11, 9),
+                seen=seen,
+                story=STORY_1,
+                dup="a3",
+                relevant=True,
+                stance="for_withdrawal",
+                topics=["talks", "drawdown"],
+            ),
             # Story 2: off topic.
-            dict(id="b1", url="https://espn.example/b1", outlet="ESPN", title="Cup final",
-                 published=datetime(2024, 1, 12), seen=seen, story=STORY_2, rep=True,
-                 relevant=False, stance="neutral"),
+            dict(
+                id="b1",
+                url="https://espn.example/b1",
+                outlet="ESPN",
+                title="Cup final",
+                published=datetime(2024, 1, 12),
+                seen=seen,
+                story=STORY_2,
+                rep=True,
+                relevant=False,
+                stance="neutral",
+            ),
             # Story 3: older, relevant; one report has a javascript: URL and a formula title.
-            dict(id="c1", url="https://rt.example/c1", outlet="RT",
-                 title="Parliament votes to expel US troops", published=datetime(2020, 1, 5),
-                 seen=seen, story=STORY_3, rep=True, relevant=True, stance="for_withdrawal"),
-            dict(id="c2", url="javascript:alert(1)", outlet="Evil",
-                 title="=HYPERLINK(\"http://evil.example\",\"click\")",
-                 published=datetime(2020, 1, 6), seen=seen, story=STORY_3, relevant=None,
-                 stance=None),
+            dict(
+                id="c1",
+                url="https://rt.example/c1",
+                outlet="RT",
+                title="Parliament votes to expel US troops",
+                published=datetime(2020, 1, 5),
+                seen=seen,
+                story=STORY_3,
+                rep=True,
+                relevant=True,
+                stance="for_withdrawal",
+            ),
+            dict(
+                id="c2",
+                url="javascript:alert(1)",
+                outlet="Evil",
+                title='=HYPERLINK("http://evil.example","click")',
+                published=datetime(2020, 1, 6),
+                seen=seen,
+                story=STORY_3,
+                relevant=None,
+                stance=None,
+            ),
         ],
     )
     _add_extras(store)
@@ -239,12 +356,15 @@ def _json(store: Store, **kwargs: Any) -> dict[str, Any]:
 def _relevant_story_articles(store: Store) -> set[str]:
     rows = store.query(
         "SELECT article_id FROM articles WHERE story_id IN "
-        "(SELECT story_id FROM articles GROUP BY story_id HAVING bool_or(coalesce(relevant, false)))"
+        "(SELECT story_id FROM articles GROUP BY story_id "
+        "HAVING bool_or(coalesce(relevant, false)))"
     )
     return {r[0] for r in rows}
 
 
-def test_json_lists_every_article_of_relevant_stories_and_matches_schema(pipeline_db: Store) -> None:
+def test_json_lists_every_article_of_relevant_stories_and_matches_schema(
+    pipeline_db: Store,
+) -> None:
     data = _json(pipeline_db, since=None)
     jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
     assert data["schema_version"] == SCHEMA_VERSION
@@ -263,7 +383,8 @@ def test_include_all_lists_every_stored_article(pipeline_db: Store) -> None:
     assert data["overview"]["new_articles"] == len(listed)
     counts = Counter(a["stance"] for s in data["stories"] for a in s["articles"])
     assert data["overview"]["stance_totals"] == {
-        k: counts.get(k, 0) for k in ("for_withdrawal", "against_withdrawal", "neutral", "unclassified")
+        k: counts.get(k, 0)
+        for k in ("for_withdrawal", "against_withdrawal", "neutral", "unclassified")
     }
 
 
@@ -271,12 +392,15 @@ def test_exact_copy_is_folded_under_its_original(pipeline_db: Store) -> None:
     # Which of the two identical texts counts as the original is the dedup stage's call.
     pairs = pipeline_db.query(
         "SELECT article_id, duplicate_of FROM articles "
-        "WHERE url = 'seed:903_copy_of_004' OR url LIKE 'seed:004_%' ORDER BY duplicate_of NULLS LAST"
+        "WHERE url = 'seed:903_copy_of_004' OR url LIKE 'seed:004_%' "
+        "ORDER BY duplicate_of NULLS LAST"
     )
     copy_id, original_id = pairs[0]
     assert original_id == pairs[1][0], "the pipeline should mark one copy a duplicate of the other"
     data = _json(pipeline_db, since=None, include_all=True)
-    story = next(s for s in data["stories"] if any(a["article_id"] == copy_id for a in s["articles"]))
+    story = next(
+        s for s in data["stories"] if any(a["article_id"] == copy_id for a in s["articles"])
+    )
     by_id = {a["article_id"]: a for a in story["articles"]}
     assert by_id[copy_id]["role"] == "duplicate"
     assert by_id[copy_id]["folded_under"] == original_id
@@ -363,7 +487,9 @@ def test_html_is_one_self_contained_page(pipeline_db: Store) -> None:
             href = attrs.get("href") or ""
             assert href.startswith(("#", "http://", "https://")), href
     assert "url(" not in page.style and "@import" not in page.style
-    csp = [a for t, a in page.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    csp = [
+        a for t, a in page.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
+    ]
     assert csp and "default-src 'none'" in (csp[0]["content"] or "")
     assert any(t == "meta" and a.get("name") == "viewport" for t, a in page.tags)
     assert any(t == "svg" for t, _ in page.tags), "the timeline is drawn as inline SVG"
@@ -377,7 +503,9 @@ def test_since_last_twice_gives_empty_second_digest(pipeline_db: Store, tmp_path
     data = json.loads((tmp_path / "d2.json").read_text(encoding="utf-8"))
     assert data["stories"] == [] and data["overview"]["new_articles"] == 0
     assert data["since"] == json.loads(first.text)["generated_at"]
-    recorded = pipeline_db.query("SELECT digest_id, format, path FROM core.digests ORDER BY generated_at")
+    recorded = pipeline_db.query(
+        "SELECT digest_id, format, path FROM core.digests ORDER BY generated_at"
+    )
     assert [r[0] for r in recorded] == [first.digest_id, second.digest_id]
     assert recorded[0][2] == str(tmp_path / "d1.json")
     for fmt in ("md", "html"):
@@ -400,7 +528,9 @@ def test_story_summary_has_outlets_origin_first_and_folded_reports(crafted_db: S
     assert s1["first_published_at"] == "2024-01-10T09:00:00Z"
     assert s1["last_published_at"] == "2024-01-11T09:00:00Z"
     assert [(a["article_id"], a["role"], a["folded_under"]) for a in s1["articles"]] == [
-        ("a1", "origin", None), ("a2", "duplicate", "a1"), ("a3", "report", None),
+        ("a1", "origin", None),
+        ("a2", "duplicate", "a1"),
+        ("a3", "report", None),
         ("a4", "duplicate", "a3"),
     ]
     digest = build_digest(crafted_db, since=None, now=T0)
@@ -412,16 +542,24 @@ def test_story_summary_has_outlets_origin_first_and_folded_reports(crafted_db: S
 def test_story_summary_has_stance_mix_actors_quotes_and_figures(crafted_db: Store) -> None:
     s1 = _story(_json(crafted_db, since=None, now=T0), STORY_1)
     assert s1["stance_mix"] == {
-        "for_withdrawal": 2, "against_withdrawal": 2, "neutral": 0, "unclassified": 0,
+        "for_withdrawal": 2,
+        "against_withdrawal": 2,
+        "neutral": 0,
+        "unclassified": 0,
     }
-    assert s1["event_types"] == [{"type": "talks", "articles": 4}, {"type": "drawdown", "articles": 2}]
+    assert s1["event_types"] == [
+        {"type": "talks", "articles": 4},
+        {"type": "drawdown", "articles": 2},
+    ]
     actors = [(a["name"], a["articles"], a["mentions"]) for a in s1["key_actors"]]
     assert actors[0] == ("Mohammed Shia al-Sudani", 2, 4)
     assert "Baghdad" not in [a[0] for a in actors]  # a place is not an actor
     assert {a[0] for a in actors} == {"Mohammed Shia al-Sudani", "Pentagon", "Kataib Hezbollah"}
     assert [q["speaker"] for q in s1["quotes"]] == ["Mohammed Shia al-Sudani", "Pentagon spokesman"]
     assert s1["figures"][0] == {
-        "value": 2500.0, "what": "troops", "sentence": "About 2,500 US troops remain in Iraq.",
+        "value": 2500.0,
+        "what": "troops",
+        "sentence": "About 2,500 US troops remain in Iraq.",
         "articles": 2,
     }
     html_text = render_digest(build_digest(crafted_db, since=None, now=T0), "html")
@@ -443,12 +581,29 @@ def test_since_last_reports_new_and_grown_stories(crafted_db: Store) -> None:
     _add_articles(
         crafted_db,
         [
-            dict(id="a5", url="https://bbc.example/a5", outlet="BBC", title="Talks continue",
-                 published=datetime(2024, 1, 12), seen=later, story=STORY_1, relevant=True,
-                 stance="neutral"),
-            dict(id="d1", url="https://bbc.example/d1", outlet="BBC", title="New base attack",
-                 published=datetime(2024, 1, 13), seen=later, story=STORY_4, rep=True,
-                 relevant=True, stance="neutral"),
+            dict(
+                id="a5",
+                url="https://bbc.example/a5",
+                outlet="BBC",
+                title="Talks continue",
+                published=datetime(2024, 1, 12),
+                seen=later,
+                story=STORY_1,
+                relevant=True,
+                stance="neutral",
+            ),
+            dict(
+                id="d1",
+                url="https://bbc.example/d1",
+                outlet="BBC",
+                title="New base attack",
+                published=datetime(2024, 1, 13),
+                seen=later,
+                story=STORY_4,
+                rep=True,
+                relevant=True,
+                stance="neutral",
+            ),
         ],
     )
     second = build_digest(crafted_db, since="last", now=T0 + timedelta(hours=3))
@@ -459,15 +614,25 @@ def test_since_last_reports_new_and_grown_stories(crafted_db: Store) -> None:
     assert changes["previous_digest"]["digest_id"] == first.digest_id
     assert [s["story_id"] for s in changes["new_stories"]] == [STORY_4]
     assert changes["grown_stories"] == [
-        {"story_id": STORY_1, "title": "Iraq and US open talks on coalition exit", "new_articles": 1}
+        {
+            "story_id": STORY_1,
+            "title": "Iraq and US open talks on coalition exit",
+            "new_articles": 1,
+        }
     ]
     s1 = _story(data, STORY_1)
     assert s1["status"] == "grew" and s1["article_count"] == 5 and s1["new_article_count"] == 1
     assert [a["article_id"] for a in s1["articles"] if a["is_new"]] == ["a5"]
     assert data["overview"]["new_articles"] == 2 and data["overview"]["articles"] == 6
     assert data["overview"]["stance_by_outlet"] == [
-        {"outlet": "BBC", "for_withdrawal": 0, "against_withdrawal": 0, "neutral": 2,
-         "unclassified": 0, "total": 2}
+        {
+            "outlet": "BBC",
+            "for_withdrawal": 0,
+            "against_withdrawal": 0,
+            "neutral": 2,
+            "unclassified": 0,
+            "total": 2,
+        }
     ]
     md = render_digest(second, "md")
     assert "Stories that grew (1)" in md and "**(new)**" in md
@@ -490,9 +655,12 @@ def test_overview_timeline_counts_new_articles_per_day_by_stance(crafted_db: Sto
     )
     expected: dict[str, dict[str, int]] = {}
     for day, stance, n in rows:
-        expected.setdefault(day, {"for_withdrawal": 0, "against_withdrawal": 0, "neutral": 0,
-                                  "unclassified": 0})[stance] = n
-    assert {d["date"]: {k: d[k] for k in expected[d["date"]]} for d in data["overview"]["timeline"]} == expected
+        expected.setdefault(
+            day, {"for_withdrawal": 0, "against_withdrawal": 0, "neutral": 0, "unclassified": 0}
+        )[stance] = n
+    assert {
+        d["date"]: {k: d[k] for k in expected[d["date"]]} for d in data["overview"]["timeline"]
+    } == expected
     assert [d["date"] for d in data["overview"]["timeline"]] == sorted(expected)
 
 
@@ -509,13 +677,15 @@ def test_unsafe_urls_are_never_links_and_csv_formulas_are_defused(crafted_db: St
     assert formula["title"].startswith("'=HYPERLINK")
 
 
-def test_record_digest_twice_in_two_formats_keeps_one_row(crafted_db: Store, tmp_path: Path) -> None:
+def test_record_digest_twice_in_two_formats_keeps_one_row(
+    crafted_db: Store, tmp_path: Path
+) -> None:
     digest = build_digest(crafted_db, since=None, now=T0)
     record_digest(crafted_db, digest, fmt="md", path=None)
     record_digest(crafted_db, digest, fmt="html", path=tmp_path / "d.html")
-    assert crafted_db.query("SELECT digest_id, format, path, stories, articles FROM core.digests") == [
-        (digest.digest_id, "md,html", str(tmp_path / "d.html"), 2, 6)
-    ]
+    assert crafted_db.query(
+        "SELECT digest_id, format, path, stories, articles FROM core.digests"
+    ) == [(digest.digest_id, "md,html", str(tmp_path / "d.html"), 2, 6)]
 
 
 def test_empty_database_gives_empty_digest_in_every_format(tmp_path: Path) -> None:
@@ -548,17 +718,23 @@ def test_md_escape_neutralises_links_emphasis_and_html() -> None:
 
 def test_safe_href_only_allows_http() -> None:
     assert safe_href("https://example.org/a b") == "https://example.org/a%20b"
-    assert safe_href('https://example.org/x"onmouseover=1') == "https://example.org/x%22onmouseover=1"
+    assert (
+        safe_href('https://example.org/x"onmouseover=1') == "https://example.org/x%22onmouseover=1"
+    )
     for bad in ("javascript:alert(1)", "data:text/html,x", "seed:001", "  JavaScript:x"):
         assert safe_href(bad) is None
 
 
 def test_timeline_chart_bins_long_spans_and_keeps_every_article() -> None:
     days = [
-        DayCount(datetime(2020, 1, 5).date(), {"for_withdrawal": 2, "against_withdrawal": 0,
-                                               "neutral": 1, "unclassified": 0}),
-        DayCount(datetime(2024, 3, 18).date(), {"for_withdrawal": 0, "against_withdrawal": 1,
-                                                "neutral": 0, "unclassified": 1}),
+        DayCount(
+            datetime(2020, 1, 5).date(),
+            {"for_withdrawal": 2, "against_withdrawal": 0, "neutral": 1, "unclassified": 0},
+        ),
+        DayCount(
+            datetime(2024, 3, 18).date(),
+            {"for_withdrawal": 0, "against_withdrawal": 1, "neutral": 0, "unclassified": 1},
+        ),
     ]
     chart = timeline_chart(days)
     assert chart.unit == "month"
@@ -572,6 +748,8 @@ def test_timeline_chart_bins_long_spans_and_keeps_every_article() -> None:
 
 def test_docs_carry_the_packaged_json_schema() -> None:
     docs = (REPO / "docs" / "digest.md").read_text(encoding="utf-8")
-    block = re.search(r"<!-- schema:start -->\s*```json\n(.*?)```\s*<!-- schema:end -->", docs, re.S)
+    block = re.search(
+        r"<!-- schema:start -->\s*```json\n(.*?)```\s*<!-- schema:end -->", docs, re.S
+    )
     assert block, "docs/digest.md must embed the schema between schema markers"
     assert json.loads(block.group(1)) == json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))

@@ -47,9 +47,18 @@ def _chromium(tmp_path: Path, name: str, *args: str) -> subprocess.CompletedProc
     assert CHROMIUM is not None
     profile = tmp_path / f"profile-{name}"
     cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}", *args,
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        *args,
     ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
 
@@ -138,7 +147,10 @@ def test_digest_page_makes_no_request(digest_page: Path, tmp_path: Path) -> None
 def test_screenshot_at_phone_width(digest_page: Path, tmp_path: Path) -> None:
     shot = tmp_path / "digest-phone.png"
     _chromium(
-        tmp_path, "shot", f"--screenshot={shot}", f"--window-size={PHONE[0]},{PHONE[1]}",
+        tmp_path,
+        "shot",
+        f"--screenshot={shot}",
+        f"--window-size={PHONE[0]},{PHONE[1]}",
         digest_page.as_uri(),
     )
     data = shot.read_bytes()

@@ -42,8 +42,11 @@ def _start(port: int = 0) -> Receiver:
             length = int(self.headers.get("Content-Length", "0"))
             receiver = holder["r"]
             receiver.posts.append(
-                {"path": self.path, "auth": self.headers.get("Authorization"),
-                 **json.loads(self.rfile.read(length))}
+                {
+                    "path": self.path,
+                    "auth": self.headers.get("Authorization"),
+                    **json.loads(self.rfile.read(length)),
+                }
             )
             self.send_response(receiver.status)
             self.send_header("Content-Length", "0")
@@ -98,7 +101,9 @@ def _rows(store: Store) -> list[tuple[Any, ...]]:
 
 
 def _assert_no_secret(store: Store, caplog: pytest.LogCaptureFixture) -> None:
-    everything = json.dumps(store.query("SELECT * EXCLUDE (body) FROM core.deliveries"), default=str)
+    everything = json.dumps(
+        store.query("SELECT * EXCLUDE (body) FROM core.deliveries"), default=str
+    )
     for secret in (SECRET_PASSWORD, SECRET_TOKEN):
         assert secret not in everything
         assert secret not in caplog.text
@@ -142,7 +147,7 @@ def test_failed_delivery_is_recorded_and_resent_first_on_the_next_call(
     finally:
         _stop(receiver)
     assert second.ok and second.sent == 2 and second.retried == 1
-    assert [o.delivery_id for o in second.outcomes][0] == first_id
+    assert next(o.delivery_id for o in second.outcomes) == first_id
     assert [p["message"] for p in receiver.posts] == ["first digest", "second digest"]
     assert [p["title"] for p in receiver.posts] == ["Digest 1", "Digest 2"]
     rows = _rows(store)
@@ -197,8 +202,11 @@ def test_delivery_is_linked_to_the_latest_recorded_digest(store: Store, receiver
         )
     deliver(store, "x", "t", [_url(receiver.port)])
     deliver(store, "y", "t", [_url(receiver.port)], digest_id="explicit")
-    assert [r[0] for r in store.query("SELECT digest_id FROM core.deliveries ORDER BY created_at")] == [
-        "dg1", "explicit",
+    assert [
+        r[0] for r in store.query("SELECT digest_id FROM core.deliveries ORDER BY created_at")
+    ] == [
+        "dg1",
+        "explicit",
     ]
 
 
@@ -213,4 +221,6 @@ def test_redaction_masks_passwords_tokens_and_paths() -> None:
         message = redact_text(f"could not reach {url} ({secrets[-1]})", url)
         for secret in secrets:
             assert secret not in shown and secret not in message
-    assert redact_url("mailtos://alerts:mailpw123@mail.example.org").startswith("mailtos://alerts:****@")
+    assert redact_url("mailtos://alerts:mailpw123@mail.example.org").startswith(
+        "mailtos://alerts:****@"
+    )
