@@ -15,6 +15,7 @@ marked), duplicates folded under their original. The overview counts the new art
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
@@ -295,7 +296,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
+    return None if value is None else value.isoformat(timespec="seconds") + "Z"
 
 
 # --------------------------------------------------------------------------- build
@@ -304,14 +305,27 @@ _WINDOW_SQL = """
 WITH a AS (
     SELECT article_id, url, outlet, source, title, published_at, date_source, first_seen_at,
            duplicate_of, coalesce(story_id, 'article:' || article_id) AS story_key,
-           relevant, relevance_score, stance, topics, left(text, 600) AS lead
+           relevant, relevance_score, stance, topics
     FROM articles
     WHERE first_seen_at <= $now
 ), picked AS (
     SELECT story_key FROM a GROUP BY story_key
     HAVING ($since::TIMESTAMP IS NULL OR max(first_seen_at) > $since::TIMESTAMP)
        AND ($include_all OR coalesce(bool_or(relevant), false))
+), chosen AS (
+    SELECT a.*, row_number() OVER (
+               PARTITION BY story_key
+               ORDER BY coalesce(published_at, first_seen_at), date_source = 'story',
+                        first_seen_at, article_id
+           ) AS pos
+    FROM a JOIN picked USING (story_key)
 )
+SELECT c.article_id, c.url, c.outlet, c.source, c.title, c.published_at, c.date_source,
+       c.first_seen_at, c.duplicate_of, c.story_key, c.relevant, c.relevance_score, c.stance,
+       c.topics, c.pos,
+       -- Text only where it is shown: the origin's lead, a title for untitled reports.
+       CASE WHEN c.pos = 1 OR c.title IS NULL OR c.title = '' THEN left(t.text, 600) END
+FROM chosen c JOIN core.articles t USING (article_id)
 """
 
 
@@ -331,8 +345,8 @@ class _Row:
     relevance_score: float | None
     stance: str
     topics: tuple[str, ...]
+    pos: int  # 1 = the origin: earliest published (first seen when undated)
     lead: str
-    story_title: str | None
     is_new: bool = False
 
     @property
@@ -340,12 +354,41 @@ class _Row:
         return self.published_at or self.first_seen_at
 
 
-def _previous_digest(store: Store) -> PreviousDigest | None:
-    rows = store.query(
-        "SELECT digest_id, generated_at FROM core.digests "
-        "ORDER BY generated_at DESC, digest_id DESC LIMIT 1"
-    )
-    return PreviousDigest(rows[0][0], rows[0][1]) if rows else None
+# Per story, aggregated in SQL (thousands of stories): the ids CTE maps each article of the
+# digest to its story and its position there (1 = origin).
+_IDS_CTE = """
+WITH ids AS (
+    SELECT unnest($1::VARCHAR[]) AS article_id, unnest($2::VARCHAR[]) AS story_key,
+           unnest($3::BIGINT[]) AS pos
+)
+"""
+_ACTORS_SQL = f"""{_IDS_CTE}, agg AS (
+    SELECT i.story_key, lower(e.name) AS k, arg_min(e.name, i.pos) AS name,
+           arg_min(e.kind, i.pos) AS kind, sum(e.mentions)::BIGINT AS mentions,
+           count(DISTINCT e.article_id) AS articles
+    FROM entities e JOIN ids i USING (article_id)
+    WHERE e.kind IN ({", ".join(repr(k) for k in ACTOR_KINDS)})
+    GROUP BY i.story_key, lower(e.name)
+)
+SELECT story_key, name, kind, mentions, articles FROM agg
+QUALIFY row_number() OVER (PARTITION BY story_key ORDER BY articles DESC, mentions DESC, k)
+        <= {MAX_ACTORS}
+ORDER BY story_key, articles DESC, mentions DESC, k
+"""
+_FIGURES_SQL = f"""{_IDS_CTE}, agg AS (
+    SELECT i.story_key, f.value, f.what, count(DISTINCT f.article_id) AS articles,
+           arg_min(f.sentence, i.pos) AS sentence
+    FROM figures f JOIN ids i USING (article_id)
+    GROUP BY i.story_key, f.value, f.what
+)
+SELECT story_key, value, what, sentence, articles FROM agg
+QUALIFY row_number() OVER (PARTITION BY story_key ORDER BY articles DESC, what, value)
+        <= {MAX_FIGURES}
+ORDER BY story_key, articles DESC, what, value
+"""
+_QUOTES_SQL = f"""{_IDS_CTE}
+SELECT q.article_id, q.speaker, q.quote FROM quotes q JOIN ids i USING (article_id)
+"""
 
 
 def build_digest(
@@ -356,53 +399,37 @@ def build_digest(
     now: datetime | None = None,
 ) -> Digest:
     """Collect the stories with articles first seen since `since` (reads only)."""
-    previous = _previous_digest(store)
-    if since == "last":
-        mode: Literal["all", "date", "last"] = "last"
-        since_at = previous.generated_at if previous else None
-    elif since is None:
-        mode, since_at = "all", None
-    else:
-        mode, since_at = "date", _naive_utc(since)
     with store.read() as con:
         # Taken while holding the read connection: no other process can be mid-write now,
         # so everything first seen up to this instant is visible, and later articles fall
         # into the next digest's window.
         generated_at = _naive_utc(now) if now is not None else utcnow()
-        params: dict[str, Any] = {
-            "now": generated_at,
-            "since": since_at,
-            "include_all": include_all,
-        }
         try:
-            raw = con.execute(
-                _WINDOW_SQL
-                + """
-                SELECT a.article_id, a.url, a.outlet, a.source, a.title, a.published_at,
-                       a.date_source, a.first_seen_at, a.duplicate_of, a.story_key,
-                       a.relevant, a.relevance_score, a.stance, a.topics, a.lead,
-                       s.title AS story_title
-                FROM a JOIN picked USING (story_key)
-                LEFT JOIN stories s ON s.story_id = a.story_key
-                """,
-                params,
+            last = con.execute(
+                "SELECT digest_id, generated_at FROM core.digests "
+                "ORDER BY generated_at DESC, digest_id DESC LIMIT 1"
             ).fetchall()
-            ids = [r[0] for r in raw]
-            entity_rows = con.execute(
-                "SELECT article_id, name, kind, mentions FROM entities "
-                "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
-                [ids],
-            ).fetchall()
-            quote_rows = con.execute(
-                "SELECT article_id, speaker, quote FROM quotes "
-                "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
-                [ids],
-            ).fetchall()
-            figure_rows = con.execute(
-                "SELECT article_id, value, what, sentence FROM figures "
-                "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
-                [ids],
-            ).fetchall()
+            previous = PreviousDigest(last[0][0], last[0][1]) if last else None
+            if since == "last":
+                mode: Literal["all", "date", "last"] = "last"
+                since_at = previous.generated_at if previous else None
+            elif since is None:
+                mode, since_at = "all", None
+            else:
+                mode, since_at = "date", _naive_utc(since)
+            params = {"now": generated_at, "since": since_at, "include_all": include_all}
+            raw = con.execute(_WINDOW_SQL, params).fetchall()
+            arrays = [[r[0] for r in raw], [r[9] for r in raw], [r[14] for r in raw]]
+            actor_rows = con.execute(_ACTORS_SQL, arrays).fetchall()
+            quote_rows = con.execute(_QUOTES_SQL, arrays).fetchall()
+            figure_rows = con.execute(_FIGURES_SQL, arrays).fetchall()
+            titles = dict(
+                con.execute(
+                    "SELECT story_id, title FROM stories "
+                    "WHERE story_id IN (SELECT unnest($1::VARCHAR[]))",
+                    [sorted({r[9] for r in raw})],
+                ).fetchall()
+            )
         except duckdb.Error as exc:
             raise StoreError(f"cannot read digest data: {str(exc).splitlines()[0]}") from exc
 
@@ -422,27 +449,30 @@ def build_digest(
             relevance_score=r[11],
             stance=r[12] if r[12] in STANCES else "unclassified",
             topics=tuple(r[13] or ()),
-            lead=r[14] or "",
-            story_title=r[15],
+            pos=int(r[14]),
+            lead=r[15] or "",
             is_new=since_at is None or r[7] > since_at,
         )
         for r in raw
     ]
-    entities: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-    for article_id, name, kind, mentions in entity_rows:
-        entities[article_id].append((name, kind, int(mentions or 0)))
+    actors: dict[str, list[Actor]] = defaultdict(list)
+    for story_key, name, kind, mentions, n in actor_rows:
+        actors[story_key].append(Actor(name, kind, int(mentions or 0), int(n)))
     quotes: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
     for article_id, speaker, text in quote_rows:
         quotes[article_id].append((speaker, text))
-    figures: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
-    for article_id, value, what, sentence in figure_rows:
-        figures[article_id].append((float(value), what, sentence))
+    figures: dict[str, list[FigureItem]] = defaultdict(list)
+    for story_key, value, what, sentence, n in figure_rows:
+        figures[story_key].append(FigureItem(float(value), what, _clip(sentence, 300), int(n)))
 
     by_story: dict[str, list[_Row]] = defaultdict(list)
     for row in rows:
         by_story[row.story_key].append(row)
     stories = [
-        _build_story(key, members, entities, quotes, figures) for key, members in by_story.items()
+        _build_story(
+            key, titles.get(key), members, actors.get(key, []), quotes, figures.get(key, [])
+        )
+        for key, members in by_story.items()
     ]
     stories.sort(
         key=lambda s: (s.last_published_at or s.last_seen_at, s.last_seen_at, s.story_id),
@@ -474,13 +504,19 @@ def _origin_key(row: _Row) -> tuple[datetime, bool, datetime, str]:
 
 def _build_story(
     key: str,
+    story_title: str | None,
     members: list[_Row],
-    entities: Mapping[str, list[tuple[str, str, int]]],
+    actors: Sequence[Actor],
     quotes: Mapping[str, list[tuple[str | None, str]]],
-    figures: Mapping[str, list[tuple[float, str, str]]],
+    figures: Sequence[FigureItem],
 ) -> Story:
     members.sort(key=_origin_key)
-    origin = members[0]
+    # The SQL window picked the origin with the same ordering; its choice is the one whose
+    # text (the lead) was fetched, so it wins should the two ever disagree.
+    origin = next((m for m in members if m.pos == 1), members[0])
+    if origin is not members[0]:
+        members.remove(origin)
+        members.insert(0, origin)
     by_id = {m.article_id: m for m in members}
 
     def root_of(row: _Row) -> _Row:
@@ -523,7 +559,7 @@ def _build_story(
     published = [m.published_at for m in members if m.published_at is not None]
     seen = [m.first_seen_at for m in members]
     new_count = sum(1 for m in members if m.is_new)
-    title = origin.story_title or origin.title or _clip(origin.lead, 120) or origin.url
+    title = story_title or origin.title or _clip(origin.lead, 120) or origin.url
     lead = " ".join(origin.lead.split())
     if not origin.title and title and lead.startswith(title):
         lead = lead[len(title) :].strip()  # the title was cut from the text: don't repeat it
@@ -540,9 +576,9 @@ def _build_story(
         outlets=tuple(outlets),
         event_types=tuple(sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
         stance_mix=stance_mix,
-        key_actors=_key_actors(members, entities),
+        key_actors=tuple(actors),
         quotes=_pick_quotes(members, quotes),
-        figures=_pick_figures(members, figures),
+        figures=tuple(figures),
         reports=tuple(reports),
         article_count=len(members),
         new_article_count=new_count,
@@ -574,30 +610,6 @@ def _report(
         role=role,
         folded_under=folded_under,
         also_ran=also_ran,
-    )
-
-
-def _key_actors(
-    members: Sequence[_Row], entities: Mapping[str, list[tuple[str, str, int]]]
-) -> tuple[Actor, ...]:
-    # Plain dicts: Counter() construction dominates when a digest has thousands of stories.
-    mentions: dict[str, int] = {}
-    articles: dict[str, int] = {}
-    shown: dict[str, tuple[str, str]] = {}
-    for m in members:
-        seen_here: set[str] = set()
-        for name, kind, count in entities.get(m.article_id, ()):
-            if kind not in ACTOR_KINDS:
-                continue
-            key = name.casefold()
-            shown.setdefault(key, (name, kind))
-            mentions[key] = mentions.get(key, 0) + count
-            if key not in seen_here:
-                articles[key] = articles.get(key, 0) + 1
-                seen_here.add(key)
-    ranked = sorted(mentions, key=lambda k: (-articles[k], -mentions[k], k))
-    return tuple(
-        Actor(shown[k][0], shown[k][1], mentions[k], articles[k]) for k in ranked[:MAX_ACTORS]
     )
 
 
@@ -635,26 +647,6 @@ def _pick_quotes(
         if item not in chosen:
             chosen.append(item)
     return tuple(chosen)
-
-
-def _pick_figures(
-    members: Sequence[_Row], figures: Mapping[str, list[tuple[float, str, str]]]
-) -> tuple[FigureItem, ...]:
-    counts: dict[tuple[float, str], int] = {}
-    first_sentence: dict[tuple[float, str], str] = {}
-    for m in members:
-        found = figures.get(m.article_id)
-        if not found:
-            continue
-        for key in {(value, what) for value, what, _ in found}:
-            counts[key] = counts.get(key, 0) + 1
-        for value, what, sentence in found:
-            first_sentence.setdefault((value, what), sentence)
-    ranked = sorted(counts, key=lambda k: (-counts[k], k[1], k[0]))
-    return tuple(
-        FigureItem(v, w, _clip(first_sentence[(v, w)], 300), counts[(v, w)])
-        for v, w in ranked[:MAX_FIGURES]
-    )
 
 
 def _overview(
@@ -864,15 +856,14 @@ def digest_to_json(digest: Digest) -> dict[str, Any]:
 
 
 def _render_json(digest: Digest) -> str:
-    # Indented at the top, one line per story: readable with `head`/`grep`, and fast
-    # (json's C encoder only runs without indent; a 10,000-article digest is ~14 MB).
+    # One line per top-level key and per story: greppable, and fast (json's C encoder only
+    # runs without indent; a 10,000-article digest is ~10 MB).
     data = digest_to_json(digest)
     stories = data.pop("stories")
-    head = json.dumps(data, ensure_ascii=False, indent=2)
-    if not stories:
-        return head[:-2] + ',\n  "stories": []\n}\n'
-    lines = ",\n    ".join(json.dumps(s, ensure_ascii=False) for s in stories)
-    return head[:-2] + ',\n  "stories": [\n    ' + lines + "\n  ]\n}\n"
+    lines = [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in data.items()]
+    body = ",\n    ".join(json.dumps(s, ensure_ascii=False) for s in stories)
+    tail = f'  "stories": [\n    {body}\n  ]' if stories else '  "stories": []'
+    return "{\n" + "\n".join(lines) + "\n" + tail + "\n}\n"
 
 
 CSV_COLUMNS = (
@@ -972,11 +963,17 @@ def md_escape(value: object) -> str:
     return text
 
 
+# Outlets, dates and labels repeat thousands of times in a large digest.
+_md_escape_cached = functools.lru_cache(maxsize=4096)(md_escape)
+
+
 def _md_finalize(value: object) -> object:
     if value is None:
         return ""
     if isinstance(value, MdRaw | int | float):
         return value
+    if type(value) is str and len(value) <= 80:
+        return _md_escape_cached(value)
     return md_escape(value)
 
 
