@@ -942,7 +942,7 @@ _MD_TABLE = str.maketrans(
 )
 _MD_NEEDS_WORK = re.compile(r"[\\`*_{}\[\]()#+!|~<>&\n\r\t]|^[-=0-9]")
 _ENTITY_LIKE = re.compile(r"&(?=#?\w+;)")
-_LEADING_NUMBER = re.compile(r"^(\d+)\.")
+_LEADING_NUMBER = re.compile(r"^(\d+)\.(?=\s|$)")
 
 
 def md_escape(value: object) -> str:
@@ -1151,6 +1151,7 @@ def timeline_chart(days: Sequence[DayCount], *, width: int = 420, height: int = 
     max_count = max((sum(c.values()) for c in bins.values()), default=0) or 1
     slot = (width - left - 4) / len(bins)
     gap = min(2.0, slot * 0.15)
+    bar_w = max(min(slot - gap, 40.0), 0.5)  # a few wide bins still read as bars
     bars = []
     for i, (start, counts) in enumerate(bins.items()):
         y = float(top + plot_h)
@@ -1164,8 +1165,8 @@ def timeline_chart(days: Sequence[DayCount], *, width: int = 420, height: int = 
             segs.append(Segment(stance, n, round(y, 2), round(h, 2)))
         bars.append(
             Bar(
-                x=round(left + i * slot + gap / 2, 2),
-                width=round(max(slot - gap, 0.5), 2),
+                x=round(left + i * slot + (slot - bar_w) / 2, 2),
+                width=round(bar_w, 2),
                 label=_bin_label(start, unit),
                 total=sum(counts.values()),
                 segments=tuple(segs),
