@@ -713,9 +713,18 @@ def write_digest(
     now: datetime | None = None,
 ) -> DigestResult:
     """Build, render, write (or return the text for stdout when out is None) and record."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    _check_format(fmt)
     digest = build_digest(store, since=since, include_all=include_all, now=now)
+    return save_digest(store, digest, fmt=fmt, out=out)
+
+
+def save_digest(store: Store, digest: Digest, *, fmt: Format, out: Path | None) -> DigestResult:
+    """Render a built digest, write it (unless out is None) and record it.
+
+    For several formats of one digest (a file and the Markdown artifact), build once and
+    save each: they share one core.digests row, so `--since last` stays right.
+    """
+    _check_format(fmt)
     text = render_digest(digest, fmt)
     path: Path | None = None
     if out is not None:
@@ -729,6 +738,11 @@ def write_digest(
         log.info("wrote %s digest to %s", fmt, path)
     record_digest(store, digest, fmt=fmt, path=path)
     return DigestResult(digest=digest, fmt=fmt, text=text, path=path)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
 
 
 # --------------------------------------------------------------------------- render

@@ -33,6 +33,7 @@ from monitor.digest import (
     record_digest,
     render_digest,
     safe_href,
+    save_digest,
     timeline_chart,
     write_digest,
 )
@@ -753,3 +754,20 @@ def test_docs_carry_the_packaged_json_schema() -> None:
     )
     assert block, "docs/digest.md must embed the schema between schema markers"
     assert json.loads(block.group(1)) == json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def test_one_digest_saved_in_two_formats_keeps_since_last_right(
+    crafted_db: Store, tmp_path: Path
+) -> None:
+    digest = build_digest(crafted_db, since="last", now=T0)
+    html_result = save_digest(crafted_db, digest, fmt="html", out=tmp_path / "d.html")
+    md_result = save_digest(crafted_db, digest, fmt="md", out=None)
+    assert html_result.digest_id == md_result.digest_id
+    assert (tmp_path / "d.html").read_text(encoding="utf-8") == html_result.text
+    assert crafted_db.query("SELECT format FROM core.digests") == [("html,md",)]
+    assert build_digest(crafted_db, since="last", now=T0).stories == ()
+
+
+def test_unknown_format_is_refused(crafted_db: Store) -> None:
+    with pytest.raises(ConfigError, match="--format"):
+        write_digest(crafted_db, since=None, fmt="pdf", out=None)  # type: ignore[arg-type]
