@@ -772,3 +772,11 @@ def test_one_digest_saved_in_two_formats_keeps_since_last_right(
 def test_unknown_format_is_refused(crafted_db: Store) -> None:
     with pytest.raises(ConfigError, match="--format"):
         write_digest(crafted_db, since=None, fmt="pdf", out=None)  # type: ignore[arg-type]
+
+
+def test_markdown_turned_into_email_html_keeps_markup_as_text(pipeline_db: Store) -> None:
+    markdown = pytest.importorskip("markdown", reason="Apprise's Markdown-to-HTML library")
+    md = render_digest(build_digest(pipeline_db, since=None, include_all=True), "md")
+    page = _parse(markdown.markdown(md, extensions=["tables"]))
+    assert not {t for t, _ in page.tags} & {"script", "img", "iframe"}
+    assert SCRIPT_PAYLOAD in "".join(page.text) and IMG_PAYLOAD in "".join(page.text)
