@@ -202,6 +202,25 @@ MIGRATIONS: list[Migration] = [
             FROM core.runs;
         """,
     ),
+    Migration(
+        "0006_digest_deliveries",
+        """
+        CREATE TABLE core.deliveries (
+            delivery_id VARCHAR PRIMARY KEY,
+            digest_id VARCHAR,
+            url_hash VARCHAR NOT NULL,      -- sha256 of the Apprise URL; the URL is never stored
+            url_redacted VARCHAR NOT NULL,  -- secrets masked, for display
+            title VARCHAR,
+            body VARCHAR NOT NULL,          -- kept so a failed delivery can be re-sent
+            status VARCHAR NOT NULL,        -- pending | sent | failed | abandoned
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            last_attempt_at TIMESTAMP,
+            delivered_at TIMESTAMP
+        );
+        """,
+    ),
 ]
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
