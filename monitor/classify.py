@@ -34,7 +34,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.errors import ConfigError
-from monitor.models import Classification, Entity, EntityKind, Figure, Quote, Stance
+from monitor.models import (
+    Classification,
+    Entity,
+    EntityKind,
+    Figure,
+    Quote,
+    Stance,
+    StoredArticle,
+)
+from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +60,6 @@ TOPIC_NAMES = (
     "isis_threat",
     "iran_influence",
 )
-RECLASSIFY_BATCH = 1000
 
 # ------------------------------------------------------------------------------------------------
 # The taxonomy file, validated (pydantic names the bad key), then compiled into a Taxonomy.
@@ -86,6 +94,7 @@ class _LexiconSpec(_Model):
     presence: list[str] = Field(min_length=1)
     attack: list[str] = Field(min_length=1)
     us_strike: list[str] = Field(default_factory=list)
+    support: list[str] = Field(default_factory=list)
 
 
 class _TopicSpec(_Model):
@@ -103,6 +112,8 @@ class _StanceSpec(_Model):
     strong: float = Field(default=1.0, ge=0)
     weak: float = Field(default=0.4, ge=0)
     quoted: float = Field(default=0.5, ge=0, le=1)
+    reported: float = Field(default=0.35, ge=0, le=1)
+    reporting: list[str] = Field(default_factory=list)
     damping: float = Field(default=1.5, gt=0)
     threshold: float = Field(default=0.35, ge=0, le=1)
     min_margin: float = Field(default=1.2, ge=0)
@@ -365,6 +376,7 @@ def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy
         ("presence", lex.presence),
         ("attack", lex.attack),
         ("us_strike", lex.us_strike),
+        ("support", lex.support),
     ):
         for term in terms:
             matcher.add(category, term, where=f"lexicon.{category}")
@@ -389,6 +401,8 @@ def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy
             groups.append(tuple(categories))
         topics.append(TopicRule(name, tuple(groups), topic.min_sentences))
     st = spec.stance
+    for term in st.reporting:
+        matcher.add("reporting", term, where="stance.reporting")
     for side, cues in (("for", st.for_withdrawal), ("against", st.against_withdrawal)):
         for strength in ("strong", "weak"):
             for term in getattr(cues, strength):
@@ -959,6 +973,7 @@ def _relevance(
     presence: dict[int, list[str]],
     attack: dict[int, list[str]],
     strike: dict[int, list[str]],
+    support: dict[int, list[str]],
 ) -> _Relevance:
     r = tax.relevance
     carry = ""
@@ -976,6 +991,8 @@ def _relevance(
         else:
             loc = carry
         f, p, a = i in forces, i in presence, i in attack
+        if a and not p and i in support:
+            a = False  # the forces back someone else's fight: not an attack on them
         if f and (p or a):
             w = r.core
         elif i in bases and a:
@@ -1026,18 +1043,28 @@ def _inside(pos: int, spans: Sequence[tuple[int, int]]) -> bool:
 
 
 def _stance(
-    tax: Taxonomy, found: dict[str, list[Hit]], quote_spans: Sequence[tuple[int, int]]
+    tax: Taxonomy,
+    found: dict[str, list[Hit]],
+    quote_spans: Sequence[tuple[int, int]],
+    index: _Index,
 ) -> tuple[Stance, float, dict[str, object]]:
     st = tax.stance
+    reported = {index.of(h.start) for h in found.get("reporting", ())}
     totals = {"for": 0.0, "against": 0.0}
     cues: list[dict[str, object]] = []
     for side in ("for", "against"):
         for strength, weight in (("strong", st.strong), ("weak", st.weak)):
             for h in found.get(f"cue:{side}:{strength}", ()):
-                quoted = _inside(h.start, quote_spans)
-                w = weight * (st.quoted if quoted else 1.0)
+                # The article's own voice counts fully; quoted or reported speech much less.
+                voice = "own"
+                factor = 1.0
+                if _inside(h.start, quote_spans):
+                    voice, factor = "quoted", st.quoted
+                if index.of(h.start) in reported and st.reported < factor:
+                    voice, factor = "reported", st.reported
+                w = weight * factor
                 totals[side] += w
-                cues.append({"side": side, "cue": h.text, "weight": round(w, 2), "quoted": quoted})
+                cues.append({"side": side, "cue": h.text, "weight": round(w, 2), "voice": voice})
     pro, con = totals["for"], totals["against"]
     balance = (pro - con) / (pro + con + st.damping)
     stance: Stance = "neutral"
@@ -1104,13 +1131,14 @@ def classify(
     presence = index.group(found.get("presence", ()))
     attack = index.group(found.get("attack", ()))
     strike = index.group(found.get("us_strike", ()))
-    rel = _relevance(tax, sentences, places, bases, forces, bare, presence, attack, strike)
+    support = index.group(found.get("support", ()))
+    rel = _relevance(tax, sentences, places, bases, forces, bare, presence, attack, strike, support)
     relevant = rel.score >= threshold
 
     quotes_found = _extract_quotes(full, hits)
     quote_spans = [(a, b) for a, b, _ in quotes_found]
     if relevant:
-        stance, stance_score, stance_evidence = _stance(tax, found, quote_spans)
+        stance, stance_score, stance_evidence = _stance(tax, found, quote_spans, index)
         topics, topic_counts = _topics(tax, found, index)
     else:
         stance, stance_score, stance_evidence = "neutral", 0.0, {}
@@ -1164,3 +1192,15 @@ def classify(
         evidence=evidence,
         version=classifier_version(tax, relevance_threshold),
     )
+
+
+def classify_articles(
+    articles: Sequence[StoredArticle], settings: Settings
+) -> list[Classification]:
+    """Classify stored articles with the configured taxonomy and relevance threshold."""
+    tax = load_taxonomy(settings.classify.taxonomy)
+    threshold = settings.classify.relevance_threshold
+    return [
+        classify(a.article_id, a.title, a.text, taxonomy=tax, relevance_threshold=threshold)
+        for a in articles
+    ]
