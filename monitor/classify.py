@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Literal
 
@@ -172,7 +173,6 @@ class Hit:
 # Words: letters/digits with inner apostrophes ("Kata'ib"); initials ("U.S.") are one word, so
 # "U.S." and "US" give the same key.
 _TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|\w+(?:['’]\w+)*")
-_JOINABLE_GAP = re.compile(r"[\s\-\u2010-\u2015'’.]*")
 
 
 def _normalize_token(raw: str) -> str:
@@ -184,24 +184,28 @@ def _normalize_token(raw: str) -> str:
     return low
 
 
-def _tokenize(text: str) -> tuple[list[int], list[int], list[str]]:
-    """Parallel lists: start, end and normalized form of each word."""
+_TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")
+_GAP_CHARS = " \t\r\n-\u2010\u2011\u2012\u2013\u2014\u2015'’."
+
+
+def _tokenize(text: str) -> tuple[list[int], list[int], list[str], list[bool]]:
+    """Start, end and normalized form of each word, and whether it may join the next word."""
     lowered = text.lower()
     if len(lowered) != len(text):  # a rare character whose lower case is longer
         lowered = text
-    starts: list[int] = []
-    ends: list[int] = []
-    norms: list[str] = []
-    for m in _TOKEN.finditer(lowered):
-        word = m.group(0)
-        if "'" in word or "’" in word or "." in word:
-            word = _normalize_token(word)
-        elif lowered is text:
-            word = word.lower()
-        starts.append(m.start())
-        ends.append(m.end())
-        norms.append(word)
-    return starts, ends, norms
+    # split() with a captured group alternates gap, word, gap, ...: offsets come from lengths,
+    # all in C, which is much faster than a Python loop over match objects.
+    parts = _TOKEN_SPLIT.split(lowered)
+    offsets = list(accumulate(map(len, parts), initial=0))
+    words = parts[1::2]
+    starts = offsets[1::2]
+    ends = offsets[2::2]
+    norms = [
+        _normalize_token(w) if ("'" in w or "’" in w or "." in w or lowered is text) else w
+        for w in words
+    ]
+    joinable = [not gap.strip(_GAP_CHARS) for gap in parts[2:-1:2]]
+    return starts, ends, norms, joinable
 
 
 def _first_chars(items: Any) -> set[str] | None:
@@ -219,6 +223,8 @@ def _first_chars(items: Any) -> set[str] | None:
                     out.add(chr(sub_av))
                 elif sub_op is c.RANGE and sub_av[1] - sub_av[0] < 64:
                     out.update(chr(x) for x in range(sub_av[0], sub_av[1] + 1))
+                elif sub_op is c.CATEGORY and sub_av is c.CATEGORY_DIGIT:
+                    out.update("0123456789")
                 else:
                     return None
             return out
@@ -285,7 +291,7 @@ class PhraseMatcher:
                 raise ConfigError(f"taxonomy {where}: bad pattern {term!r}: {exc}") from exc
             self.regex_terms.setdefault(category, []).append(term[3:])
             return
-        _, _, norms = _tokenize(term)
+        norms = _tokenize(term)[2]
         if not norms:
             return
         key = " ".join(norms)
@@ -303,27 +309,21 @@ class PhraseMatcher:
             body = "|".join(f"(?:{p})" for p in parts)
             self.regexes[category] = re.compile(_fast_prefix(body) + f"(?:{body})", re.I)
 
-    def find(self, text: str) -> dict[str, list[Hit]]:
+    def find(self, text: str) -> Found:
         """Every category's matches: longest first, not overlapping within a category."""
-        starts, ends, norms = _tokenize(text)
+        starts, ends, norms, joinable = _tokenize(text)
         n = len(norms)
         found: dict[str, list[Hit]] = {}
         busy_until: dict[str, int] = {}
         table, lengths_of = self.table, self.lengths
-        gap = _JOINABLE_GAP.fullmatch
-        for i in range(n):
-            lengths = lengths_of.get(norms[i])
-            if lengths is None:
-                continue
-            for length in lengths:
+        for i in [i for i, w in enumerate(norms) if w in lengths_of]:
+            for length in lengths_of[norms[i]]:
                 if i + length > n:
                     continue
                 if length == 1:
                     key = norms[i]
                 else:
-                    if any(
-                        gap(text, ends[j], starts[j + 1]) is None for j in range(i, i + length - 1)
-                    ):
+                    if not all(joinable[i : i + length - 1]):
                         continue
                     key = " ".join(norms[i : i + length])
                 entries = table.get(key)
@@ -337,11 +337,33 @@ class PhraseMatcher:
                         continue
                     found.setdefault(category, []).append(Hit(start, end, text[start:end], payload))
                     busy_until[category] = i + length
-        for category, pattern in self.regexes.items():
-            extra = [Hit(m.start(), m.end(), m.group(0)) for m in pattern.finditer(text)]
+        return Found(text, found, self.regexes)
+
+
+class Found:
+    """A text's matches by category; a category's regular expressions run on first use only."""
+
+    def __init__(
+        self, text: str, literal: dict[str, list[Hit]], regexes: dict[str, re.Pattern[str]]
+    ) -> None:
+        self.text = text
+        self.hits = literal
+        self.pending = set(regexes)
+        self.regexes = regexes
+
+    def get(self, category: str) -> list[Hit]:
+        """The matches of one category, in text order."""
+        if category in self.pending:
+            self.pending.discard(category)
+            extra = [
+                Hit(m.start(), m.end(), m.group(0))
+                for m in self.regexes[category].finditer(self.text)
+            ]
             if extra:
-                found[category] = sorted(found.get(category, []) + extra, key=lambda h: h.start)
-        return found
+                self.hits[category] = sorted(
+                    self.hits.get(category, []) + extra, key=lambda h: h.start
+                )
+        return self.hits.get(category, [])
 
 
 @dataclass(frozen=True)
@@ -533,7 +555,7 @@ def _segment(full: str, title_len: int) -> list[_Sentence]:
         cut = 0
         for match in _SPLIT.finditer(line):
             head = line[cut : match.start() + 1]
-            if _ABBREV.search(head):
+            if _ABBREV.search(head[-12:]):
                 continue
             end = match.end()
             if line[cut:end].strip():
@@ -602,9 +624,27 @@ _AFTER_WHO_VERB = re.compile(
 _AFTER_VERB_WHO = re.compile(
     rf"^\s*[,.]?\s*[—–-]?\s*{_SAY}\s+(?P<who>[^,.;:“”\"\n(]{{1,80}}?)\s*(?:[,.;:(]|$)"
 )
-_BEFORE = re.compile(
-    rf"(?P<who>[^.;:“”\"\n]{{1,160}}?)\s+{_AUX}{_SAY}\b[^.“”\"\n]{{0,90}}?\s*[:,]?\s*(?:that\s+)?$"
-)
+# "Pompeo said on Fox News Sunday that “...”": the last speech verb before the quote, close to it,
+# and who said it back to the start of the clause.
+_BEFORE_VERB = re.compile(rf"\s+{_AUX}{_SAY}\b")
+_BEFORE_TAIL = re.compile(r"[^.“”\"\n]{0,90}?\s*[:,]?\s*(?:that\s+)?")
+_CLAUSE_START = re.compile(r"[.;:“”\"\n]")
+
+
+def _before_who(before: str) -> tuple[int, str] | None:
+    """(offset, who) of the attribution just before a quote, if there is one."""
+    verbs = [m for m in _BEFORE_VERB.finditer(before, max(0, len(before) - 160))]
+    for verb in reversed(verbs):
+        if _BEFORE_TAIL.fullmatch(before, verb.end()) is None:
+            continue
+        head = before[max(0, verb.start() - 160) : verb.start()]
+        cut = max((m.end() for m in _CLAUSE_START.finditer(head)), default=0)
+        who = head[cut:]
+        if who.strip():
+            return verb.start() - len(head) + cut, who
+    return None
+
+
 _PRONOUN = re.compile(r"^(?:he|she)$", re.I)
 # A short quote in title case is a programme or a slogan ("Face the Nation"), not a statement.
 _TITLECASE_QUOTE = re.compile(
@@ -828,11 +868,11 @@ def _extract_quotes(full: str, hits: Sequence[_ActorHit]) -> list[tuple[int, int
                 who_start = para_start + m.end() + found.start("who")
                 speaker = speakers.resolve(found.group("who"), who_start, start)
             else:
-                pre = _BEFORE.search(before)
+                pre = _before_who(before)
                 if pre:
                     attributed = True
-                    who_start = para_start + before_start + pre.start("who")
-                    speaker = speakers.resolve(pre.group("who"), who_start, start)
+                    who_start = para_start + before_start + pre[0]
+                    speaker = speakers.resolve(pre[1], who_start, start)
             if not attributed:
                 speaker = last_speaker
             if speaker:
@@ -911,6 +951,14 @@ _PEOPLE_KILLED = re.compile(
 )
 
 
+@lru_cache(maxsize=1)
+def _figure_patterns() -> tuple[re.Pattern[str], ...]:
+    return tuple(
+        re.compile(_fast_prefix(p.pattern) + p.pattern, p.flags)
+        for p in (_PEOPLE_KILLED, _FIGURE, _FIGURE_AFTER)
+    )
+
+
 def _parse_number(raw: str) -> float | None:
     low = raw.lower().strip()
     if low in _NUMBER_WORDS:
@@ -930,7 +978,7 @@ def _parse_number(raw: str) -> float | None:
 def _extract_figures(full: str, sentences: Sequence[_Sentence], index: _Index) -> list[Figure]:
     seen: set[tuple[float, str, int]] = set()
     found: list[Figure] = []
-    for pattern in (_PEOPLE_KILLED, _FIGURE, _FIGURE_AFTER):
+    for pattern in _figure_patterns():
         for m in pattern.finditer(full):
             what = next((k for k in _UNITS if m.groupdict().get(k)), None)
             value = _parse_number(m.group("num"))
@@ -1044,17 +1092,17 @@ def _inside(pos: int, spans: Sequence[tuple[int, int]]) -> bool:
 
 def _stance(
     tax: Taxonomy,
-    found: dict[str, list[Hit]],
+    found: Found,
     quote_spans: Sequence[tuple[int, int]],
     index: _Index,
 ) -> tuple[Stance, float, dict[str, object]]:
     st = tax.stance
-    reported = {index.of(h.start) for h in found.get("reporting", ())}
+    reported = {index.of(h.start) for h in found.get("reporting")}
     totals = {"for": 0.0, "against": 0.0}
     cues: list[dict[str, object]] = []
     for side in ("for", "against"):
         for strength, weight in (("strong", st.strong), ("weak", st.weak)):
-            for h in found.get(f"cue:{side}:{strength}", ()):
+            for h in found.get(f"cue:{side}:{strength}"):
                 # The article's own voice counts fully; quoted or reported speech much less.
                 voice = "own"
                 factor = 1.0
@@ -1079,15 +1127,13 @@ def _stance(
     return stance, round(balance, 4), evidence
 
 
-def _topics(
-    tax: Taxonomy, found: dict[str, list[Hit]], index: _Index
-) -> tuple[tuple[str, ...], dict[str, int]]:
+def _topics(tax: Taxonomy, found: Found, index: _Index) -> tuple[tuple[str, ...], dict[str, int]]:
     names: list[str] = []
     counts: dict[str, int] = {}
     for rule in tax.topics:
         common: set[int] | None = None
         for categories in rule.groups:
-            where = {index.of(h.start) for c in categories for h in found.get(c, ())}
+            where = {index.of(h.start) for c in categories for h in found.get(c)}
             common = where if common is None else common & where
             if not common:
                 break
@@ -1116,7 +1162,7 @@ def classify(
     index = _Index(sentences)
 
     found = tax.matcher.find(full)
-    hits = _actor_hits(tax, found.get("actor", ()))
+    hits = _actor_hits(tax, found.get("actor"))
     places: list[set[str]] = [set() for _ in sentences]
     bases: set[int] = set()
     datelines = _dateline_ends(full)
@@ -1126,12 +1172,12 @@ def classify(
             places[i].add(h.actor.locates)
             if h.actor.base:
                 bases.add(i)
-    forces = index.group(found.get("us_forces", ()))
-    bare = index.group(found.get("troops_bare", ()))
-    presence = index.group(found.get("presence", ()))
-    attack = index.group(found.get("attack", ()))
-    strike = index.group(found.get("us_strike", ()))
-    support = index.group(found.get("support", ()))
+    forces = index.group(found.get("us_forces"))
+    bare = index.group(found.get("troops_bare"))
+    presence = index.group(found.get("presence"))
+    attack = index.group(found.get("attack"))
+    strike = index.group(found.get("us_strike"))
+    support = index.group(found.get("support"))
     rel = _relevance(tax, sentences, places, bases, forces, bare, presence, attack, strike, support)
     relevant = rel.score >= threshold
 
