@@ -1043,11 +1043,11 @@ def _relevance(
             a = False  # the forces back someone else's fight: not an attack on them
         if f and (p or a):
             w = r.core
-        elif i in bases and a:
+        elif i in bases and (a or p):
             w = r.base_attack
         elif i in strike:
             w = r.strike_only
-        elif f:
+        elif f or i in bases:
             w = r.forces_only
         else:
             w = 0.0

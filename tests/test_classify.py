@@ -172,6 +172,19 @@ HARD_NEGATIVES = {
         "Saturday, Iraq's oil ministry said, after a two-year halt. Baghdad and Erbil agreed on "
         "revenue sharing. The US State Department welcomed the deal.",
     ),
+    "soleimani_funeral": (
+        "Hundreds of thousands mourn Soleimani in Tehran",
+        "Mourners filled the streets of Tehran for the funeral of Qassem Soleimani, the Quds Force "
+        "commander killed in a US drone strike at Baghdad airport last week. Ayatollah Ali "
+        "Khamenei led prayers over the coffin. The body will be buried in Kerman.",
+    ),
+    "syria_attack": (
+        "Drone attack targets US base in eastern Syria",
+        "A drone attack targeted the Conoco base housing US forces in eastern Syria on Sunday, a "
+        "US official said. US forces in Syria have come under repeated attack from Iran-backed "
+        "militias. The Islamic Resistance in Iraq claimed the attack. About 900 US troops are "
+        "deployed in Syria.",
+    ),
     "iran_talks": (
         "Iran and US hold nuclear talks in Oman",
         "Iranian and American negotiators held indirect talks in Muscat on Tehran's nuclear "
