@@ -886,30 +886,9 @@ def _extract_quotes(full: str, hits: Sequence[_ActorHit]) -> list[tuple[int, int
 # ------------------------------------------------------------------------------------------------
 # Figures.
 
-_NUMBER_WORDS = dict(
-    zip(
-        [
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "fifteen",
-            "twenty",
-            "dozens",
-            "hundreds",
-            "thousands",
-        ],
-        (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 20, 24, 200, 2000),
-        strict=True,
-    )
-)
+# Exact number words only: "dozens" or "hundreds" are not figures one can add up.
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+_NUMBER_WORDS.update({"nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20})
 _NUM = (
     r"(?P<num>\d{1,3}(?:,\s?\d{3})+|\d+(?:\.\d+)?(?:\s?(?:thousand|million))?|"
     + "|".join(_NUMBER_WORDS)
@@ -919,11 +898,11 @@ _MOD = (
     r"(?:U\.?S\.?|US|American|additional|more|foreign|coalition|combat|Iraqi|international|NATO|"
     r"British|other|Western|military|remaining|extra|new|of the|of them|of its|troops?|troop|"
     r"Shiite|Sunni|Kurdish|present|about|approximately|some|nearly|around|roughly|estimated|"
-    r"U\.S\.-led|US-led|other)"
+    r"U\.S\.-led|US-led|of)"
 )
 _UNITS = {
     "troops": r"troops|soldiers|forces|personnel|service\s?members|servicemen|marines|advis[eo]rs|"
-    r"trainers|military personnel|boots",
+    r"trainers|military personnel|boots|contingent|troop contingent",
     "lawmakers": r"lawmakers|legislators|MPs|parliamentarians|deputies|members of parliament|"
     r"members|representatives",
     "votes": r"votes|ballots",

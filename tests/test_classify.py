@@ -70,7 +70,9 @@ ACTOR_SURFACES = {
     "Adel Abdul Mahdi": r"\bAbd(?:ul|el)[- ]Mahdi\b",
     "Qassem Soleimani": r"\bSoleimani\b",
     "Abu Mahdi al-Muhandis": r"\bMuhandis\b",
-    "Popular Mobilization Forces": r"\bPMF\b|Mobili[sz]ation (?:Forces?|Units)|\bHashd?\b al-Shaabi",
+    "Popular Mobilization Forces": (
+        r"\bPMF\b|Mobili[sz]ation (?:Forces?|Units)|\bHashd?\b al-Shaabi"
+    ),
 }
 
 
@@ -125,7 +127,7 @@ def test_seed_004_topics_include_the_vote_and_the_withdrawal() -> None:
     assert set(topics) <= set(classify_mod.TOPIC_NAMES)
 
 
-# --- hard negatives and their relevant counterparts ------------------------------------------------
+# --- hard negatives and their relevant counterparts -------------------------------------------
 
 HARD_NEGATIVES = {
     "syria": (
@@ -450,7 +452,7 @@ def test_taxonomy_file_is_reread_after_an_edit(tmp_path: Path) -> None:
 
 
 def test_bad_taxonomy_names_the_key(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="relevance.surprise"):
+    with pytest.raises(ConfigError, match=r"relevance\.surprise"):
         parse_taxonomy(_packaged_text().replace("[relevance]", "[relevance]\nsurprise = 1"))
     with pytest.raises(ConfigError, match="bad pattern"):
         parse_taxonomy(_packaged_text().replace('"withdraw",', '"re:(unclosed",', 1))
@@ -462,7 +464,7 @@ def test_version_records_a_non_default_threshold() -> None:
     tax = load_taxonomy()
     assert classifier_version(tax, tax.relevance.threshold) == tax.version
     assert classifier_version(tax, 0.7) != tax.version
-    assert classify_mod.CLASSIFIER_VERSION == tax.version
+    assert tax.version == classify_mod.CLASSIFIER_VERSION
 
 
 def test_nothing_is_loaded_at_import_time() -> None:
