@@ -96,6 +96,7 @@ class _LexiconSpec(_Model):
     attack: list[str] = Field(min_length=1)
     us_strike: list[str] = Field(default_factory=list)
     support: list[str] = Field(default_factory=list)
+    coalition_ref: list[str] = Field(default_factory=list)
 
 
 class _TopicSpec(_Model):
@@ -399,6 +400,7 @@ def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy
         ("attack", lex.attack),
         ("us_strike", lex.us_strike),
         ("support", lex.support),
+        ("coalition_ref", lex.coalition_ref),
     ):
         for term in terms:
             matcher.add(category, term, where=f"lexicon.{category}")
@@ -657,97 +659,16 @@ _NAME = re.compile(
 # Who says something anywhere in the text ("Davies explained", "Michael Maloof has warned",
 # "Sarkawt Shams, a member of ..., said"): candidates for "he said".
 _SPEAKER = re.compile(rf"(?P<who>{_NAME.pattern})(?:,[^,.;“”\"\n]{{1,100}},)?\s+{_AUX}{_SAY}\b")
-_NOT_NAME_WORDS = set(
-    [
-        "the",
-        "a",
-        "an",
-        "this",
-        "that",
-        "it",
-        "one",
-        "some",
-        "many",
-        "but",
-        "and",
-        "iraqi",
-        "american",
-        "iranian",
-        "us",
-        "u.s.",
-        "secretary",
-        "president",
-        "prime",
-        "minister",
-        "reuters",
-        "ap",
-        "afp",
-        "twitter",
-        "x",
-        "sunday",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "statement",
-        "spokesman",
-        "spokesperson",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "gen",
-        "general",
-        "sen",
-        "senator",
-        "col",
-        "colonel",
-        "lt",
-        "former",
-        "state",
-        "defense",
-        "foreign",
-        "top",
-        "senior",
-        "speaker",
-        "parliament",
-        "in",
-        "on",
-        "at",
-        "after",
-        "before",
-        "he",
-        "she",
-        "they",
-        "we",
-        "i",
-        "his",
-        "her",
-        "their",
-        "cleric",
-        "leader",
-        "commander",
-        "chief",
-        "analyst",
-        "expert",
-        "official",
-        "ambassador",
-        "when",
-        "while",
-        "as",
-        "if",
-        "meanwhile",
-        "however",
-        "also",
-        "asked",
-        "speaking",
-        "envoy",
-        "adviser",
-        "advisor",
-    ]
-)
+# Words around a name that are not part of it ("Iraqi legal expert Tareq Harb").
+_NOT_NAME_TEXT = """
+the a an this that it one some many but and iraqi american iranian us u.s. secretary
+president prime minister reuters ap afp twitter x sunday monday tuesday wednesday thursday
+friday saturday statement spokesman spokesperson mr mrs ms dr gen general sen senator col
+colonel lt former state defense foreign top senior speaker parliament in on at after before
+he she they we i his her their cleric leader commander chief analyst expert official
+ambassador when while as if meanwhile however also asked speaking envoy adviser advisor
+"""
+_NOT_NAME_WORDS = frozenset(_NOT_NAME_TEXT.split())
 
 
 def _clean_name(name: str) -> str | None:
@@ -1004,7 +925,7 @@ def _relevance(
 ) -> _Relevance:
     r = tax.relevance
     carry = ""
-    iraq_mass = elsewhere_mass = 0.0
+    iraq_mass = unplaced_mass = elsewhere_mass = 0.0
     weights: list[float] = []
     lead_seen = 0
     strong_lead = False
@@ -1049,13 +970,19 @@ def _relevance(
             lead_seen += 1
         weight = w * place_factor * pos_factor
         weights.append(weight)
-        iraq_mass += weight
+        if loc == "":
+            unplaced_mass += weight
+        else:
+            iraq_mass += weight
         if weight >= 0.5 * r.core and (s.title or lead_seen <= r.lead_sentences):
             strong_lead = True
         if loc in ("elsewhere", "mixed") and (f or i in bare):
             ew = r.core if (p or a) else r.forces_only
             ew *= factor * (r.mixed if loc == "mixed" else 1.0)
             elsewhere_mass += ew * pos_factor
+    # Sentences placed nowhere can at most double what is placed in Iraq: an article about
+    # foreign troops in a country the taxonomy does not know must not add up to Iraq.
+    iraq_mass += min(unplaced_mass, iraq_mass)
     focus = (
         (iraq_mass + r.elsewhere_prior) / (iraq_mass + elsewhere_mass + r.elsewhere_prior)
     ) ** r.focus_power
@@ -1151,7 +1078,11 @@ def classify(
             places[i].add(h.actor.locates)
             if h.actor.base:
                 bases.add(i)
-    forces = index.group(found.get("us_forces"))
+    forces_hits = found.get("us_forces")
+    if any("coalition" in h.text.lower() for h in forces_hits):
+        # Once the article has named the US-led coalition, "the coalition" refers to it.
+        forces_hits = forces_hits + found.get("coalition_ref")
+    forces = index.group(forces_hits)
     bare = index.group(found.get("troops_bare"))
     presence = index.group(found.get("presence"))
     attack = index.group(found.get("attack"))

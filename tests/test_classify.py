@@ -249,6 +249,38 @@ def test_syria_withdrawal_article_scores_below_an_iraq_one() -> None:
     assert isinstance(relevance, dict) and relevance["elsewhere_mass"] > relevance["iraq_mass"]
 
 
+def test_the_coalition_refers_back_to_the_us_led_coalition_only_once_named() -> None:
+    named = _run(
+        "The US-led coalition has fought ISIS since 2014. Baghdad wants the coalition to leave "
+        "Iraq by 2025, and the coalition has agreed to a timetable, officials said."
+    )
+    assert named.relevant
+    bloc = _run(
+        "The coalition led by Sudani won the most seats in Baghdad. The coalition will now "
+        "negotiate with Kurdish parties, officials in Iraq said."
+    )
+    assert not bloc.relevant
+
+
+def test_a_us_withdrawal_from_iraq_counts_without_the_word_troops() -> None:
+    result = _run(
+        "Iraq's prime minister said a US withdrawal from Iraq should be negotiated calmly.",
+        "Sudani: no rush on US exit",
+    )
+    assert result.relevant
+
+
+def test_troops_in_a_country_the_taxonomy_does_not_know_do_not_add_up_to_iraq() -> None:
+    result = _run(
+        "Foreign forces must withdraw from Tripoli under the ceasefire, the UN envoy said. "
+        "The withdrawal of foreign troops and mercenaries has been delayed for months. "
+        "Turkish troops remain at the al-Watiya base. Russian forces are also present. "
+        "Diplomats compared the situation with Iraq in 2003.",
+        "UN urges exit of foreign forces",
+    )
+    assert not result.relevant
+
+
 def test_relevance_threshold_is_applied() -> None:
     title, text = HARD_NEGATIVES["korea"]
     lenient = classify("x", title, text, relevance_threshold=0.0)
