@@ -544,3 +544,18 @@ def test_reclassify_after_a_taxonomy_edit_redoes_only_outdated(tmp_path: Path) -
     assert rows[0][0] >= 2  # entities rewritten, not duplicated or lost
     speakers = store.query("SELECT speaker FROM quotes WHERE quote LIKE 'We are confident%'")
     assert speakers == [("Mike Pompeo",)]
+
+
+def test_ingest_classifies_with_the_configured_taxonomy_and_threshold(tmp_path: Path) -> None:
+    edited = tmp_path / "taxonomy.toml"
+    edited.write_text(_packaged_text().replace("saturation = 1.4", "saturation = 1.6"), "utf-8")
+    settings = _settings(tmp_path, taxonomy=edited).model_copy(
+        update={"classify": ClassifySettings(taxonomy=edited, relevance_threshold=0.99)}
+    )
+    run_ingest(settings, fetch=False)
+    rows = Store(settings.storage.db).query(
+        "SELECT DISTINCT version, relevant FROM core.classifications"
+    )
+    expected = classifier_version(load_taxonomy(edited), 0.99)
+    assert {version for version, _ in rows} == {expected}
+    assert expected.endswith("+t0.99")
