@@ -683,6 +683,10 @@ def _clean_name(name: str) -> str | None:
     return cleaned if len(cleaned) > 2 else None
 
 
+# First names (and a particle) right before a surname: "Nicolas J.S. " + "Davies", "Zeidon al-".
+_FIRST_NAMES = re.compile(r"(?:[A-Z][\w'’.-]+\s+){1,3}(?:(?:al|el|bin|abu)[-\s])?$")
+
+
 class _Speakers:
     """Resolves a quote's attribution to a canonical actor or a person's full name."""
 
@@ -694,6 +698,7 @@ class _Speakers:
             (h.start, h.actor.name) for h in hits if h.actor.kind == "person" and h.actor.entity
         ]
         self._scanned = False
+        self._expanded: dict[str, str] = {}
 
     def _actors_in(self, start: int, end: int) -> list[_ActorHit]:
         i = bisect.bisect_left(self.starts, start)
@@ -737,12 +742,22 @@ class _Speakers:
         """A surname alone ("Davies") becomes the full name used earlier ("Nicolas J.S. Davies")."""
         if " " in name:
             return name
-        pattern = rf"(?:[A-Z][\w'’.-]+\s+){{1,3}}(?:(?:al|el|bin|abu)[-\s])?{re.escape(name)}\b"
-        m = re.search(pattern, self.full[:pos])
-        if m is None:
-            return name
-        full = _clean_name(m.group(0))
-        return full or name
+        known = self._expanded.get(name)
+        if known is not None:
+            return known
+        full = self.full
+        found = name
+        at = full.find(name, 0, pos)
+        while at >= 0:
+            after = full[at + len(name) : at + len(name) + 1]
+            if not after.isalnum():
+                m = _FIRST_NAMES.search(full, max(0, at - 60), at)
+                if m:
+                    found = _clean_name(m.group(0) + name) or name
+                    break
+            at = full.find(name, at + 1, pos)
+        self._expanded[name] = found
+        return found
 
     def resolve(self, who: str, start: int, pos: int) -> str | None:
         stripped = who.strip(" ,-—–")
@@ -1078,16 +1093,25 @@ def classify(
             places[i].add(h.actor.locates)
             if h.actor.base:
                 bases.add(i)
-    forces_hits = found.get("us_forces")
-    if any("coalition" in h.text.lower() for h in forces_hits):
-        # Once the article has named the US-led coalition, "the coalition" refers to it.
-        forces_hits = forces_hits + found.get("coalition_ref")
-    forces = index.group(forces_hits)
-    bare = index.group(found.get("troops_bare"))
-    presence = index.group(found.get("presence"))
-    attack = index.group(found.get("attack"))
-    strike = index.group(found.get("us_strike"))
-    support = index.group(found.get("support"))
+    forces: dict[int, list[str]] = {}
+    bare: dict[int, list[str]] = {}
+    presence: dict[int, list[str]] = {}
+    attack: dict[int, list[str]] = {}
+    strike: dict[int, list[str]] = {}
+    support: dict[int, list[str]] = {}
+    # An article that never names Iraq or an Iraqi place or actor scores 0 whatever else it says,
+    # so the force, presence and attack terms are only looked for in the others.
+    if any("iraq" in here for here in places):
+        forces_hits = found.get("us_forces")
+        if any("coalition" in h.text.lower() for h in forces_hits):
+            # Once the article has named the US-led coalition, "the coalition" refers to it.
+            forces_hits = forces_hits + found.get("coalition_ref")
+        forces = index.group(forces_hits)
+        bare = index.group(found.get("troops_bare"))
+        presence = index.group(found.get("presence"))
+        attack = index.group(found.get("attack"))
+        strike = index.group(found.get("us_strike"))
+        support = index.group(found.get("support"))
     rel = _relevance(tax, sentences, places, bases, forces, bare, presence, attack, strike, support)
     relevant = rel.score >= threshold
 
