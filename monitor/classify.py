@@ -279,7 +279,8 @@ class PhraseMatcher:
 
     def __init__(self) -> None:
         self.table: dict[str, list[tuple[str, int, str | None]]] = {}
-        self.lengths: dict[str, list[int]] = {}
+        self.firsts: set[str] = set()
+        self.prefixes: set[str] = set()  # every proper word-prefix of a multi-word phrase
         self.regex_terms: dict[str, list[str]] = {}
         self.regexes: dict[str, re.Pattern[str]] = {}
 
@@ -298,10 +299,9 @@ class PhraseMatcher:
         key = " ".join(norms)
         case = re.sub(r"[\W_]", "", term) if _case_sensitive(term) else None
         self.table.setdefault(key, []).append((category, payload, case))
-        lengths = self.lengths.setdefault(norms[0], [])
-        if len(norms) not in lengths:
-            lengths.append(len(norms))
-            lengths.sort(reverse=True)
+        self.firsts.add(norms[0])
+        for k in range(1, len(norms)):
+            self.prefixes.add(" ".join(norms[:k]))
 
     def freeze(self) -> None:
         """Compile the regular-expression terms, longest first within each category."""
@@ -316,21 +316,22 @@ class PhraseMatcher:
         n = len(norms)
         found: dict[str, list[Hit]] = {}
         busy_until: dict[str, int] = {}
-        table, lengths_of = self.table, self.lengths
-        for i in [i for i, w in enumerate(norms) if w in lengths_of]:
-            for length in lengths_of[norms[i]]:
-                if i + length > n:
-                    continue
-                if length == 1:
-                    key = norms[i]
-                else:
-                    if not all(joinable[i : i + length - 1]):
-                        continue
-                    key = " ".join(norms[i : i + length])
+        table, firsts, prefixes = self.table, self.firsts, self.prefixes
+        for i in [i for i, w in enumerate(norms) if w in firsts]:
+            # Walk forward word by word while the words so far begin some phrase (a trie walk).
+            key, j = norms[i], i
+            matches: list[tuple[int, list[tuple[str, int, str | None]]]] = []
+            while True:
                 entries = table.get(key)
-                if not entries:
-                    continue
-                start, end = starts[i], ends[i + length - 1]
+                if entries:
+                    matches.append((j, entries))
+                if j + 1 >= n or not joinable[j] or key not in prefixes:
+                    break
+                j += 1
+                key = f"{key} {norms[j]}"
+            for last, entries in reversed(matches):  # longest first
+                length = last - i + 1
+                start, end = starts[i], ends[last]
                 for category, payload, case in entries:
                     if busy_until.get(category, -1) > i:
                         continue
