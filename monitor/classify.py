@@ -102,6 +102,7 @@ class _LexiconSpec(_Model):
 class _TopicSpec(_Model):
     description: str = ""
     all: list[list[str]] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
     min_sentences: int = Field(default=1, ge=1)
 
 
@@ -159,6 +160,7 @@ class TopicRule:
     name: str
     groups: tuple[tuple[str, ...], ...]
     min_sentences: int
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -409,22 +411,22 @@ def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy
     lexicon_names = set(_LexiconSpec.model_fields)
     for name, topic in spec.topics.items():
         groups: list[tuple[str, ...]] = []
-        for g, group in enumerate(topic.all):
-            if not group:
+        for g, group in enumerate([*topic.all, topic.exclude]):
+            last = g == len(topic.all)
+            if not group and not last:
                 raise ConfigError(f"taxonomy topics.{name}.all: an empty group")
-            category = f"topic:{name}:{g}"
+            category = f"topic:{name}:{'exclude' if last else g}"
             categories = [category]
             for term in group:
                 if term.startswith("@"):
                     if term[1:] not in lexicon_names:
-                        raise ConfigError(
-                            f"taxonomy topics.{name}.all: no lexicon list {term[1:]!r}"
-                        )
+                        raise ConfigError(f"taxonomy topics.{name}: no lexicon list {term[1:]!r}")
                     categories.append(term[1:])
                 else:
-                    matcher.add(category, term, where=f"topics.{name}.all")
+                    matcher.add(category, term, where=f"topics.{name}")
             groups.append(tuple(categories))
-        topics.append(TopicRule(name, tuple(groups), topic.min_sentences))
+        *required, excluded = groups
+        topics.append(TopicRule(name, tuple(required), topic.min_sentences, excluded))
     st = spec.stance
     for term in st.reporting:
         matcher.add("reporting", term, where="stance.reporting")
@@ -1059,6 +1061,8 @@ def _topics(tax: Taxonomy, found: Found, index: _Index) -> tuple[tuple[str, ...]
             common = where if common is None else common & where
             if not common:
                 break
+        if common and rule.exclude:
+            common -= {index.of(h.start) for c in rule.exclude for h in found.get(c)}
         n = len(common or ())
         if n >= rule.min_sentences:
             names.append(rule.name)

@@ -559,3 +559,14 @@ def test_ingest_classifies_with_the_configured_taxonomy_and_threshold(tmp_path: 
     expected = classifier_version(load_taxonomy(edited), 0.99)
     assert {version for version, _ in rows} == {expected}
     assert expected.endswith("+t0.99")
+
+
+def test_a_us_strike_is_not_an_attack_on_us_forces() -> None:
+    result = _run(
+        "Iraq's parliament voted to expel US troops after a US drone strike killed Qassem "
+        "Soleimani in Baghdad, an attack on Iraqi soil that US forces carried out on Friday.",
+        "Iraq votes to expel US troops after US strike",
+    )
+    assert result.relevant
+    assert "us_strike" in result.topics
+    assert "attack_on_us_forces" not in result.topics
