@@ -570,3 +570,14 @@ def test_a_us_strike_is_not_an_attack_on_us_forces() -> None:
     assert result.relevant
     assert "us_strike" in result.topics
     assert "attack_on_us_forces" not in result.topics
+
+
+def test_news_that_names_resistance_groups_stays_neutral() -> None:
+    result = _run(
+        "Iran-backed resistance groups claimed a drone attack on US forces at Ain al-Asad air "
+        "base in Iraq. The resistance groups have attacked US troops in Iraq more than 60 times "
+        "since October. The Pentagon said US troops will stay in Iraq.",
+        "Resistance groups claim attack on US base in Iraq",
+    )
+    assert result.relevant
+    assert result.stance == "neutral"
