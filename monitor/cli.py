@@ -243,6 +243,60 @@ def sql(
     _print_rows(columns, rows, fmt)
 
 
+@app.command(name="eval")
+@_clean_errors
+def evaluate(
+    eval_dir: Annotated[
+        Path, typer.Argument(help="Labelled folder: index.tsv + articles/NNN.txt.")
+    ],
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Relevance and story-clustering metrics on a labelled folder, listing every miss."""
+    _setup_logging(False)
+    from monitor.evaluate import evaluate_relevance
+
+    settings = _settings(config, db)
+    if not (eval_dir / "index.tsv").is_file():
+        raise ConfigError(f"{eval_dir}: no index.tsv (expected index.tsv + articles/)")
+    with console.status("Classifying…"):
+        report = evaluate_relevance(
+            eval_dir,
+            taxonomy=None if settings.classify.taxonomy is None else _taxonomy(settings),
+            relevance_threshold=settings.classify.relevance_threshold,
+        )
+    console.print(report.render(), highlight=False, soft_wrap=True)
+
+
+def _taxonomy(settings: Settings) -> Any:
+    from monitor.classify import load_taxonomy
+
+    return load_taxonomy(settings.classify.taxonomy)
+
+
+@app.command()
+@_clean_errors
+def reclassify(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    only_outdated: Annotated[
+        bool,
+        typer.Option(
+            "--only-outdated", help="Only articles classified by another classifier version."
+        ),
+    ] = False,
+) -> None:
+    """Re-run classification over the stored archive (after a taxonomy change); no refetching."""
+    _setup_logging(False)
+    from monitor.pipeline import open_store
+    from monitor.pipeline import reclassify as run_reclassify
+
+    settings = _settings(config, db)
+    with console.status("Reclassifying…"):
+        count = run_reclassify(open_store(settings), settings, only_outdated=only_outdated)
+    console.print(f"Reclassified {count} article(s).")
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
