@@ -39,6 +39,7 @@ from monitor.stories import assign_stories
 log = logging.getLogger(__name__)
 
 PROCESS_BATCH = 1000
+RECLASSIFY_BATCH = 1000
 T = TypeVar("T")
 
 
@@ -340,7 +341,7 @@ def process_pending(store: Store, settings: Settings) -> ProcessResult:
             pending = _pending(con, PROCESS_BATCH)
         if not pending:
             break
-        results = [classify_mod.classify(a.article_id, a.title, a.text) for a in pending]
+        results = classify_mod.classify_articles(pending, settings)
         with store.write() as con:
             decisions = find_duplicates(con, pending)
             story_of = assign_stories(con, pending, decisions)
@@ -377,6 +378,38 @@ def _write_decisions(
         [utcnow()],
     )
     con.execute("DROP TABLE _decided")
+
+
+def reclassify(store: Store, settings: Settings, *, only_outdated: bool = False) -> int:
+    """Re-run classification over stored articles in batches, without refetching; return count."""
+    taxonomy = classify_mod.load_taxonomy(settings.classify.taxonomy)
+    threshold = settings.classify.relevance_threshold
+    version = classify_mod.classifier_version(taxonomy, threshold)
+    outdated = "AND (c.version IS NULL OR c.version <> ?) " if only_outdated else ""
+    done, after = 0, ""
+    while True:
+        with store.read() as con:
+            rows = con.execute(
+                "SELECT a.article_id, a.title, a.text FROM core.articles a "
+                "LEFT JOIN core.classifications c USING (article_id) "
+                f"WHERE a.processed_at IS NOT NULL AND a.article_id > ? {outdated}"
+                "ORDER BY a.article_id LIMIT ?",
+                [after, version, RECLASSIFY_BATCH] if only_outdated else [after, RECLASSIFY_BATCH],
+            ).fetchall()
+        if not rows:
+            break
+        results = [
+            classify_mod.classify(
+                article_id, title, text, taxonomy=taxonomy, relevance_threshold=threshold
+            )
+            for article_id, title, text in rows
+        ]
+        with store.write() as con:
+            write_classifications(con, results)
+        done += len(rows)
+        after = rows[-1][0]
+    log.info("reclassified %d articles (classifier %s)", done, version)
+    return done
 
 
 def _mark_duplicate_fetches(

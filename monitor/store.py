@@ -203,6 +203,25 @@ MIGRATIONS: list[Migration] = [
         """,
     ),
     Migration(
+        "0006_digest_deliveries",
+        """
+        CREATE TABLE core.deliveries (
+            delivery_id VARCHAR PRIMARY KEY,
+            digest_id VARCHAR,
+            url_hash VARCHAR NOT NULL,      -- sha256 of the Apprise URL; the URL is never stored
+            url_redacted VARCHAR NOT NULL,  -- secrets masked, for display
+            title VARCHAR,
+            body VARCHAR NOT NULL,          -- kept so a failed delivery can be re-sent
+            status VARCHAR NOT NULL,        -- pending | sent | failed | abandoned
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            last_attempt_at TIMESTAMP,
+            delivered_at TIMESTAMP
+        );
+        """,
+    ),
+    Migration(
         "0003_dedup_stories",
         r"""
         CREATE TABLE core.minhash (
