@@ -52,6 +52,33 @@ class ClusteringReport:
     near_duplicate_links: int
     cross_event_near_links: int
     story_of: dict[str, str] = field(default_factory=dict)
+    event_of: dict[str, str] = field(default_factory=dict)
+
+    def render(self) -> str:
+        """A plain-text report: the scores, then every story that mixes or splits events."""
+        lines = [
+            f"Story clustering: {self.articles} articles, {self.events} events, "
+            f"{self.stories} stories",
+            f"  pairwise precision {self.precision:.3f}  recall {self.recall:.3f}  "
+            f"F1 {self.f1:.3f}  ({self.correct_pairs}/{self.predicted_pairs} predicted pairs "
+            f"right, {self.correct_pairs}/{self.true_pairs} true pairs found)",
+            f"  near-duplicate links: {self.near_duplicate_links} "
+            f"({self.cross_event_near_links} between different events)",
+        ]
+        members: dict[str, list[str]] = {}
+        for item, story in sorted(self.story_of.items()):
+            members.setdefault(story, []).append(item)
+        stories_of_event: dict[str, set[str]] = {}
+        for item, event in self.event_of.items():
+            stories_of_event.setdefault(event, set()).add(self.story_of.get(item, item))
+        for items in members.values():
+            events = {self.event_of.get(i, "?") for i in items}
+            split = any(len(stories_of_event.get(e, ())) > 1 for e in events)
+            if len(events) > 1 or split:
+                label = "mixes events" if len(events) > 1 else "part of a split event"
+                listing = ", ".join(f"{i} ({self.event_of.get(i, '?')})" for i in items)
+                lines.append(f"  story {label}: {listing}")
+        return "\n".join(lines)
 
     def as_dict(self) -> dict[str, object]:
         """The figures as a plain dict (for JSON output)."""
@@ -188,6 +215,7 @@ def evaluate_clustering(eval_dir: Path, *, workdir: Path) -> ClusteringReport:
         near_duplicate_links=near_links,
         cross_event_near_links=cross,
         story_of=predicted,
+        event_of=truth,
     )
     log.info("clustering: %s", report.as_dict())
     return report
