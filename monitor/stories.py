@@ -1,21 +1,22 @@
 """Stories: reports of the same real event by different outlets, grouped together.
 
 A copy (exact or near duplicate) joins its origin's story. Every other article is compared
-with the stories it could belong to and joins the most similar one, or opens a new story:
+with the stories it could belong to and joins one, or opens a new story:
 
 * Representation: TF-IDF over the title and the lead (first `LEAD_WORDS` words), with names
-  (capitalised words) counted double and adjacent word pairs as extra terms, so the actors,
+  (capitalised words) counted double and pairs of adjacent names as extra terms, so actors,
   places and the specific event words ("vote", "rockets", "commission") carry the weight.
-  Raw term counts are stored per article (`core.story_features`); IDF comes from the running
-  document frequencies in `core.term_df`, so vectors sharpen as the archive grows.
+  Raw term counts are stored per article (`core.story_features`); IDF comes from document
+  frequencies appended per batch to `core.term_df`, so vectors sharpen as the archive grows.
 * Candidates: each article's most distinctive terms go into an inverted index
   (`core.story_terms`); a batch looks its own distinctive terms up in one join, restricted to
   stories active in the time window (`core.story_spans`). Nothing is loaded wholesale.
-* Decision: mean cosine similarity to the story's members must reach `JOIN_THRESHOLD`, the
-  article's date must lie within `WINDOW_DAYS` of the story's dates (when both are known), and
-  no event cue may contradict the story: a different weekday for what happened, or a different
-  count of the same thing ("three rockets" against "ten rockets"). Those cues keep two events
-  with the same places and actors apart.
+* Decision: average-linkage clustering of the batch with the candidate stored stories as fixed
+  seeds. Two groups merge while their mean member-to-member cosine similarity reaches
+  `JOIN_THRESHOLD`, their dates lie within `WINDOW_DAYS` (when known), and no event cue
+  contradicts: a different count of the same thing ("three rockets" against "ten rockets")
+  forbids a merge, disjoint weekdays damp it. Those cues keep two events with the same places
+  and actors apart. See docs/dedup.md.
 """
 
 from __future__ import annotations
@@ -388,24 +389,6 @@ class _Story:
     first_at: datetime | None = None
     last_at: datetime | None = None
 
-    def cues(self) -> set[str]:
-        return {c for m in self.members for c in m.cues}
-
-    def add_date(self, when: datetime | None) -> None:
-        if when is None:
-            return
-        self.first_at = when if self.first_at is None else min(self.first_at, when)
-        self.last_at = when if self.last_at is None else max(self.last_at, when)
-
-    def days_away(self, when: datetime | None) -> float:
-        if when is None or self.first_at is None or self.last_at is None:
-            return 0.0
-        if when < self.first_at:
-            return (self.first_at - when).total_seconds() / 86400
-        if when > self.last_at:
-            return (when - self.last_at).total_seconds() / 86400
-        return 0.0
-
 
 class _Idf:
     def __init__(self, df: dict[str, int], n_docs: int) -> None:
@@ -705,23 +688,6 @@ def _cluster(
     for g in out:
         g.members.sort(key=lambda m: order.get(m.article_id, -1))
     return out
-
-
-def _score(member: _Member, story: _Story, idf: _Idf) -> float:
-    """Mean cosine similarity to the story's members, or 0 when time or cues rule it out."""
-    if story.days_away(member.event_at) > WINDOW_DAYS:
-        return 0.0
-    story_cues = story.cues()
-    if cues_conflict(member.cues, story_cues):
-        return 0.0
-    penalty = WEEKDAY_PENALTY if weekdays_differ(member.cues, story_cues) else 1.0
-    assert member.vector is not None
-    total = 0.0
-    for other in story.members:
-        if other.vector is None:
-            other.vector = idf.vector(other.counts)
-        total += _cosine(member.vector, other.vector)
-    return penalty * total / len(story.members)
 
 
 def _load_candidates(
