@@ -289,7 +289,8 @@ def _prepare(text: str) -> str:
 
 def term_counts(title: str | None, text: str) -> dict[str, float]:
     """Weighted terms of title + lead: words, names counted double, adjacent pairs."""
-    full = _prepare(((title or "") + " .\n" if title else "") + text)
+    # ~12 characters a word is far more than the lead needs; the rest is never read.
+    full = _prepare(((title or "") + " .\n" if title else "") + text[: LEAD_WORDS * 12])
     counts: dict[str, float] = {}
     prev: str | None = None
     prev_name = False
@@ -312,7 +313,8 @@ def term_counts(title: str | None, text: str) -> dict[str, float]:
 
 def event_cues(title: str | None, text: str) -> list[str]:
     """Event cues in the lead: weekdays ('wd:monday') and counts of things ('n:rocket=3')."""
-    lead = " ".join(_prepare((title or "") + " . " + text).split()[:CUE_WORDS]).casefold()
+    head = (title or "") + " . " + text[: CUE_WORDS * 12]
+    lead = " ".join(_prepare(head).split()[:CUE_WORDS]).casefold()
     cues = {f"wd:{m.group(1)}" for m in _WEEKDAY_RE.finditer(lead)}
     for m in _COUNT_RE.finditer(lead):
         number, raw_noun = m.group(1), m.group(2)
