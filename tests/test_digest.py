@@ -59,11 +59,19 @@ _BODY = (
     "Several blocs said the troops should go at once, while Kurdish members warned that "
     "the military coalition still helps Iraq against the remnants of Islamic State."
 )
+# A different report for the second markup seed: with the same body it would be a near-duplicate
+# of the first (MinHash dedup) and its title folded under the other's story.
+_BODY_2 = (
+    "Officials from Baghdad and Washington opened a new round of talks on Thursday about the "
+    "drawdown of the US-led coalition, according to the foreign ministry. Negotiators discussed "
+    "a schedule for handing over bases and warehouses, and the spokesman said advisers would stay "
+    "in Erbil for training while the technical committees finish their review of troop numbers."
+)
 SYNTHETIC_SEEDS = {
     "900_markup.txt": f"Iraq troops vote {SCRIPT_PAYLOAD} and {IMG_PAYLOAD} reaction\n\n"
     f"{_BODY}\n\nA note in the text: {SCRIPT_PAYLOAD} {IMG_PAYLOAD}\n",
     "901_pwn.txt": f"Drawdown talks {PWN_SCRIPT} {PWN_IMG} in Baghdad\n\n"
-    f"{_BODY} Officials said US troops in Iraq will number fewer next year. {PWN_IMG}\n",
+    f"{_BODY_2} Officials said US troops in Iraq will number fewer next year. {PWN_IMG}\n",
     "902_offtopic.txt": "Local football club wins the regional cup after extra time\n\n"
     + "The home side scored twice in the second half and the crowd celebrated late into "
     "the night, while the coach praised the young defenders for their discipline and the "
