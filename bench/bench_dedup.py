@@ -27,9 +27,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor import dedup, stories
+from monitor.bulkio import execute, insert_rows
 from monitor.models import Article, make_id
 from monitor.pipeline import _pending, store_articles
-from monitor.store import Store, insert_rows, utcnow
+from monitor.store import Store, utcnow
 
 SEED = 7
 NOW = datetime(2026, 1, 1)
@@ -147,7 +148,8 @@ def build(db: Path, n_stored: int, n_real: int = 2000) -> tuple[list[datetime], 
         insert_rows(
             con, "core.minhash", ["article_id", "url_key", "shingle_count", "signature"], sig_rows
         )
-        con.execute(
+        execute(
+            con,
             "INSERT INTO core.lsh_bands SELECT unnest($1::SMALLINT[]), unnest($2::BIGINT[]), "
             "unnest($3::VARCHAR[])",
             [
@@ -188,9 +190,10 @@ def build(db: Path, n_stored: int, n_real: int = 2000) -> tuple[list[datetime], 
             ["story_id", "representative_article_id", "created_at", "updated_at"],
             [(s, s, now, now) for s in story_ids],
         )
-        con.execute(
+        execute(
+            con,
             "INSERT INTO core.story_spans SELECT story_id, min(published_at), max(published_at) "
-            "FROM core.articles GROUP BY story_id"
+            "FROM core.articles GROUP BY story_id",
         )
     print(f"built {n_stored:,} stored articles in {time.perf_counter() - t0:.1f}s")
     return dates[:n_real], texts[:n_real]
@@ -242,8 +245,8 @@ def timed_step(db: Path, *, trace: bool) -> tuple[float, float, int, int]:
         peak = tracemalloc.get_traced_memory()[1] if trace else 0
         if trace:
             tracemalloc.stop()
-        con.execute("ROLLBACK")
-        con.execute("BEGIN TRANSACTION")
+        execute(con, "ROLLBACK")
+        execute(con, "BEGIN TRANSACTION")
     return elapsed, cpu, peak, sum(1 for d in decisions if d.duplicate_of)
 
 

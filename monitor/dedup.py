@@ -31,8 +31,9 @@ import numpy as np
 from courlan import normalize_url
 from datasketch import MinHash
 
+from monitor.bulkio import execute, insert_rows
 from monitor.models import DedupDecision, StoredArticle
-from monitor.store import Connection, insert_rows
+from monitor.store import Connection
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,8 @@ def _root(con: Connection, ids: list[str]) -> dict[str, tuple[str, datetime | No
     """Map article ids to their origin (themselves when original) and its publication date."""
     if not ids:
         return {}
-    rows = con.execute(
+    rows = execute(
+        con,
         "SELECT a.article_id, coalesce(a.duplicate_of, a.article_id), o.published_at "
         "FROM core.articles a JOIN core.articles o "
         "ON o.article_id = coalesce(a.duplicate_of, a.article_id) "
@@ -215,7 +217,8 @@ def find_duplicates(con: Connection, pending: list[StoredArticle]) -> list[Dedup
     buckets = [article_buckets(s) for s in sigs]
 
     seen_url: dict[str, str] = {}
-    for url_key, article_id in con.execute(
+    for url_key, article_id in execute(
+        con,
         "SELECT m.url_key, coalesce(a.duplicate_of, a.article_id) FROM core.minhash m "
         "JOIN core.articles a USING (article_id) "
         "WHERE m.url_key IN (SELECT unnest($1::VARCHAR[])) "
@@ -224,7 +227,8 @@ def find_duplicates(con: Connection, pending: list[StoredArticle]) -> list[Dedup
     ).fetchall():
         seen_url.setdefault(url_key, article_id)
     seen_hash: dict[str, str] = {}
-    for digest, article_id in con.execute(
+    for digest, article_id in execute(
+        con,
         "SELECT content_hash, coalesce(duplicate_of, article_id) FROM core.articles "
         "WHERE content_hash IN (SELECT unnest($1::VARCHAR[])) "
         "AND article_id NOT IN (SELECT unnest($2::VARCHAR[])) ORDER BY first_seen_at",
@@ -233,7 +237,8 @@ def find_duplicates(con: Connection, pending: list[StoredArticle]) -> list[Dedup
         seen_hash.setdefault(digest, article_id)
 
     # Stored candidates: articles sharing at least one LSH bucket, found by one join.
-    con.execute(
+    execute(
+        con,
         "CREATE OR REPLACE TEMP TABLE _q AS SELECT unnest($1::VARCHAR[]) AS qid, "
         "unnest($2::SMALLINT[]) AS band, unnest($3::BIGINT[]) AS bucket",
         [
@@ -242,14 +247,15 @@ def find_duplicates(con: Connection, pending: list[StoredArticle]) -> list[Dedup
             [k for bs in buckets for _, k in bs],
         ],
     )
-    hits = con.execute(
+    hits = execute(
+        con,
         "SELECT q.qid, l.article_id, count(*) AS shared FROM _q q "
         "JOIN core.lsh_bands l ON l.bucket = q.bucket "
         "WHERE l.article_id NOT IN (SELECT unnest($1::VARCHAR[])) "
         "GROUP BY q.qid, l.article_id",
         [ids],
     ).fetchall()
-    con.execute("DROP TABLE _q")
+    execute(con, "DROP TABLE _q")
     stored_cands: dict[str, list[tuple[int, str]]] = {}
     for qid, cid, shared in hits:
         stored_cands.setdefault(qid, []).append((shared, cid))
@@ -257,7 +263,8 @@ def find_duplicates(con: Connection, pending: list[StoredArticle]) -> list[Dedup
     known: dict[str, _Known] = {}
     root_ids = sorted({r for r, _ in roots.values()})
     if root_ids:
-        for article_id, published_at, text in con.execute(
+        for article_id, published_at, text in execute(
+            con,
             "SELECT article_id, published_at, text FROM core.articles "
             "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
             [root_ids],
@@ -350,11 +357,13 @@ def _apply_repoints(
 
     for old, (new, reason, sim) in mapping.items():
         root = final(new)
-        con.execute(
+        execute(
+            con,
             "UPDATE core.articles SET duplicate_of = ? WHERE duplicate_of = ? AND article_id <> ?",
             [root, old, root],
         )
-        con.execute(
+        execute(
+            con,
             "UPDATE core.articles SET duplicate_of = ?, duplicate_reason = ?, similarity = ? "
             "WHERE article_id = ?",
             [root, reason, sim, old],
@@ -393,15 +402,18 @@ def save_signatures(
         buckets = [article_buckets(s) for s in sigs]
     redo = [
         r[0]
-        for r in con.execute(
+        for r in execute(
+            con,
             "SELECT article_id FROM core.minhash "
             "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
             [list(ids)],
         ).fetchall()
     ]
     if redo:  # articles processed again (rare): replace their bands
-        con.execute(
-            "DELETE FROM core.lsh_bands WHERE article_id IN (SELECT unnest($1::VARCHAR[]))", [redo]
+        execute(
+            con,
+            "DELETE FROM core.lsh_bands WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
+            [redo],
         )
     insert_rows(
         con,
@@ -410,7 +422,8 @@ def save_signatures(
         [(i, k, s.size, signature_blob(s.full)) for i, k, s in zip(ids, keys, sigs, strict=True)],
         on_conflict="ON CONFLICT DO NOTHING",
     )
-    con.execute(
+    execute(
+        con,
         "INSERT INTO core.lsh_bands SELECT unnest($1::SMALLINT[]), unnest($2::BIGINT[]), "
         "unnest($3::VARCHAR[])",
         [

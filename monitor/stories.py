@@ -31,8 +31,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.bulkio import execute, insert_rows
 from monitor.models import DedupDecision, StoredArticle, make_id
-from monitor.store import Connection, insert_rows, utcnow
+from monitor.store import Connection, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -452,19 +453,21 @@ def assign_stories(
         batch_df.update(counts.keys())
     df: dict[str, int] = dict(batch_df)
     if batch_df:
-        for term, n in con.execute(
+        for term, n in execute(
+            con,
             "SELECT term, sum(df) FROM core.term_df "
             "WHERE term IN (SELECT unnest($1::VARCHAR[])) GROUP BY term",
             [list(batch_df)],
         ).fetchall():
             df[term] = df.get(term, 0) + int(n)
-    stored_n = con.execute("SELECT count(*) FROM core.story_features").fetchone()
+    stored_n = execute(con, "SELECT count(*) FROM core.story_features").fetchone()
     idf = _Idf(df, (int(stored_n[0]) if stored_n else 0) + len(originals))
 
     # Stories this article re-pointed from (it was found to predate their origin).
     adopted: dict[str, str] = {}
     ids = [a.article_id for a in originals]
-    for new_origin, story_id in con.execute(
+    for new_origin, story_id in execute(
+        con,
         "SELECT duplicate_of, any_value(story_id) FROM core.articles "
         "WHERE duplicate_of IN (SELECT unnest($1::VARCHAR[])) AND story_id IS NOT NULL "
         "GROUP BY duplicate_of",
@@ -507,7 +510,8 @@ def assign_stories(
         {d.duplicate_of for d in decisions if d.duplicate_of and d.duplicate_of not in assigned}
     )
     if targets:
-        for article_id, story_id in con.execute(
+        for article_id, story_id in execute(
+            con,
             "SELECT article_id, story_id FROM core.articles "
             "WHERE article_id IN (SELECT unnest($1::VARCHAR[])) AND story_id IS NOT NULL",
             [targets],
@@ -711,12 +715,14 @@ def _load_candidates(
     cand_of: dict[str, list[str]] = {}
     if not qid:
         return out, cand_of
-    con.execute(
+    execute(
+        con,
         "CREATE OR REPLACE TEMP TABLE _sq AS SELECT unnest($1::VARCHAR[]) AS qid, "
         "unnest($2::VARCHAR[]) AS term, unnest($3::TIMESTAMP[]) AS at",
         [qid, qterm, qat],
     )
-    rows = con.execute(
+    rows = execute(
+        con,
         f"""
         WITH hits AS (
             SELECT q.qid, f.story_id, count(DISTINCT q.term) AS shared, any_value(q.at) AS at
@@ -734,15 +740,16 @@ def _load_candidates(
                            AND s.last_at + INTERVAL {WINDOW_DAYS} DAY
         )
         SELECT qid, story_id FROM windowed WHERE rk <= {MAX_CANDIDATE_STORIES}
-        """
+        """,
     ).fetchall()
-    con.execute("DROP TABLE _sq")
+    execute(con, "DROP TABLE _sq")
     for q, sid in rows:
         cand_of.setdefault(q, []).append(sid)
     story_ids = sorted({sid for _, sid in rows})
     if not story_ids:
         return out, cand_of
-    for sid, article_id, event_at, vector, member_cues, first_at, last_at in con.execute(
+    for sid, article_id, event_at, vector, member_cues, first_at, last_at in execute(
+        con,
         "SELECT f.story_id, f.article_id, f.event_at, f.vector, f.cues, "
         "s.first_at, s.last_at FROM core.story_features f "
         "LEFT JOIN core.story_spans s USING (story_id) "
@@ -788,7 +795,8 @@ def _save(
     ids = [r[0] for r in rows]
     redo = [
         r[0]
-        for r in con.execute(
+        for r in execute(
+            con,
             "SELECT article_id FROM core.story_features "
             "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
             [ids],
@@ -796,7 +804,8 @@ def _save(
     ]
     if redo:  # articles processed again (rare): replace their rows
         for table in ("story_features", "story_terms"):
-            con.execute(
+            execute(
+                con,
                 f"DELETE FROM core.{table} WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
                 [redo],
             )
@@ -815,17 +824,20 @@ def _refresh_stories(con: Connection, story_of: dict[str, str]) -> None:
     """Write story ids, then recompute spans and representatives of the touched stories."""
     if not story_of:
         return
-    con.execute(
+    execute(
+        con,
         "CREATE OR REPLACE TEMP TABLE _st AS SELECT unnest($1::VARCHAR[]) AS article_id, "
         "unnest($2::VARCHAR[]) AS story_id",
         [list(story_of), list(story_of.values())],
     )
-    con.execute(
+    execute(
+        con,
         "UPDATE core.articles a SET story_id = s.story_id FROM _st s "
-        "WHERE a.article_id = s.article_id"
+        "WHERE a.article_id = s.article_id",
     )
     touched = sorted(set(story_of.values()))
-    con.execute(
+    execute(
+        con,
         """
         INSERT INTO core.story_spans
         SELECT story_id, min(published_at), max(published_at) FROM core.articles
@@ -836,7 +848,8 @@ def _refresh_stories(con: Connection, story_of: dict[str, str]) -> None:
         """,
         [touched],
     )
-    con.execute(
+    execute(
+        con,
         """
         UPDATE core.stories s SET representative_article_id = r.article_id, updated_at = $2
         FROM (
@@ -850,4 +863,4 @@ def _refresh_stories(con: Connection, story_of: dict[str, str]) -> None:
         """,
         [touched, utcnow()],
     )
-    con.execute("DROP TABLE _st")
+    execute(con, "DROP TABLE _st")
