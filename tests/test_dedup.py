@@ -260,3 +260,32 @@ def test_near_copy_outside_time_window_is_not_linked(db: Path) -> None:
         ],
     )
     assert rows["https://later.example.com/anniversary"][1] is None
+
+
+def test_bulk_parameters_round_trip_every_column_type(tmp_path: Path) -> None:
+    from monitor import bulkio
+
+    store = Store(tmp_path / "b.duckdb")
+    store.initialize()
+    when = datetime(2024, 2, 8, 9, 30)
+    with store.write() as con:
+        n = bulkio.temp_table(
+            con,
+            "_t",
+            [
+                ("s", "VARCHAR", ["a b", None, ""]),
+                ("i", "BIGINT", [2**62, None, -1]),
+                ("t", "TIMESTAMP", [when, None, when]),
+                ("b", "BLOB", [b"\x00\xff", None, b""]),
+                ("l", "VARCHAR[]", [["x", "y z"], [], None]),
+            ],
+        )
+        rows = con.execute("SELECT s, i, t, b, l FROM _t").fetchall()
+        empty = bulkio.temp_table(con, "_e", [("s", "VARCHAR", [])])
+        assert con.execute("SELECT count(*) FROM _e").fetchone() == (0,)
+    assert n == 3 and empty == 0
+    assert rows == [
+        ("a b", 2**62, when, b"\x00\xff", ["x", "y z"]),
+        (None, None, None, None, []),
+        ("", -1, when, b"", None),
+    ]
