@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor import classify as classify_mod
+from monitor.collect import collect, save_fetch_state
 from monitor.dedup import content_hash, find_duplicates
 from monitor.errors import MonitorError, SeedError, StoreLocked
 from monitor.models import Article, Classification, FetchRecord, RunSummary, StoredArticle
@@ -315,6 +316,22 @@ def run_ingest(settings: Settings, *, fetch: bool = True, lock_wait_s: float = 0
             summary.unchanged += stored.already_stored
             summary.errors += sum(1 for r in records if r.outcome == "error")
             summary.failures += [f"{r.url}: {r.error}" for r in records if r.outcome == "error"]
+            if fetch and settings.sources:
+                collected = collect(settings, store, summary.run_id)
+                stored = store_articles(
+                    store, summary.run_id, collected.articles, collected.records
+                )
+                save_fetch_state(store, settings, collected)
+                summary.articles_new += len(stored.new_ids)
+                summary.unchanged += stored.already_stored + collected.known
+                for r in collected.records:
+                    if r.outcome == "error":
+                        summary.errors += 1
+                        summary.failures.append(f"{r.url}: {r.error}")
+                    elif r.outcome == "not_modified":
+                        summary.not_modified += 1
+                    elif r.outcome == "skipped":
+                        summary.skipped += 1
             result = process_pending(store, settings)
             summary.duplicates += result.duplicates
             summary.relevant += result.relevant
