@@ -13,10 +13,12 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from monitor import classify as classify_mod
 from monitor.collect import collect, save_fetch_state
@@ -31,6 +33,7 @@ from monitor.stories import assign_stories
 log = logging.getLogger(__name__)
 
 PROCESS_BATCH = 5000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,7 @@ def start_run(store: Store) -> RunSummary:
     """Record a new run, closing out runs that a crash left 'running'."""
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], started_at=utcnow())
     with store.write() as con:
-        con.execute(
-            "UPDATE core.runs SET status = 'interrupted' WHERE status = 'running'"
-        )
+        con.execute("UPDATE core.runs SET status = 'interrupted' WHERE status = 'running'")
         con.execute(
             "INSERT INTO core.runs (run_id, started_at, status) VALUES (?, ?, 'running')",
             [summary.run_id, summary.started_at],
@@ -109,9 +110,16 @@ def finish_run(store: Store, summary: RunSummary, status: str = "completed") -> 
             "errors = ?, not_modified = ?, skipped = ?, relevant = ?, failures = ? "
             "WHERE run_id = ?",
             [
-                summary.finished_at, status, summary.articles_new, summary.duplicates,
-                summary.errors, summary.not_modified, summary.skipped, summary.relevant,
-                json.dumps(summary.failures[:200]), summary.run_id,
+                summary.finished_at,
+                status,
+                summary.articles_new,
+                summary.duplicates,
+                summary.errors,
+                summary.not_modified,
+                summary.skipped,
+                summary.relevant,
+                json.dumps(summary.failures[:200]),
+                summary.run_id,
             ],
         )
 
@@ -134,11 +142,31 @@ def read_seeds(settings: Settings) -> tuple[list[Article], list[FetchRecord]]:
 
 
 _ARTICLE_COLUMNS = [
-    "article_id", "url", "canonical_url", "source", "outlet", "title", "author", "published_at",
-    "date_source", "language", "text", "word_count", "content_hash", "first_seen_at", "run_id",
+    "article_id",
+    "url",
+    "canonical_url",
+    "source",
+    "outlet",
+    "title",
+    "author",
+    "published_at",
+    "date_source",
+    "language",
+    "text",
+    "word_count",
+    "content_hash",
+    "first_seen_at",
+    "run_id",
 ]
 _FETCH_COLUMNS = [
-    "url", "source", "fetched_at", "status_code", "outcome", "error", "bytes", "elapsed_ms",
+    "url",
+    "source",
+    "fetched_at",
+    "status_code",
+    "outcome",
+    "error",
+    "bytes",
+    "elapsed_ms",
     "run_id",
 ]
 
@@ -147,22 +175,24 @@ def store_articles(
     store: Store, run_id: str, articles: Sequence[Article], records: Sequence[FetchRecord]
 ) -> StoreResult:
     """Insert articles not stored before, their raw HTML, and the fetch records, in one go."""
-    import zlib
-
     unique: dict[str, Article] = {}
     for article in articles:
         unique.setdefault(article.article_id, article)
     now = utcnow()
     with store.write() as con:
         ids = list(unique)
-        known = {
-            row[0]
-            for row in con.execute(
-                "SELECT article_id FROM core.articles "
-                "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
-                [ids],
-            ).fetchall()
-        } if ids else set()
+        known = (
+            {
+                row[0]
+                for row in con.execute(
+                    "SELECT article_id FROM core.articles "
+                    "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
+                    [ids],
+                ).fetchall()
+            }
+            if ids
+            else set()
+        )
         fresh = [a for a in unique.values() if a.article_id not in known]
         insert_rows(
             con,
@@ -170,9 +200,21 @@ def store_articles(
             _ARTICLE_COLUMNS,
             [
                 (
-                    a.article_id, a.url, a.canonical_url or a.url, a.source, a.outlet, a.title,
-                    a.author, a.published_at, a.date_source, a.language, a.text, a.word_count,
-                    content_hash(a.text), now, run_id,
+                    a.article_id,
+                    a.url,
+                    a.canonical_url or a.url,
+                    a.source,
+                    a.outlet,
+                    a.title,
+                    a.author,
+                    a.published_at,
+                    a.date_source,
+                    a.language,
+                    a.text,
+                    a.word_count,
+                    content_hash(a.text),
+                    now,
+                    run_id,
                 )
                 for a in fresh
             ],
@@ -194,8 +236,15 @@ def store_articles(
             _FETCH_COLUMNS,
             [
                 (
-                    r.url, r.source, r.fetched_at, r.status_code, r.outcome, r.error, r.bytes,
-                    r.elapsed_ms, run_id,
+                    r.url,
+                    r.source,
+                    r.fetched_at,
+                    r.status_code,
+                    r.outcome,
+                    r.error,
+                    r.bytes,
+                    r.elapsed_ms,
+                    run_id,
                 )
                 for r in records
             ],
@@ -227,24 +276,48 @@ def write_classifications(con: Connection, results: Sequence[Classification]) ->
     insert_rows(
         con,
         "core.classifications",
-        ["article_id", "relevant", "relevance_score", "stance", "stance_score", "topics",
-         "evidence", "version", "classified_at"],
         [
-            (c.article_id, c.relevant, c.relevance_score, c.stance, c.stance_score,
-             list(c.topics), json.dumps(c.evidence, default=str), c.version, now)
+            "article_id",
+            "relevant",
+            "relevance_score",
+            "stance",
+            "stance_score",
+            "topics",
+            "evidence",
+            "version",
+            "classified_at",
+        ],
+        [
+            (
+                c.article_id,
+                c.relevant,
+                c.relevance_score,
+                c.stance,
+                c.stance_score,
+                list(c.topics),
+                json.dumps(c.evidence, default=str),
+                c.version,
+                now,
+            )
             for c in results
         ],
     )
     insert_rows(
-        con, "core.entities", ["article_id", "name", "kind", "mentions"],
+        con,
+        "core.entities",
+        ["article_id", "name", "kind", "mentions"],
         [(c.article_id, e.name, e.kind, e.mentions) for c in results for e in c.entities],
     )
     insert_rows(
-        con, "core.quotes", ["article_id", "speaker", "quote"],
+        con,
+        "core.quotes",
+        ["article_id", "speaker", "quote"],
         [(c.article_id, q.speaker, q.quote) for c in results for q in c.quotes],
     )
     insert_rows(
-        con, "core.figures", ["article_id", "value", "what", "sentence"],
+        con,
+        "core.figures",
+        ["article_id", "value", "what", "sentence"],
         [(c.article_id, f.value, f.what, f.sentence) for c in results for f in c.figures],
     )
 
@@ -304,40 +377,67 @@ def fill_dates_from_stories(con: Connection) -> None:
     )
 
 
-def run_ingest(settings: Settings, *, fetch: bool = True, lock_wait_s: float = 0) -> RunSummary:
+class StageRunner(Protocol):
+    """Runs one named pipeline stage; the Prefect flow passes one that makes each a task."""
+
+    def __call__(self, name: str, fn: Callable[..., T], /, *args: Any) -> T: ...
+
+
+def call_directly(name: str, fn: Callable[..., T], /, *args: Any) -> T:
+    """The plain-Python stage runner: just call the stage."""
+    return fn(*args)
+
+
+def run_ingest(
+    settings: Settings,
+    *,
+    fetch: bool = True,
+    lock_wait_s: float = 0,
+    stage: StageRunner = call_directly,
+) -> RunSummary:
     """One complete ingest run: seeds and sources, stored, deduplicated, classified."""
     store = open_store(settings)
     with run_lock(settings.storage.db, wait_s=lock_wait_s):
-        summary = start_run(store)
+        summary = stage("start_run", start_run, store)
         try:
-            articles, records = read_seeds(settings)
-            stored = store_articles(store, summary.run_id, articles, records)
-            summary.articles_new += len(stored.new_ids)
-            summary.unchanged += stored.already_stored
-            summary.errors += sum(1 for r in records if r.outcome == "error")
-            summary.failures += [f"{r.url}: {r.error}" for r in records if r.outcome == "error"]
+            articles, records = stage("read_seeds", read_seeds, settings)
+            _add_stored(
+                summary,
+                records,
+                stage("store_seeds", store_articles, store, summary.run_id, articles, records),
+            )
             if fetch and settings.sources:
-                collected = collect(settings, store, summary.run_id)
-                stored = store_articles(
-                    store, summary.run_id, collected.articles, collected.records
+                collected = stage("collect", collect, settings, store, summary.run_id)
+                _add_stored(
+                    summary,
+                    collected.records,
+                    stage(
+                        "store_collected", store_articles, store, summary.run_id,
+                        collected.articles, collected.records,
+                    ),
                 )
-                save_fetch_state(store, settings, collected)
-                summary.articles_new += len(stored.new_ids)
-                summary.unchanged += stored.already_stored + collected.known
-                for r in collected.records:
-                    if r.outcome == "error":
-                        summary.errors += 1
-                        summary.failures.append(f"{r.url}: {r.error}")
-                    elif r.outcome == "not_modified":
-                        summary.not_modified += 1
-                    elif r.outcome == "skipped":
-                        summary.skipped += 1
-            result = process_pending(store, settings)
+                summary.unchanged += collected.known
+                # Validators and source health only once the articles they vouch for are stored.
+                stage("save_fetch_state", save_fetch_state, store, settings, collected)
+            result = stage("process", process_pending, store, settings)
             summary.duplicates += result.duplicates
             summary.relevant += result.relevant
         except MonitorError as exc:
             summary.failures.append(str(exc))
             finish_run(store, summary, status="failed")
             raise
-        finish_run(store, summary)
+        stage("finish_run", finish_run, store, summary)
     return summary
+
+
+def _add_stored(summary: RunSummary, records: Sequence[FetchRecord], stored: StoreResult) -> None:
+    summary.articles_new += len(stored.new_ids)
+    summary.unchanged += stored.already_stored
+    for record in records:
+        if record.outcome == "error":
+            summary.errors += 1
+            summary.failures.append(f"{record.url}: {record.error}")
+        elif record.outcome == "not_modified":
+            summary.not_modified += 1
+        elif record.outcome == "skipped":
+            summary.skipped += 1

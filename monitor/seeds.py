@@ -25,8 +25,18 @@ _MONTHS = {
     m: i + 1
     for i, m in enumerate(
         [
-            "january", "february", "march", "april", "may", "june", "july", "august",
-            "september", "october", "november", "december",
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
         ]
     )
 }
@@ -34,7 +44,9 @@ _MONTH_RE = "|".join(_MONTHS)
 _WEEKDAY_RE = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 
 # "date 2020-01-05" or "Date: 2020-01-05" opening the text.
-_DATE_PREFIX = re.compile(r"^\s*date\s*:?\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?\s*", re.I)
+_DATE_PREFIX = re.compile(
+    r"^\s*date\s*:?\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?\s*", re.I
+)
 # A line that is only a date: "Monday 18 March 2024 - 21:00", "January 5, 2020", "2020-01-05".
 _DATELINE = re.compile(
     rf"^\s*(?:{_WEEKDAY_RE},?\s+)?"
@@ -52,7 +64,9 @@ _TEXT_DATE_WINDOW = 600
 
 # HTML-entity debris: "& # 39;", "&#39;", ",quot;", "& quot;", "&amp;".
 _NUMERIC_ENTITY = re.compile(r"&\s*#\s*(x[0-9a-f]+|\d+)\s*;", re.I)
-_NAMED_ENTITY = re.compile(r"[&,]\s*(quot|apos|amp|lt|gt|nbsp|rsquo|lsquo|rdquo|ldquo|ndash|mdash);", re.I)
+_NAMED_ENTITY = re.compile(
+    r"[&,]\s*(quot|apos|amp|lt|gt|nbsp|rsquo|lsquo|rdquo|ldquo|ndash|mdash);", re.I
+)
 
 # Lines that are page furniture, not article text.
 _JUNK_LINE = re.compile(
@@ -176,7 +190,7 @@ def clean_text(raw: str) -> CleanText:
             published = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0))
         except ValueError:
             published = None
-        text = text[prefix.end():]
+        text = text[prefix.end() :]
 
     lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")]
 
@@ -224,10 +238,7 @@ def clean_text(raw: str) -> CleanText:
     # Trailing page junk: short lines about newsletters, comments, sharing.
     while kept and (
         not kept[-1]
-        or (
-            len(kept[-1].split()) <= _MAX_TRAILING_JUNK_WORDS
-            and _TRAILING_JUNK.search(kept[-1])
-        )
+        or (len(kept[-1].split()) <= _MAX_TRAILING_JUNK_WORDS and _TRAILING_JUNK.search(kept[-1]))
     ):
         kept.pop()
 

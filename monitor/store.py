@@ -157,7 +157,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         "0002_public_views",
-        """
+        r"""
         CREATE OR REPLACE VIEW articles AS
         SELECT a.article_id, a.url, a.canonical_url, a.source, a.outlet, a.title, a.author,
                a.published_at, a.date_source, a.language, a.text, a.word_count,
@@ -179,7 +179,7 @@ MIGRATIONS: list[Migration] = [
             FROM core.articles WHERE story_id IS NOT NULL GROUP BY story_id
         )
         SELECT s.story_id,
-               coalesce(r.title, regexp_extract(r.text, '^(.{20,160}?[.!?])(\s|$)', 1),
+               coalesce(r.title, nullif(regexp_extract(r.text, '^(.{20,160}?[.!?])(\s|$)', 1), ''),
                         left(r.text, 120)) AS title,
                agg.first_published_at, agg.last_published_at,
                agg.article_count, coalesce(o.outlets, []::VARCHAR[]) AS outlets,
@@ -335,11 +335,7 @@ def insert_rows(
     if not rows:
         return 0
     types = dict(_table_columns(con, table))
-    selects = ", ".join(
-        f"unnest(${i + 1}::{types[col]}[])" for i, col in enumerate(columns)
-    )
+    selects = ", ".join(f"unnest(${i + 1}::{types[col]}[])" for i, col in enumerate(columns))
     data = [list(col) for col in zip(*rows, strict=True)]
-    con.execute(
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selects} {on_conflict}", data
-    )
+    con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selects} {on_conflict}", data)
     return len(rows)

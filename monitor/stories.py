@@ -14,9 +14,7 @@ def assign_stories(
 ) -> dict[str, str]:
     """Return story_id per pending article, creating story rows as needed."""
     by_id = {d.article_id: d for d in decisions}
-    originals = {
-        a.article_id for a in pending if by_id[a.article_id].duplicate_of is None
-    }
+    originals = {a.article_id for a in pending if by_id[a.article_id].duplicate_of is None}
     assigned: dict[str, str] = {}
     new_rows: list[tuple[object, ...]] = []
     now = utcnow()

@@ -1,0 +1,291 @@
+"""The `monitor` command line: parse arguments, load settings, call one library function.
+
+Every command accepts --config and --db. A MonitorError becomes a one-line message and a
+non-zero exit code; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from monitor.errors import ConfigError, MonitorError, StoreError
+from monitor.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="iraq-troop-monitor: ingest, deduplicate and classify news on the US / coalition "
+    "troop presence in Iraq; write digests; query with SQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="Config file (else $MONITOR_CONFIG, else ./monitor.toml)."),
+]
+DbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="DuckDB file (default: the config's, else data/monitor.duckdb)."),
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show progress logs.")]
+
+
+class DigestFormat(StrEnum):
+    md = "md"
+    html = "html"
+    json = "json"
+    csv = "csv"
+
+
+class TableFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _clean_errors(fn: F) -> F:
+    """Turn MonitorError into a one-line message and exit code 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MonitorError as exc:
+            kind = "configuration error" if isinstance(exc, ConfigError) else "error"
+            err_console.print(f"[red]{kind}:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _setup_logging(verbose: bool) -> None:
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Prefect reads these when first imported: keep its console quiet unless asked.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
+    # Offline machines: telemetry would only log connection errors.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def _settings(config: Path | None, db: Path | None, **kwargs: Any) -> Settings:
+    return load_settings(config, db=db, **kwargs)
+
+
+@app.command()
+@_clean_errors
+def run(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    seeds: Annotated[
+        list[Path] | None,
+        typer.Option("--seeds", help="Seed folder (repeatable); replaces the configured ones."),
+    ] = None,
+    no_fetch: Annotated[
+        bool, typer.Option("--no-fetch", help="Ingest seeds only; fetch no sources.")
+    ] = False,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait if another run holds the database.")
+    ] = 0,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run one ingest as a Prefect flow: seeds and sources -> extract -> dedup -> classify."""
+    _setup_logging(verbose)
+    settings = _settings(config, db, seeds=seeds)
+    started = time.monotonic()
+    with console.status("Ingesting…", spinner="dots"):
+        from flows.ingest import ingest_flow
+
+        state = ingest_flow(
+            config=str(settings.config_path) if settings.config_path else None,
+            db=str(settings.storage.db),
+            seeds=[str(s) for s in settings.seeds.dirs],
+            fetch=not no_fetch,
+            lock_wait_s=wait,
+            return_state=True,
+        )
+    if not state.is_completed():
+        try:
+            state.result()
+        except MonitorError:
+            raise
+        except Exception as exc:  # the flow crashed: one line, not a traceback
+            raise StoreError(f"ingest run failed: {type(exc).__name__}: {exc}") from None
+        raise StoreError(f"ingest run ended in state {state.name}")
+    summary = state.result()
+    elapsed = time.monotonic() - started
+    _print_summary(summary, settings, elapsed)
+
+
+def _print_summary(summary: dict[str, Any], settings: Settings, elapsed: float) -> None:
+    new, dups, failed, relevant = (
+        summary["articles_new"],
+        summary["duplicates"],
+        summary["errors"],
+        summary["relevant"],
+    )
+    if new == 0 and dups == 0:
+        console.print(
+            f"Nothing new: {summary['unchanged']} article(s) already stored; "
+            f"{failed} failed. ({elapsed:.1f}s)"
+        )
+    else:
+        console.print(
+            f"Run {summary['run_id']}: [bold]{new}[/bold] new, {dups} duplicates, "
+            f"{failed} failed, {relevant} relevant. ({elapsed:.1f}s)"
+        )
+    extra = []
+    if summary.get("not_modified"):
+        extra.append(f"{summary['not_modified']} not modified")
+    if summary.get("skipped"):
+        extra.append(f"{summary['skipped']} skipped")
+    if extra:
+        console.print("Also: " + ", ".join(extra) + ".")
+    failures = summary.get("failures") or []
+    for line in failures[:10]:
+        console.print(f"  [yellow]failed[/yellow] {line}", highlight=False, soft_wrap=True)
+    if len(failures) > 10:
+        console.print(
+            f'  … and {len(failures) - 10} more (see: monitor sql "SELECT * FROM '
+            f"fetches WHERE outcome = 'error'\")"
+        )
+    console.print(f"Database: {settings.storage.db}")
+
+
+def _parse_since(value: str | None) -> datetime | Literal["last"] | None:
+    if value is None:
+        return None
+    if value == "last":
+        return "last"
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"--since: expected YYYY-MM-DD[THH:MM] or 'last', got {value!r}"
+        ) from None
+
+
+@app.command()
+@_clean_errors
+def digest(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="A date (YYYY-MM-DD) or 'last' (since the previous digest)."),
+    ] = None,
+    fmt: Annotated[DigestFormat, typer.Option("--format", help="Output format.")] = DigestFormat.md,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
+    ] = None,
+    include_all: Annotated[
+        bool, typer.Option("--all", help="Include stories not classified as relevant.")
+    ] = False,
+) -> None:
+    """Write a digest of relevant stories, newest first."""
+    _setup_logging(False)
+    from monitor.digest import write_digest
+    from monitor.store import Store
+
+    settings = _settings(config, db)
+    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
+    store.initialize()
+    result = write_digest(store, since=_parse_since(since), fmt=fmt.value, out=out)
+    if out is None:
+        sys.stdout.write(result.text)
+        if not result.text.endswith("\n"):
+            sys.stdout.write("\n")
+    else:
+        err_console.print(
+            f"Wrote {out}: {result.stories} stories, {result.articles} articles.", highlight=False
+        )
+
+
+@app.command()
+@_clean_errors
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL to run against the database (read-only).")],
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    fmt: Annotated[
+        TableFormat, typer.Option("--format", help="Output format.")
+    ] = TableFormat.table,
+) -> None:
+    """Run a read-only query; the views are documented in docs/schema.md."""
+    _setup_logging(False)
+    import duckdb
+
+    from monitor.store import Store
+
+    settings = _settings(config, db)
+    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
+    with store.read() as con:
+        try:
+            cursor = con.execute(query)
+            columns = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchall()
+        except duckdb.Error as exc:
+            raise StoreError(str(exc).splitlines()[0]) from None
+    _print_rows(columns, rows, fmt)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: TableFormat) -> None:
+    if fmt is TableFormat.json:
+        data = [dict(zip(columns, map(_jsonable, row), strict=True)) for row in rows]
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    elif fmt is TableFormat.csv:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(columns)
+        writer.writerows([[_jsonable(v) for v in row] for row in rows])
+        sys.stdout.write(buf.getvalue())
+    else:
+        table = Table(*columns, show_lines=False)
+        for row in rows:
+            table.add_row(*("" if v is None else str(_jsonable(v)) for v in row))
+        console.print(table)
+        console.print(f"{len(rows)} row(s)", style="dim")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
