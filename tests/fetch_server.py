@@ -9,6 +9,7 @@ the requests to each path so tests can show that retries stay bounded.
 from __future__ import annotations
 
 import gzip
+import os
 import socket
 import struct
 import threading
@@ -22,7 +23,12 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The shared folder beside the repo root; MONITOR_SHARED_DATA points elsewhere (e.g. from a git
+# worktree, whose parent folder has no shared/ beside it).
+DATA = Path(
+    os.environ.get("MONITOR_SHARED_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+)
 AEB = DATA / "realworld" / "aeb"
 FEEDS = DATA / "feeds"
 
@@ -79,7 +85,7 @@ def rss(items: list[dict[str, str]], *, title: str = "Test feed") -> bytes:
 class Handler(BaseHTTPRequestHandler):
     """Dispatches to the server's routes by path, counting hits."""
 
-    server: TestServer
+    server: LocalServer
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -110,7 +116,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-class TestServer(ThreadingHTTPServer):
+class LocalServer(ThreadingHTTPServer):
     """ThreadingHTTPServer with a route table and per-path hit log."""
 
     daemon_threads = True
@@ -124,6 +130,9 @@ class TestServer(ThreadingHTTPServer):
         self.hit_times: dict[str, list[float]] = {}
         self.request_headers: dict[str, list[dict[str, str]]] = {}
         self._lock = threading.Lock()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up on the fault routes are expected; stay quiet."""
 
     @property
     def base(self) -> str:
@@ -269,7 +278,7 @@ def gzipped(body: bytes) -> Route:
 
 
 @contextmanager
-def running(server: TestServer) -> Iterator[TestServer]:
+def running(server: LocalServer) -> Iterator[LocalServer]:
     """Serve in a background thread for the duration of the block."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
