@@ -36,6 +36,9 @@ _HTML_LANG = re.compile(
 )
 
 
+_DOMAIN = re.compile(r"^[\w.-]+\.[a-z0-9-]{2,}(:\d+)?$|^[\d.]+(:\d+)?$", re.I)
+
+
 @dataclass(frozen=True)
 class ExtractFailure:
     """A page that yielded no article, and why."""
@@ -178,13 +181,16 @@ def extract_page(page: Page) -> Article:
         or (link.language if link else None)
     )
     host = (urlsplit(page.final_url).hostname or "").removeprefix("www.")
+    sitename = getattr(doc, "sitename", None)
+    if sitename and _DOMAIN.match(sitename) and link is not None and link.outlet:
+        sitename = None  # trafilatura's fallback is the bare host; the source named the outlet
     return Article(
         url=page.url,
         source=page.source,
         text=text,
         title=getattr(doc, "title", None) or (link.title if link else None),
         canonical_url=canonical_url(getattr(doc, "url", None), page.final_url),
-        outlet=getattr(doc, "sitename", None) or (link.outlet if link else None) or host or None,
+        outlet=sitename or (link.outlet if link else None) or host or None,
         author=getattr(doc, "author", None),
         published_at=published,
         date_source=date_source,

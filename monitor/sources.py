@@ -97,8 +97,9 @@ def parse_feed(data: bytes, source: str, *, base_url: str | None = None) -> list
         url = _http_url(entry.get("link"), base_url)
         if url is None:
             continue
-        published = _from_struct(entry.get("published_parsed")) or _from_struct(
-            entry.get("updated_parsed")
+        # dict.get: feedparser's own .get maps updated->published with a DeprecationWarning.
+        published = _from_struct(dict.get(entry, "published_parsed")) or _from_struct(
+            dict.get(entry, "updated_parsed")
         )
         # Google News (and other aggregators) name the originating outlet in <source>.
         origin = entry.get("source") or {}
