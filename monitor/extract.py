@@ -28,7 +28,8 @@ from monitor.models import Article, DateSource, Page
 
 log = logging.getLogger(__name__)
 
-MIN_TEXT_CHARS = 1
+# Below this, what trafilatura found is page furniture ("Home", a cookie notice), not an article.
+MIN_TEXT_CHARS = 40
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _HTML_LANG = re.compile(
@@ -46,6 +47,11 @@ class ExtractFailure:
     url: str
     source: str
     reason: str
+
+
+_LATIN_GUESSES = frozenset(
+    {"cp1250", "cp1252", "latin_1", "iso8859_2", "iso8859_15", "iso8859_9", "cp1254", "mac_roman"}
+)
 
 
 def _codec(name: str | None) -> str | None:
@@ -77,7 +83,14 @@ def decode_html(data: bytes, declared: str | None = None) -> tuple[str, str]:
                 continue
     best = from_bytes(data[:200_000]).best()
     if best is not None and best.encoding:
-        return data.decode(best.encoding, errors="replace"), best.encoding
+        encoding = best.encoding
+        if encoding in _LATIN_GUESSES:
+            # Single-byte Latin guesses are near-ties; Windows-1252 is by far the likeliest.
+            try:
+                return data.decode("cp1252"), "cp1252"
+            except UnicodeDecodeError:
+                pass
+        return data.decode(encoding, errors="replace"), encoding
     return data.decode("utf-8", errors="replace"), "utf-8"
 
 
@@ -139,6 +152,10 @@ def choose_date(
             meta = _plausible(datetime.fromisoformat(metadata[:19]), now)
         except ValueError:
             meta = None
+    from_url = _plausible(url_date(url), now)
+    if meta is not None and from_url is not None and meta.date() == from_url.date():
+        # htmldate also reads the URL, so this date may be the URL's: do not call it metadata.
+        meta = None
     if meta is not None:
         # htmldate gives a day; the feed's timestamp of that same day is more precise.
         if feed is not None and feed.date() == meta.date():
@@ -146,9 +163,8 @@ def choose_date(
         return meta, "metadata"
     if feed is not None:
         return feed, "feed"
-    found = _plausible(url_date(url), now)
-    if found is not None:
-        return found, "url"
+    if from_url is not None:
+        return from_url, "url"
     return None, "unknown"
 
 
