@@ -296,12 +296,16 @@ async def _read_source(
 
 
 def _chunk_size(n_pages: int, workers: int) -> int:
-    return max(2, min(32, n_pages // max(workers * 4, 1) or 1))
+    # Chunks, not one task per page, to amortise pickling; small enough that the workers start
+    # while fetching goes on and finish together (a few slow pages do not leave one core idle).
+    return max(1, min(8, n_pages // max(workers * 8, 1)))
 
 
 def _pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
-    # forkserver: workers do not inherit the event loop's threads and sockets.
+    # forkserver: workers do not inherit the event loop's threads and sockets; preloading the
+    # extractor makes each worker a cheap fork of a server that imported trafilatura once.
     context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["monitor.extract"])
     return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
@@ -377,7 +381,9 @@ async def _collect(
                 if len(batch) >= chunk:
                     submit()
         submit()
+        log.debug("collect: fetching done, %d chunks submitted", len(chunks))
         gathered = await asyncio.gather(*extracting, return_exceptions=True)
+        log.debug("collect: extraction done")
     finally:
         if own_pool and pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

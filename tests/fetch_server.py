@@ -17,7 +17,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -88,7 +88,7 @@ class Handler(BaseHTTPRequestHandler):
     server: LocalServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
@@ -110,10 +110,8 @@ class Handler(BaseHTTPRequestHandler):
         if route is None:
             self.send(404, b"not found")
             return
-        try:
+        with suppress(BrokenPipeError, ConnectionResetError):
             route(self)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
 
 class LocalServer(ThreadingHTTPServer):
@@ -165,8 +163,11 @@ class LocalServer(ThreadingHTTPServer):
 # -- route builders ------------------------------------------------------------------------------
 
 
-def static(body: bytes, content_type: str = "text/html; charset=utf-8",
-           headers: dict[str, str] | None = None) -> Route:
+def static(
+    body: bytes,
+    content_type: str = "text/html; charset=utf-8",
+    headers: dict[str, str] | None = None,
+) -> Route:
     """Always the same body."""
 
     def route(h: Handler) -> None:
@@ -182,8 +183,15 @@ def with_etag(body: bytes, etag: str, content_type: str = "text/html; charset=ut
         if h.headers.get("If-None-Match") == etag:
             h.send(304, b"", {"ETag": etag})
         else:
-            h.send(200, body, {"Content-Type": content_type, "ETag": etag,
-                               "Last-Modified": "Fri, 26 Jan 2024 12:00:00 GMT"})
+            h.send(
+                200,
+                body,
+                {
+                    "Content-Type": content_type,
+                    "ETag": etag,
+                    "Last-Modified": "Fri, 26 Jan 2024 12:00:00 GMT",
+                },
+            )
 
     return route
 
@@ -280,8 +288,9 @@ def gzipped(body: bytes) -> Route:
 @contextmanager
 def running(server: LocalServer) -> Iterator[LocalServer]:
     """Serve in a background thread for the duration of the block."""
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server

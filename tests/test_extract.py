@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import trafilatura
 
+from monitor.collect import collect
 from monitor.errors import ExtractError
 from monitor.extract import (
     ExtractFailure,
@@ -25,10 +26,17 @@ from monitor.extract import (
 )
 from monitor.models import Link, Page
 from monitor.pipeline import open_store, store_articles
-from monitor.collect import collect
 from monitor.settings import Settings
-from tests.fetch_server import AEB, CHARSET_SENTENCE, LocalServer, aeb_pages, article_html, rss
-from tests.fetch_server import running, static
+from tests.fetch_server import (
+    AEB,
+    CHARSET_SENTENCE,
+    LocalServer,
+    aeb_pages,
+    article_html,
+    rss,
+    running,
+    static,
+)
 
 PARAS = [
     "Iraq's parliament voted on Sunday to ask the government to end the presence of foreign "
@@ -40,11 +48,16 @@ PARAS = [
 ]
 
 
-def page(html: str | bytes, url: str = "https://example.org/world/iraq-vote",
-         link: Link | None = None, encoding: str | None = "utf-8") -> Page:
+def page(
+    html: str | bytes,
+    url: str = "https://example.org/world/iraq-vote",
+    link: Link | None = None,
+    encoding: str | None = "utf-8",
+) -> Page:
     data = html.encode("utf-8") if isinstance(html, str) else html
-    return Page(url, url, "test", 200, data, "text/html", encoding, datetime(2024, 1, 1), 5,
-                link=link)
+    return Page(
+        url, url, "test", 200, data, "text/html", encoding, datetime(2024, 1, 1), 5, link=link
+    )
 
 
 def test_metadata_date_title_author_and_canonical() -> None:
@@ -69,11 +82,11 @@ def test_metadata_date_title_author_and_canonical() -> None:
 
 def test_feed_date_then_url_date() -> None:
     html = article_html("Talks", PARAS)
-    link = Link("https://example.org/a?utm_source=rss", "feed",
-                published_at=datetime(2024, 1, 26, 9, 15))
+    link = Link(
+        "https://example.org/a?utm_source=rss", "feed", published_at=datetime(2024, 1, 26, 9, 15)
+    )
     from_feed = extract_page(page(html, "https://example.org/a?utm_source=rss&id=7", link))
-    assert (from_feed.published_at, from_feed.date_source) == (datetime(2024, 1, 26, 9, 15),
-                                                               "feed")
+    assert (from_feed.published_at, from_feed.date_source) == (datetime(2024, 1, 26, 9, 15), "feed")
     assert from_feed.canonical_url == "https://example.org/a?id=7"
     from_url = extract_page(page(html, "https://example.org/news/2024/01/26/iraq-talks"))
     assert (from_url.published_at, from_url.date_source) == (datetime(2024, 1, 26), "url")
@@ -84,13 +97,16 @@ def test_feed_date_then_url_date() -> None:
 def test_choose_date_prefers_metadata_and_keeps_the_feed_time_of_the_same_day() -> None:
     feed = datetime(2024, 1, 26, 9, 15)
     assert choose_date("2024-01-26", feed, "https://x.org/") == (feed, "metadata")
-    assert choose_date("2024-01-25", feed, "https://x.org/") == (datetime(2024, 1, 25),
-                                                                 "metadata")
+    assert choose_date("2024-01-25", feed, "https://x.org/") == (datetime(2024, 1, 25), "metadata")
     assert choose_date("2999-01-01", None, "https://x.org/2021/03/04/a") == (
-        datetime(2021, 3, 4), "url")
+        datetime(2021, 3, 4),
+        "url",
+    )
     # htmldate reads the URL too: a "metadata" date equal to the URL's is labelled by its source.
     assert choose_date("2021-03-04", None, "https://x.org/2021/03/04/a") == (
-        datetime(2021, 3, 4), "url")
+        datetime(2021, 3, 4),
+        "url",
+    )
     assert choose_date("2021-03-04", feed, "https://x.org/2021/03/04/a") == (feed, "feed")
 
 
@@ -120,11 +136,13 @@ def test_a_lying_charset_header_is_overruled_by_the_bytes() -> None:
 def test_pages_without_text_fail_and_chunks_report_each_failure() -> None:
     with pytest.raises(ExtractError):
         extract_page(page("<html><body><nav>Home</nav></body></html>"))
-    out = extract_pages([
-        page(article_html("ok", PARAS)),
-        page(b"\x00\x01binary", "https://example.org/bin"),
-        page("", "https://example.org/empty"),
-    ])
+    out = extract_pages(
+        [
+            page(article_html("ok", PARAS)),
+            page(b"\x00\x01binary", "https://example.org/bin"),
+            page("", "https://example.org/empty"),
+        ]
+    )
     assert [type(o).__name__ for o in out] == ["Article", "ExtractFailure", "ExtractFailure"]
     assert isinstance(out[2], ExtractFailure) and out[2].reason
 
@@ -151,8 +169,11 @@ def prf(predicted: str, expected: str) -> tuple[float, float, float]:
 
 def mean(scores: list[tuple[float, float, float]]) -> tuple[float, float, float]:
     n = len(scores)
-    return (sum(s[0] for s in scores) / n, sum(s[1] for s in scores) / n,
-            sum(s[2] for s in scores) / n)
+    return (
+        sum(s[0] for s in scores) / n,
+        sum(s[1] for s in scores) / n,
+        sum(s[2] for s in scores) / n,
+    )
 
 
 @pytest.fixture
@@ -175,8 +196,12 @@ def test_stored_text_on_aeb_is_within_001_f1_of_trafilatura_alone(
             "storage": {"db": str(tmp_path / "m.duckdb")},
             "seeds": {"dirs": []},
             "sources": [{"name": "aeb", "kind": "feed", "url": aeb_server.url("/aeb.xml")}],
-            "fetch": {"per_host_delay_s": 0, "trusted_hosts": ["127.0.0.1"],
-                      "per_host_concurrency": 8, "max_articles_per_source": 500},
+            "fetch": {
+                "per_host_delay_s": 0,
+                "trusted_hosts": ["127.0.0.1"],
+                "per_host_concurrency": 8,
+                "max_articles_per_source": 500,
+            },
             "runner": {"workers": 2},
         }
     )

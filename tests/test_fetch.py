@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from monitor.collect import collect, save_fetch_state, source_health
-from monitor.fetch import CacheEntry, Fetcher, build_client, host_delay, retry_after_s
+from monitor.fetch import Fetcher, build_client, host_delay, retry_after_s
 from monitor.pipeline import open_store, run_ingest
 from monitor.settings import FetchSettings, Settings
 from monitor.store import Store
@@ -88,11 +89,17 @@ FAULTS = {
     "/fault/loop": (redirect("/fault/loop2"), "error", "redirects"),
     "/fault/huge": (huge(), "error", "FetchTooLarge"),
     "/fault/bomb": (bomb, "error", "FetchTooLarge"),
-    "/fault/pdf": (static(b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n", "application/pdf"), "skipped",
-                   "FetchUnsupported"),
+    "/fault/pdf": (
+        static(b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n", "application/pdf"),
+        "skipped",
+        "FetchUnsupported",
+    ),
     "/fault/pdf-as-html": (static(b"%PDF-1.4\n1 0 obj <<>>\n"), "skipped", "FetchUnsupported"),
-    "/fault/image": (static(b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "image/png"), "skipped",
-                     "FetchUnsupported"),
+    "/fault/image": (
+        static(b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "image/png"),
+        "skipped",
+        "FetchUnsupported",
+    ),
     "/fault/empty": (static(b""), "error", "empty body"),
     "/fault/404": (status(404), "error", "FetchHTTPStatus"),
     "/private/secret.html": (static(b"<html>secret</html>"), "skipped", "robots.txt"),
@@ -110,14 +117,10 @@ def test_a_run_over_faults_ends_every_url_with_an_outcome_and_loses_nothing(
     for path, (route, _, _) in FAULTS.items():
         server.routes[path] = route
     server.routes["/fault/loop2"] = redirect("/fault/loop")
-    server.routes["/fault/429"] = then_ok(
-        status(429, {"Retry-After": "1"}), PAGES[list(PAGES)[6]]
-    )
+    server.routes["/fault/429"] = then_ok(status(429, {"Retry-After": "1"}), PAGES[list(PAGES)[6]])
     lying = article_html("Caf\u00e9 talk in Erbil", [CHARSET_SENTENCE] * 6).encode("cp1252")
     server.routes["/fault/charset"] = static(lying, "text/html; charset=utf-8")
-    links = (
-        [f"/news/{s}.html" for s in stems] + list(FAULTS) + ["/fault/429", "/fault/charset"]
-    )
+    links = [f"/news/{s}.html" for s in stems] + list(FAULTS) + ["/fault/429", "/fault/charset"]
     items = [{"title": p, "link": server.url(p)} for p in links]
     items.append({"title": "metadata", "link": "http://169.254.169.254/latest/meta-data/"})
     items.append({"title": "intranet", "link": "http://10.0.0.1/admin"})
@@ -222,7 +225,7 @@ def test_per_host_delay_spaces_requests_and_gdelt_gets_at_least_five_seconds(
 
     asyncio.run(go())
     times = sorted(server.hit_times[f"/p{i}"][0] for i in range(3))
-    assert all(b - a >= 0.28 for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= 0.28 for a, b in itertools.pairwise(times))
     assert host_delay("api.gdeltproject.org", FetchSettings(per_host_delay_s=0)) >= 5
     assert host_delay("127.0.0.1", FetchSettings(per_host_delay_s=0)) == 0
 
@@ -248,7 +251,8 @@ def test_private_addresses_are_refused_unless_allowed(server: LocalServer, tmp_p
 
     # A configured source on a private address obeys the same rule.
     settings = make_settings(
-        tmp_path, [{"name": "lan", "kind": "feed", "url": server.url("/page.html")}],
+        tmp_path,
+        [{"name": "lan", "kind": "feed", "url": server.url("/page.html")}],
         trusted_hosts=[],
     )
     store = open_store(settings)
@@ -303,8 +307,10 @@ def test_unreachable_sources_fail_fast_and_quietly(tmp_path: Path) -> None:
     ports = [socket_free_port() for _ in range(5)]
     settings = make_settings(
         tmp_path,
-        [{"name": f"s{i}", "kind": "feed", "url": f"http://127.0.0.1:{p}/rss"}
-         for i, p in enumerate(ports)],
+        [
+            {"name": f"s{i}", "kind": "feed", "url": f"http://127.0.0.1:{p}/rss"}
+            for i, p in enumerate(ports)
+        ],
     )
     store = open_store(settings)
     summary = run_ingest(settings)
@@ -316,8 +322,9 @@ def test_unreachable_sources_fail_fast_and_quietly(tmp_path: Path) -> None:
 
 def test_a_client_passed_in_is_used(server: LocalServer, tmp_path: Path) -> None:
     server.routes["/one.xml"] = static(rss([]), "application/rss+xml")
-    settings = make_settings(tmp_path, [{"name": "one", "kind": "feed", "url":
-                                         server.url("/one.xml")}])
+    settings = make_settings(
+        tmp_path, [{"name": "one", "kind": "feed", "url": server.url("/one.xml")}]
+    )
     store = open_store(settings)
     seen: list[str] = []
 

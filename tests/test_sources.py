@@ -179,19 +179,23 @@ def test_sitemap_index_is_followed_over_http(server: LocalServer, tmp_path: Path
         NEWS_SITEMAP.replace(
             b"https://www.rudaw.net/english/middleeast/iraq/260120241",
             server.url("/news/talks.html").encode(),
-        ).replace(b"<url><loc>https://www.rudaw.net/english/about</loc>"
-                  b"<lastmod>2023-05-01</lastmod></url>", b""),
+        ).replace(
+            b"<url><loc>https://www.rudaw.net/english/about</loc>"
+            b"<lastmod>2023-05-01</lastmod></url>",
+            b"",
+        ),
         "application/xml",
     )
     settings = Settings.model_validate(
         {
             "storage": {"db": str(tmp_path / "m.duckdb")},
             "seeds": {"dirs": []},
-            "sources": [
-                {"name": "sm", "kind": "sitemap", "url": server.url("/sitemap-index.xml")}
-            ],
-            "fetch": {"per_host_delay_s": 0, "trusted_hosts": ["127.0.0.1"],
-                      "respect_robots": False},
+            "sources": [{"name": "sm", "kind": "sitemap", "url": server.url("/sitemap-index.xml")}],
+            "fetch": {
+                "per_host_delay_s": 0,
+                "trusted_hosts": ["127.0.0.1"],
+                "respect_robots": False,
+            },
             "runner": {"workers": 1},
         }
     )
