@@ -117,10 +117,8 @@ def main() -> None:
     collect_s = timings.get("collect", 0.0)
     store_s = timings.get("store_collected", 0.0)
     print(f"pipeline: {summary.articles_new} new articles, {summary.errors} errors")
-    print(
-        f"  collect (fetch + parallel extraction): {collect_s:.1f}s = "
-        f"{n / collect_s:.1f} pages/s"
-    )
+    rate = n / collect_s
+    print(f"  collect (fetch + parallel extraction): {collect_s:.1f}s = {rate:.1f} pages/s")
     print(
         f"  collect + store: {collect_s + store_s:.1f}s = {n / (collect_s + store_s):.1f} pages/s"
     )
