@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -87,6 +87,8 @@ def _setup_logging(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
     # Offline machines: telemetry would only log connection errors.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The embedded server's default 20 s start-up budget is too tight on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _settings(config: Path | None, db: Path | None, **kwargs: Any) -> Settings:
@@ -173,19 +175,6 @@ def _print_summary(summary: dict[str, Any], settings: Settings, elapsed: float) 
     console.print(f"Database: {settings.storage.db}")
 
 
-def _parse_since(value: str | None) -> datetime | Literal["last"] | None:
-    if value is None:
-        return None
-    if value == "last":
-        return "last"
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(
-            f"--since: expected YYYY-MM-DD[THH:MM] or 'last', got {value!r}"
-        ) from None
-
-
 @app.command()
 @_clean_errors
 def digest(
@@ -205,20 +194,24 @@ def digest(
 ) -> None:
     """Write a digest of relevant stories, newest first."""
     _setup_logging(False)
-    from monitor.digest import write_digest
+    from monitor.digest import parse_since, write_digest
     from monitor.store import Store
 
     settings = _settings(config, db)
     store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
     store.initialize()
-    result = write_digest(store, since=_parse_since(since), fmt=fmt.value, out=out)
+    result = write_digest(
+        store, since=parse_since(since), fmt=fmt.value, out=out, include_all=include_all
+    )
     if out is None:
         sys.stdout.write(result.text)
         if not result.text.endswith("\n"):
             sys.stdout.write("\n")
     else:
         err_console.print(
-            f"Wrote {out}: {result.stories} stories, {result.articles} articles.", highlight=False
+            f"Wrote {out}: {len(result.digest.stories)} stories, "
+            f"{result.digest.overview.new_articles} new articles.",
+            highlight=False,
         )
 
 

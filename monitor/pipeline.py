@@ -24,7 +24,14 @@ from monitor import classify as classify_mod
 from monitor.collect import collect, save_fetch_state
 from monitor.dedup import content_hash, find_duplicates
 from monitor.errors import MonitorError, SeedError, StoreLocked
-from monitor.models import Article, Classification, FetchRecord, RunSummary, StoredArticle
+from monitor.models import (
+    Article,
+    Classification,
+    DedupDecision,
+    FetchRecord,
+    RunSummary,
+    StoredArticle,
+)
 from monitor.seeds import find_seed_files, read_seed
 from monitor.settings import Settings
 from monitor.store import Connection, Store, insert_rows, utcnow
@@ -32,7 +39,7 @@ from monitor.stories import assign_stories
 
 log = logging.getLogger(__name__)
 
-PROCESS_BATCH = 5000
+PROCESS_BATCH = 1000
 T = TypeVar("T")
 
 
@@ -323,42 +330,53 @@ def write_classifications(con: Connection, results: Sequence[Classification]) ->
 
 
 def process_pending(store: Store, settings: Settings) -> ProcessResult:
-    """Deduplicate, assign stories to and classify every unprocessed article, in batches."""
+    """Deduplicate, assign stories to and classify every unprocessed article, in batches.
+
+    Classification is CPU work and runs between transactions, so readers in other
+    processes only ever wait for the short writes.
+    """
     total = duplicates = relevant = 0
     while True:
-        with store.write() as con:
+        with store.read_write() as con:
             pending = _pending(con, PROCESS_BATCH)
-            if not pending:
-                break
+        if not pending:
+            break
+        results = [classify_mod.classify(a.article_id, a.title, a.text) for a in pending]
+        with store.write() as con:
             decisions = find_duplicates(con, pending)
             story_of = assign_stories(con, pending, decisions)
-            results = [classify_mod.classify(a.article_id, a.title, a.text) for a in pending]
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _decided AS SELECT "
-                "unnest($1::VARCHAR[]) AS article_id, unnest($2::VARCHAR[]) AS duplicate_of, "
-                "unnest($3::VARCHAR[]) AS reason, unnest($4::DOUBLE[]) AS similarity, "
-                "unnest($5::VARCHAR[]) AS story_id",
-                [
-                    [d.article_id for d in decisions],
-                    [d.duplicate_of for d in decisions],
-                    [d.reason for d in decisions],
-                    [d.similarity for d in decisions],
-                    [story_of.get(d.article_id) for d in decisions],
-                ],
-            )
-            con.execute(
-                "UPDATE core.articles a SET duplicate_of = d.duplicate_of, "
-                "duplicate_reason = d.reason, similarity = d.similarity, story_id = d.story_id, "
-                "processed_at = ? FROM _decided d WHERE a.article_id = d.article_id",
-                [utcnow()],
-            )
-            con.execute("DROP TABLE _decided")
+            _write_decisions(con, decisions, story_of)
             write_classifications(con, results)
             fill_dates_from_stories(con)
         total += len(pending)
         duplicates += sum(1 for d in decisions if d.duplicate_of)
         relevant += sum(1 for c in results if c.relevant)
     return ProcessResult(total, duplicates, relevant)
+
+
+def _write_decisions(
+    con: Connection, decisions: Sequence[DedupDecision], story_of: dict[str, str]
+) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _decided AS SELECT "
+        "unnest($1::VARCHAR[]) AS article_id, unnest($2::VARCHAR[]) AS duplicate_of, "
+        "unnest($3::VARCHAR[]) AS reason, unnest($4::DOUBLE[]) AS similarity, "
+        "unnest($5::VARCHAR[]) AS story_id",
+        [
+            [d.article_id for d in decisions],
+            [d.duplicate_of for d in decisions],
+            [d.reason for d in decisions],
+            [d.similarity for d in decisions],
+            [story_of.get(d.article_id) for d in decisions],
+        ],
+    )
+    con.execute(
+        "UPDATE core.articles a SET duplicate_of = d.duplicate_of, "
+        "duplicate_reason = d.reason, similarity = d.similarity, story_id = d.story_id, "
+        "processed_at = ? FROM _decided d WHERE a.article_id = d.article_id",
+        [utcnow()],
+    )
+    con.execute("DROP TABLE _decided")
 
 
 def fill_dates_from_stories(con: Connection) -> None:
@@ -412,8 +430,12 @@ def run_ingest(
                     summary,
                     collected.records,
                     stage(
-                        "store_collected", store_articles, store, summary.run_id,
-                        collected.articles, collected.records,
+                        "store_collected",
+                        store_articles,
+                        store,
+                        summary.run_id,
+                        collected.articles,
+                        collected.records,
                     ),
                 )
                 summary.unchanged += collected.known

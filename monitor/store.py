@@ -202,6 +202,25 @@ MIGRATIONS: list[Migration] = [
             FROM core.runs;
         """,
     ),
+    Migration(
+        "0006_digest_deliveries",
+        """
+        CREATE TABLE core.deliveries (
+            delivery_id VARCHAR PRIMARY KEY,
+            digest_id VARCHAR,
+            url_hash VARCHAR NOT NULL,      -- sha256 of the Apprise URL; the URL is never stored
+            url_redacted VARCHAR NOT NULL,  -- secrets masked, for display
+            title VARCHAR,
+            body VARCHAR NOT NULL,          -- kept so a failed delivery can be re-sent
+            status VARCHAR NOT NULL,        -- pending | sent | failed | abandoned
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            last_attempt_at TIMESTAMP,
+            delivered_at TIMESTAMP
+        );
+        """,
+    ),
 ]
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
@@ -287,6 +306,19 @@ class Store:
             con.execute("COMMIT")
         except duckdb.Error as exc:
             raise StoreError(f"write to {self.path} failed: {exc}") from exc
+        finally:
+            con.close()
+
+    @contextmanager
+    def read_write(self) -> Iterator[Connection]:
+        """A briefly held read-write connection without a transaction (for the writer process).
+
+        A process that writes uses this for its own reads: DuckDB refuses a read-only
+        connection in a process that has the file open read-write.
+        """
+        con = self._connect(read_only=False)
+        try:
+            yield con
         finally:
             con.close()
 

@@ -1,4 +1,4 @@
-"""The plain-Python pipeline over seeds: stored once, cleaned, re-runs idempotent, bad input kept out."""
+"""The plain-Python pipeline over seeds: stored once, clean, idempotent, bad input kept out."""
 
 from __future__ import annotations
 
@@ -54,13 +54,12 @@ def test_second_run_adds_nothing(settings: Settings) -> None:
         "SELECT count(DISTINCT story_id) FROM articles"
     )
     assert [r[0] for r in store.query("SELECT articles_new FROM runs ORDER BY started_at")] == [
-        5, 0,
+        5,
+        0,
     ]
 
 
-def test_bad_seed_files_are_reported_and_good_ones_ingest(
-    tmp_path: Path, seeds_dir: Path
-) -> None:
+def test_bad_seed_files_are_reported_and_good_ones_ingest(tmp_path: Path, seeds_dir: Path) -> None:
     folder = tmp_path / "seeds"
     shutil.copytree(seeds_dir, folder)
     (folder / "empty.txt").write_bytes(b"")
