@@ -43,7 +43,7 @@ needs_aeb = pytest.mark.skipif(
 
 FAST_FETCH: dict[str, Any] = {
     "per_host_delay_s": 0,
-    "timeout_s": 0.5,
+    "timeout_s": 1.5,
     "max_retries": 2,
     "max_retry_delay_s": 0.2,
     "per_host_concurrency": 4,
@@ -83,7 +83,7 @@ def fetches(store: Store) -> dict[str, list[tuple[Any, ...]]]:
 
 
 FAULTS = {
-    "/fault/timeout": (sleeper(2.0), "error", "FetchTimeout"),
+    "/fault/timeout": (sleeper(5.0), "error", "FetchTimeout"),
     "/fault/500": (status(500), "error", "FetchHTTPStatus"),
     "/fault/reset": (reset, "error", "FetchConnection"),
     "/fault/loop": (redirect("/fault/loop2"), "error", "redirects"),
