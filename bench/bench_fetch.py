@@ -126,11 +126,19 @@ def main() -> None:
         f"  whole run_ingest (+ dedup, stories, classify): {total:.1f}s = {n / total:.1f} pages/s"
     )
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for html in paths.values():
         trafilatura.bare_extraction(html, with_metadata=True)
     bare = time.perf_counter() - start
-    print(f"bare trafilatura loop, one process: {bare:.1f}s = {n / bare:.1f} pages/s")
+    share = (time.process_time() - cpu) / bare
+    print(
+        f"bare trafilatura loop, one process: {bare:.1f}s = {n / bare:.1f} pages/s "
+        f"(it got {share:.0%} of a core)"
+    )
+    print(
+        f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(other work on the machine shrinks what the worker processes can gain)"
+    )
     print(
         f"ratio collect+store / bare: {bare / (collect_s + store_s):.2f}x; "
         f"whole run / bare: {bare / total:.2f}x (target >= 1.3x)"
