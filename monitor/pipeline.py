@@ -231,7 +231,7 @@ def store_articles(
             "core.raw_pages",
             ["article_id", "url", "html_zlib", "content_type", "encoding", "fetched_at"],
             [
-                (a.article_id, a.url, zlib.compress(a.raw_html, 6), None, None, now)
+                (a.article_id, a.url, zlib.compress(a.raw_html, 3), None, None, now)
                 for a in fresh
                 if a.raw_html
             ],
