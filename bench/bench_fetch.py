@@ -108,15 +108,19 @@ def main() -> None:
                     "runner": {"workers": args.workers},
                 }
             )
-            start = time.perf_counter()
+            start, main_cpu = time.perf_counter(), time.process_time()
             summary = run_ingest(settings, stage=timed)
             total = time.perf_counter() - start
+            main_cpu = time.process_time() - main_cpu
     finally:
         stop.set()
         server.join(timeout=5)
     collect_s = timings.get("collect", 0.0)
     store_s = timings.get("store_collected", 0.0)
-    print(f"pipeline: {summary.articles_new} new articles, {summary.errors} errors")
+    print(
+        f"pipeline: {summary.articles_new} new articles, {summary.errors} errors; "
+        f"main process CPU {main_cpu:.1f}s (fetch, store, classify; extraction is in workers)"
+    )
     rate = n / collect_s
     print(f"  collect (fetch + parallel extraction): {collect_s:.1f}s = {rate:.1f} pages/s")
     print(
