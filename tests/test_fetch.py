@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -343,3 +344,29 @@ def socket_free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_an_executor_passed_in_runs_the_extraction(server: LocalServer, tmp_path: Path) -> None:
+    paras = ["Coalition advisers will leave Baghdad by September, officials said on Friday."] * 6
+    for i in range(3):
+        server.routes[f"/story{i}.html"] = static(article_html(f"Story {i}", paras).encode())
+    items = [{"title": f"s{i}", "link": server.url(f"/story{i}.html")} for i in range(3)]
+    server.routes["/three.xml"] = static(rss(items), "application/rss+xml")
+    settings = make_settings(
+        tmp_path, [{"name": "t", "kind": "feed", "url": server.url("/three.xml")}]
+    )
+    store = open_store(settings)
+    assert source_health(store, settings)[0].state == "due"
+    calls: list[int] = []
+
+    class CountingPool(concurrent.futures.ProcessPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            calls.append(len(args[0]))
+            return super().submit(fn, *args, **kwargs)
+
+    with CountingPool(max_workers=1) as pool:
+        result = collect(settings, store, "r1", executor=pool)
+    assert sorted(a.url for a in result.articles) == [
+        server.url(f"/story{i}.html") for i in range(3)
+    ]
+    assert sum(calls) == 3 and all(a.raw_html for a in result.articles)
