@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from monitor import classify as classify_mod
+from monitor.collect import collect, save_fetch_state
 from monitor.dedup import content_hash, find_duplicates
 from monitor.errors import MonitorError, SeedError, StoreLocked
 from monitor.models import (
@@ -231,7 +232,7 @@ def store_articles(
             "core.raw_pages",
             ["article_id", "url", "html_zlib", "content_type", "encoding", "fetched_at"],
             [
-                (a.article_id, a.url, zlib.compress(a.raw_html, 6), None, None, now)
+                (a.article_id, a.url, zlib.compress(a.raw_html, 3), None, None, now)
                 for a in fresh
                 if a.raw_html
             ],
@@ -456,6 +457,23 @@ def run_ingest(
                 records,
                 stage("store_seeds", store_articles, store, summary.run_id, articles, records),
             )
+            if fetch and settings.sources:
+                collected = stage("collect", collect, settings, store, summary.run_id)
+                _add_stored(
+                    summary,
+                    collected.records,
+                    stage(
+                        "store_collected",
+                        store_articles,
+                        store,
+                        summary.run_id,
+                        collected.articles,
+                        collected.records,
+                    ),
+                )
+                summary.unchanged += collected.known
+                # Validators and source health only once the articles they vouch for are stored.
+                stage("save_fetch_state", save_fetch_state, store, settings, collected)
             result = stage("process", process_pending, store, settings)
             summary.duplicates += result.duplicates
             summary.relevant += result.relevant
