@@ -243,6 +243,51 @@ def sql(
     _print_rows(columns, rows, fmt)
 
 
+@app.command()
+@_clean_errors
+def sources(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    fmt: Annotated[
+        TableFormat, typer.Option("--format", help="Output format.")
+    ] = TableFormat.table,
+) -> None:
+    """Configured sources with their health: last fetch, last error, failures, next due."""
+    _setup_logging(False)
+    from dataclasses import asdict
+
+    from monitor.collect import source_health
+    from monitor.pipeline import open_store
+
+    settings = _settings(config, db)
+    health = source_health(open_store(settings), settings)
+    if fmt is not TableFormat.table:
+        rows = [asdict(h) for h in health]
+        columns = list(rows[0]) if rows else []
+        _print_rows(columns, [tuple(r.values()) for r in rows], fmt)
+        return
+    table = Table("source", "kind", "state", "last fetch", "last success", "failures", "next due")
+    table.add_column("last error", overflow="ellipsis", no_wrap=True, max_width=60)
+    styles = {"due": "green", "waiting": "", "backing off": "yellow", "disabled": "red"}
+    for h in health:
+        table.add_row(
+            h.name,
+            h.kind,
+            f"[{styles.get(h.state, '')}]{h.state}[/]" if styles.get(h.state) else h.state,
+            _when(h.last_fetch_at),
+            _when(h.last_success_at),
+            str(h.consecutive_failures),
+            _when(h.next_due_at),
+            h.last_error or "",
+        )
+    console.print(table)
+    console.print(f"{len(health)} source(s)", style="dim")
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
+
+
 @app.command(name="eval")
 @_clean_errors
 def evaluate(
