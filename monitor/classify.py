@@ -203,6 +203,7 @@ def _normalize_token(raw: str) -> str:
     return low
 
 
+_NON_WORD = re.compile(r"[\W_]")
 _TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")
 _GAP_CHARS = " \t\r\n-\u2010\u2011\u2012\u2013\u2014\u2015'’."
 
@@ -315,7 +316,7 @@ class PhraseMatcher:
         if not norms:
             return
         key = " ".join(norms)
-        case = re.sub(r"[\W_]", "", term) if _case_sensitive(term) else None
+        case = _NON_WORD.sub("", term) if _case_sensitive(term) else None
         self.table.setdefault(key, []).append((category, payload, case))
         self.firsts.add(norms[0])
         for k in range(1, len(norms)):
@@ -353,8 +354,10 @@ class PhraseMatcher:
                 for category, payload, case in entries:
                     if busy_until.get(category, -1) > i:
                         continue
-                    if case is not None and re.sub(r"[\W_]", "", text[start:end]) != case:
-                        continue
+                    if case is not None:
+                        raw = text[start:end]
+                        if raw != case and _NON_WORD.sub("", raw) != case:
+                            continue
                     found.setdefault(category, []).append(Hit(start, end, text[start:end], payload))
                     busy_until[category] = i + length
         return Found(text, found, self.regexes)
@@ -1088,37 +1091,41 @@ def _topics(
     sentence), and the next ones that score at least `keep_ratio` of it.
     """
     rank = tax.topic_ranking
-    position: list[float] = []
-    body_seen = 0
-    for s in sentences:
-        if s.title:
-            position.append(rank.title)
-        else:
-            position.append(rank.lead if body_seen < rank.lead_sentences else rank.body)
-            body_seen += 1
-    lead_weight = min(rank.title, rank.lead)
+    titled = next((i for i, s in enumerate(sentences) if not s.title), len(sentences))
+    lead_end = titled + rank.lead_sentences
+
+    def position(i: int) -> float:
+        return rank.title if i < titled else rank.lead if i < lead_end else rank.body
+
+    # Lexicon lists ("@us_forces") serve several topics: locate each category's hits once.
+    located: dict[str, set[int]] = {}
+
+    def where(categories: Sequence[str]) -> set[int]:
+        out: set[int] = set()
+        for c in categories:
+            if c not in located:
+                located[c] = {index.of(h.start) for h in found.get(c)}
+            out |= located[c]
+        return out
+
     scored: list[tuple[float, bool, int, str]] = []
     evidence: dict[str, object] = {}
     for order, rule in enumerate(tax.topics):
         common: set[int] | None = None
         for categories in rule.groups:
-            where = {index.of(h.start) for c in categories for h in found.get(c)}
-            common = where if common is None else common & where
+            common = where(categories) if common is None else common & where(categories)
             if not common:
                 break
-        if common and rule.exclude:
-            common -= {index.of(h.start) for c in rule.exclude for h in found.get(c)}
+        excluded = where(rule.exclude) if common and rule.exclude else set()
+        common = (common or set()) - excluded
         if not common or len(common) < rule.min_sentences:
             continue
-        up_front = any(position[i] >= lead_weight > rank.body for i in common)
-        qualified = up_front or len(common) >= rank.min_body_sentences
-        score = sum(position[i] for i in common)
+        qualified = len(common) >= rank.min_body_sentences or min(common) < lead_end
+        score = sum(map(position, common))
         continued: set[int] = set()
         if rule.continues:
-            continued = {index.of(h.start) for h in found.get(rule.continues)} - common
-            if continued and rule.exclude:
-                continued -= {index.of(h.start) for c in rule.exclude for h in found.get(c)}
-            score += rank.continued * sum(position[i] for i in continued)
+            continued = where((rule.continues,)) - common - excluded
+            score += rank.continued * sum(map(position, continued))
         score *= rule.weight
         scored.append((score, qualified, order, rule.name))
         evidence[rule.name] = {
