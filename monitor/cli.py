@@ -299,7 +299,7 @@ def evaluate(
 ) -> None:
     """Relevance and story-clustering metrics on a labelled folder, listing every miss."""
     _setup_logging(False)
-    from monitor.evaluate import evaluate_relevance
+    from monitor.evaluate import evaluate_relevance, evaluate_topics
 
     settings = _settings(config, db)
     if not (eval_dir / "index.tsv").is_file():
@@ -310,7 +310,13 @@ def evaluate(
             taxonomy=None if settings.classify.taxonomy is None else _taxonomy(settings),
             relevance_threshold=settings.classify.relevance_threshold,
         )
+        topics = evaluate_topics(
+            eval_dir,
+            taxonomy=None if settings.classify.taxonomy is None else _taxonomy(settings),
+            relevance_threshold=settings.classify.relevance_threshold,
+        )
     console.print(report.render(), highlight=False, soft_wrap=True)
+    console.print(topics.render(), highlight=False, soft_wrap=True)
 
 
 def _taxonomy(settings: Settings) -> Any:
