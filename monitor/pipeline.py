@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from monitor import classify as classify_mod
 from monitor.dedup import content_hash, find_duplicates
-from monitor.errors import MonitorError, SeedError, StoreLocked
+from monitor.errors import MonitorError, RunLocked, SeedError
 from monitor.models import Article, Classification, FetchRecord, RunSummary, StoredArticle
 from monitor.seeds import find_seed_files, read_seed
 from monitor.settings import Settings
@@ -74,7 +74,7 @@ def run_lock(db_path: Path, *, wait_s: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise StoreLocked(
+                    raise RunLocked(
                         f"another ingest run is still working on {db_path} "
                         f"(waited {wait_s:.0f}s); skipping this run"
                     ) from None
