@@ -24,7 +24,7 @@ R = TypeVar("R")
 
 
 def make_task_runner(runner: RunnerSettings) -> TaskRunner[Any]:
-    """The task runner named by `[runner]`: local process pool, local Dask cluster, or a remote one."""
+    """The task runner named by `[runner]`: process pool, local Dask cluster, or a remote one."""
     if runner.task_runner == "dask":
         from prefect_dask import DaskTaskRunner
 

@@ -42,7 +42,9 @@ def test_config_chooses_the_task_runner() -> None:
     local = make_task_runner(RunnerSettings(task_runner="dask", workers=2))
     assert isinstance(local, DaskTaskRunner)
     assert local.cluster_kwargs["n_workers"] == 2
-    remote = make_task_runner(RunnerSettings(task_runner="dask", dask_address="tcp://10.0.0.5:8786"))
+    remote = make_task_runner(
+        RunnerSettings(task_runner="dask", dask_address="tcp://10.0.0.5:8786")
+    )
     assert isinstance(remote, DaskTaskRunner)
     assert remote.address == "tcp://10.0.0.5:8786"
 
