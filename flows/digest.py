@@ -9,6 +9,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.logs import forward_library_logs
 from monitor.digest import write_digest
 from monitor.pipeline import open_store
 from monitor.settings import load_settings
@@ -39,6 +40,7 @@ def digest_flow(
     config: str | None = None, db: str | None = None, fmt: str | None = None
 ) -> dict[str, Any]:
     """Write a digest since the previous one and publish it as a Prefect markdown artifact."""
+    forward_library_logs()
     info = write_digest_task(config, db, fmt)
     create_markdown_artifact(key="digest", markdown=info["markdown"], description=info["path"])
     get_run_logger().info(

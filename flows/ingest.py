@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.logs import forward_library_logs
 from monitor.errors import RunLocked
 from monitor.pipeline import run_ingest
 from monitor.settings import load_settings
@@ -41,6 +42,7 @@ def ingest_flow(
     With skip_if_locked (scheduled runs), a run that finds another still working on the
     database after lock_wait_s logs a warning and returns status 'skipped' instead of failing.
     """
+    forward_library_logs()
     settings = load_settings(
         Path(config) if config else None,
         db=Path(db) if db else None,
