@@ -6,14 +6,10 @@ Slow (a server start, a deploy, a worker): about a minute on two cores.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,34 +18,12 @@ import duckdb
 import httpx
 import pytest
 
+from tests.procs import PREFECT, prefect_server, stop, tail
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
-PREFECT = [sys.executable, "-m", "prefect"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a subprocess (its whole process group), then kill it if it lingers."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=15)
-    except (subprocess.TimeoutExpired, ProcessLookupError):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 9)
-        proc.wait(timeout=10)
-
-
-def tail(path: Path, n: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path.exists() else ""
 
 
 @pytest.fixture
@@ -65,50 +39,9 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
-    """A real `prefect server start` on a free port, with its own PREFECT_HOME and database."""
-    home = tmp_path / "prefect-home"
-    home.mkdir()
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": api,
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_UI_ENABLED": "false",
-        # Only the run this test triggers: no hourly/daily runs created behind its back.
-        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "INFO",
-        "PREFECT_CLI_COLORS": "false",
-        "PREFECT_CLI_WRAP_LINES": "false",
-    }
-    env.pop("MONITOR_CONFIG", None)
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"prefect server exited {proc.returncode}:\n{tail(log)}")
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"prefect server not healthy after 120 s:\n{tail(log)}")
-            time.sleep(0.5)
-        yield env, api
-    finally:
-        stop(proc)
+    """A real Prefect server with its own PREFECT_HOME; only the runs the test triggers."""
+    with prefect_server(tmp_path / "prefect-home") as env:
+        yield {**env, "PREFECT_LOGGING_LEVEL": "INFO"}, env["PREFECT_API_URL"]
 
 
 def prefect_cli(args: list[str], env: dict[str, str], cwd: Path) -> str:

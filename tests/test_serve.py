@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.procs import clean_env
 from tests.synthetic import make_seed_dir
 
 pytestmark = pytest.mark.slow
@@ -41,17 +42,8 @@ def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def environment(prefect_home: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PREFECT_") and k != "MONITOR_CONFIG"
-    }
-    env.update(
-        PREFECT_HOME=str(prefect_home),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_RUNNER_POLL_FREQUENCY="2",
-    )
-    return env
+    # No PREFECT_API_URL: serve starts Prefect's temporary local API, as for a user without one.
+    return clean_env(PREFECT_HOME=str(prefect_home), PREFECT_RUNNER_POLL_FREQUENCY="2")
 
 
 def start_serve(
