@@ -395,8 +395,9 @@ def run_ingest(
     stage: StageRunner = call_directly,
 ) -> RunSummary:
     """One complete ingest run: seeds and sources, stored, deduplicated, classified."""
-    store = open_store(settings)
+    # The run lock first: a run that must wait or skip should not touch the file at all.
     with run_lock(settings.storage.db, wait_s=lock_wait_s):
+        store = open_store(settings)
         summary = stage("start_run", start_run, store)
         try:
             articles, records = stage("read_seeds", read_seeds, settings)

@@ -95,3 +95,21 @@ def prefect_server(home: Path, *, scheduler: bool = False) -> Iterator[dict[str,
         yield env
     finally:
         stop(proc)
+
+
+def run_lock_held(db: Path) -> bool:
+    """Whether some process holds the database's run lock (read from /proc/locks, so the
+    check itself never takes the lock and cannot make a starting run skip)."""
+    lock = db.with_name(db.name + ".run.lock")
+    try:
+        st = lock.stat()
+    except FileNotFoundError:
+        return False
+    # Match on the inode alone: on overlay filesystems the device numbers differ.
+    inode = str(st.st_ino)
+    with open("/proc/locks", encoding="ascii") as locks:
+        for line in locks:
+            fields = line.split()
+            if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].split(":")[-1] == inode:
+                return True
+    return False

@@ -8,7 +8,7 @@ so each is a few seconds of work rather than a temporary server's start-up.
 
 from __future__ import annotations
 
-import fcntl
+import json
 import os
 import random
 import signal
@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.procs import prefect_server
+from tests.procs import prefect_server, run_lock_held
 from tests.synthetic import make_seed_dir, synthetic_text
 
 pytestmark = pytest.mark.slow
@@ -48,23 +48,6 @@ def monitor_run(db: Path, seeds: Path) -> list[str]:
         "--seeds",
         str(seeds),
     ]
-
-
-def run_lock_held(db: Path) -> bool:
-    """Whether an ingest run holds the database's run lock right now."""
-    lock = db.with_name(db.name + ".run.lock")
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
 
 
 def snapshot(db: Path) -> dict[str, object]:
@@ -157,3 +140,72 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     assert statuses[-1] == "completed"
     assert "running" not in statuses
     assert set(statuses) <= {"completed", "interrupted"}
+
+
+RUN_FLOW = (
+    "import json, sys\n"
+    "from flows.ingest import ingest_flow\n"
+    "result = ingest_flow(db=sys.argv[1], seeds=[sys.argv[2]], fetch=False,\n"
+    "                     skip_if_locked=True, lock_wait_s=float(sys.argv[3]))\n"
+    "print('RESULT ' + json.dumps(result))\n"
+)
+
+
+def test_overlapping_runs_wait_or_skip_and_say_so(
+    tmp_path: Path, server_env: dict[str, str]
+) -> None:
+    seeds = make_seed_dir(tmp_path / "seeds", 1200)  # a first run of several seconds
+    db = tmp_path / "monitor.duckdb"
+    env = {**server_env, "PREFECT_LOGGING_LEVEL": "WARNING"}
+
+    def scheduled_run(wait_s: float) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", RUN_FLOW, str(db), str(seeds), str(wait_s)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+    first = subprocess.Popen(
+        monitor_run(db, seeds), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 120
+    while not run_lock_held(db):
+        assert first.poll() is None, first.communicate()[0]
+        assert time.monotonic() < deadline, "first run never took the lock"
+        time.sleep(0.02)
+    # Two scheduled runs come due while the first is still at work: one may not wait, the
+    # other waits long enough for the first to finish.
+    impatient = scheduled_run(0)
+    patient = scheduled_run(240)
+    outputs = {}
+    for name, proc in (("impatient", impatient), ("patient", patient)):
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out
+        outputs[name] = out
+    first_out, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, first_out
+
+    def result(out: str) -> dict[str, object]:
+        line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+        return json.loads(line.removeprefix("RESULT "))
+
+    skipped = result(outputs["impatient"])
+    waited = result(outputs["patient"])
+    assert skipped["status"] == "skipped", outputs["impatient"]
+    # It says so, in the run's log as well as in its result.
+    assert "skipped: another ingest run is still working on" in outputs["impatient"]
+    assert waited["status"] == "completed"
+    assert waited["articles_new"] == 0  # the first run had stored everything
+    assert "another ingest run holds" in outputs["patient"]  # it announced the wait
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        runs = con.execute("SELECT status, articles_new FROM runs ORDER BY started_at").fetchall()
+        stored = con.execute("SELECT count(*), count(DISTINCT url) FROM articles").fetchone()
+    finally:
+        con.close()
+    assert runs == [("completed", 1205), ("completed", 0)]
+    assert stored == (1205, 1205)

@@ -4,7 +4,6 @@ promptly on SIGTERM or Ctrl-C, mid-run included, and leaves the database usable.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.procs import clean_env
+from tests.procs import clean_env, run_lock_held
 from tests.synthetic import make_seed_dir
 
 pytestmark = pytest.mark.slow
@@ -58,23 +57,6 @@ def start_serve(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-
-
-def run_lock_held(db: Path) -> bool:
-    """Whether an ingest run holds the database's run lock right now."""
-    lock = db.with_name(db.name + ".run.lock")
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
 
 
 def runs(db: Path) -> list[tuple[str, int]]:
