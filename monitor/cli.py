@@ -292,7 +292,7 @@ def serve(
     ] = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Run ingest and digest on their schedules ([schedule]) until SIGTERM or Ctrl-C."""
+    """Run ingest and digest on the crons in the config's schedule section until SIGTERM/Ctrl-C."""
     _setup_logging(verbose)
     # The library's logs go to the Prefect UI with the flows' own (see docs/operations.md).
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "monitor")
