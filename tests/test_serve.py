@@ -20,6 +20,7 @@ from tests.synthetic import make_seed_dir
 pytestmark = pytest.mark.slow
 
 STOP_WITHIN_S = 10.0
+NEVER_DUE = "0 0 1 1 *"
 
 
 def write_config(tmp_path: Path, seeds: Path) -> Path:
@@ -28,7 +29,9 @@ def write_config(tmp_path: Path, seeds: Path) -> Path:
         "sources = []\n"
         f'[storage]\ndb = "{tmp_path / "monitor.duckdb"}"\n'
         f'[seeds]\ndirs = ["{seeds}"]\n'
-        f'[digest]\nout_dir = "{tmp_path / "digests"}"\n',
+        f'[digest]\nout_dir = "{tmp_path / "digests"}"\n'
+        # Crons that do not come due during a test (only --run-now runs).
+        f'[schedule]\ningest_cron = "{NEVER_DUE}"\ndigest_cron = "{NEVER_DUE}"\n',
         encoding="utf-8",
     )
     return config
@@ -117,6 +120,7 @@ def test_serve_runs_ingest_now_and_stops_on_ctrl_c(tmp_path: Path, prefect_home:
         assert proc.returncode == 0, log_tail(tmp_path)
         assert took < STOP_WITHIN_S, log_tail(tmp_path)
         assert "Stopped." in log_tail(tmp_path)
+        assert f"Serving ingest ({NEVER_DUE}) and digest ({NEVER_DUE}, UTC)" in log_tail(tmp_path)
     finally:
         cleanup(proc)
     assert runs(db) == [("completed", 5)]
