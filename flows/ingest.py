@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.logs import forward_library_logs
+from flows.runners import extraction_executor
 from monitor.errors import RunLocked
 from monitor.pipeline import run_ingest
 from monitor.settings import load_settings
@@ -49,7 +50,14 @@ def ingest_flow(
         seeds=[Path(s) for s in seeds] if seeds else None,
     )
     try:
-        summary = run_ingest(settings, fetch=fetch, lock_wait_s=lock_wait_s, stage=run_as_task)
+        with extraction_executor(settings.runner) as executor:
+            summary = run_ingest(
+                settings,
+                fetch=fetch,
+                lock_wait_s=lock_wait_s,
+                stage=run_as_task,
+                executor=executor,
+            )
     except RunLocked as exc:
         if not skip_if_locked:
             raise

@@ -9,8 +9,10 @@ flow, and the flow alone writes the DuckDB file.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from prefect import task
@@ -23,22 +25,24 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def _local_cluster_kwargs(runner: RunnerSettings) -> dict[str, Any]:
+    return {
+        "n_workers": runner.workers or os.cpu_count() or 1,
+        "processes": True,
+        "threads_per_worker": 1,
+        # The dashboard needs bokeh and a port; a scheduled job wants neither.
+        "dashboard_address": None,
+    }
+
+
 def make_task_runner(runner: RunnerSettings) -> TaskRunner[Any]:
     """The task runner named by `[runner]`: process pool, local Dask cluster, or a remote one."""
     if runner.task_runner == "dask":
-        from prefect_dask import DaskTaskRunner
+        from prefect_dask.task_runners import DaskTaskRunner
 
         if runner.dask_address:
             return DaskTaskRunner(address=runner.dask_address)
-        return DaskTaskRunner(
-            cluster_kwargs={
-                "n_workers": runner.workers or os.cpu_count() or 1,
-                "processes": True,
-                "threads_per_worker": 1,
-                # The dashboard needs bokeh and a port; a scheduled job wants neither.
-                "dashboard_address": None,
-            }
-        )
+        return DaskTaskRunner(cluster_kwargs=_local_cluster_kwargs(runner))
     return ProcessPoolTaskRunner(max_workers=runner.workers)
 
 
@@ -63,3 +67,50 @@ def map_in_chunks(fn: Callable[[T], R], items: Sequence[T], chunk: int) -> list[
     """
     futures = [_apply_to_chunk.submit(fn, part) for part in chunked(items, chunk)]
     return [result for future in futures for result in future.result()]
+
+
+class DaskExecutor(concurrent.futures.Executor):
+    """A concurrent.futures executor on a Dask cluster, connected on first use: a run that
+    extracts nothing (seeds only, nothing new, or skipped) starts no cluster."""
+
+    def __init__(self, runner: RunnerSettings) -> None:
+        self._runner = runner
+        self._cluster: Any = None
+        self._client: Any = None
+        self._executor: Any = None
+
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Any:
+        """Submit fn(*args) to the cluster (starting or connecting to it the first time)."""
+        if self._executor is None:
+            from distributed import Client, LocalCluster
+
+            if self._runner.dask_address:
+                self._client = Client(self._runner.dask_address)  # type: ignore[no-untyped-call]
+            else:
+                options = _local_cluster_kwargs(self._runner)
+                self._cluster = LocalCluster(**options)  # type: ignore[no-untyped-call]
+                self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
+            self._executor = self._client.get_executor()
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Disconnect, and stop the local cluster if this executor started one."""
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._executor = self._client = self._cluster = None
+
+
+@contextmanager
+def extraction_executor(runner: RunnerSettings) -> Iterator[concurrent.futures.Executor | None]:
+    """The executor page extraction fans out on: None (collect's own local process pool) for
+    "process", else a Dask cluster's (a local one, or the one at dask_address)."""
+    if runner.task_runner != "dask":
+        yield None
+        return
+    executor = DaskExecutor(runner)
+    try:
+        yield executor
+    finally:
+        executor.shutdown()

@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -87,6 +87,8 @@ def _setup_logging(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
     # Offline machines: telemetry would only log connection errors.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The embedded server's default 20 s start-up budget is too tight on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _settings(config: Path | None, db: Path | None, **kwargs: Any) -> Settings:
@@ -173,19 +175,6 @@ def _print_summary(summary: dict[str, Any], settings: Settings, elapsed: float) 
     console.print(f"Database: {settings.storage.db}")
 
 
-def _parse_since(value: str | None) -> datetime | Literal["last"] | None:
-    if value is None:
-        return None
-    if value == "last":
-        return "last"
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(
-            f"--since: expected YYYY-MM-DD[THH:MM] or 'last', got {value!r}"
-        ) from None
-
-
 @app.command()
 @_clean_errors
 def digest(
@@ -205,20 +194,24 @@ def digest(
 ) -> None:
     """Write a digest of relevant stories, newest first."""
     _setup_logging(False)
-    from monitor.digest import write_digest
+    from monitor.digest import parse_since, write_digest
     from monitor.store import Store
 
     settings = _settings(config, db)
     store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
     store.initialize()
-    result = write_digest(store, since=_parse_since(since), fmt=fmt.value, out=out)
+    result = write_digest(
+        store, since=parse_since(since), fmt=fmt.value, out=out, include_all=include_all
+    )
     if out is None:
         sys.stdout.write(result.text)
         if not result.text.endswith("\n"):
             sys.stdout.write("\n")
     else:
         err_console.print(
-            f"Wrote {out}: {result.stories} stories, {result.articles} articles.", highlight=False
+            f"Wrote {out}: {len(result.digest.stories)} stories, "
+            f"{result.digest.overview.new_articles} new articles.",
+            highlight=False,
         )
 
 
@@ -248,6 +241,105 @@ def sql(
         except duckdb.Error as exc:
             raise StoreError(str(exc).splitlines()[0]) from None
     _print_rows(columns, rows, fmt)
+
+
+@app.command()
+@_clean_errors
+def sources(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    fmt: Annotated[
+        TableFormat, typer.Option("--format", help="Output format.")
+    ] = TableFormat.table,
+) -> None:
+    """Configured sources with their health: last fetch, last error, failures, next due."""
+    _setup_logging(False)
+    from dataclasses import asdict
+
+    from monitor.collect import source_health
+    from monitor.pipeline import open_store
+
+    settings = _settings(config, db)
+    health = source_health(open_store(settings), settings)
+    if fmt is not TableFormat.table:
+        rows = [asdict(h) for h in health]
+        columns = list(rows[0]) if rows else []
+        _print_rows(columns, [tuple(r.values()) for r in rows], fmt)
+        return
+    table = Table("source", "kind", "state", "last fetch", "last success", "failures", "next due")
+    table.add_column("last error", overflow="ellipsis", no_wrap=True, max_width=60)
+    styles = {"due": "green", "waiting": "", "backing off": "yellow", "disabled": "red"}
+    for h in health:
+        table.add_row(
+            h.name,
+            h.kind,
+            f"[{styles.get(h.state, '')}]{h.state}[/]" if styles.get(h.state) else h.state,
+            _when(h.last_fetch_at),
+            _when(h.last_success_at),
+            str(h.consecutive_failures),
+            _when(h.next_due_at),
+            h.last_error or "",
+        )
+    console.print(table)
+    console.print(f"{len(health)} source(s)", style="dim")
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
+
+
+@app.command(name="eval")
+@_clean_errors
+def evaluate(
+    eval_dir: Annotated[
+        Path, typer.Argument(help="Labelled folder: index.tsv + articles/NNN.txt.")
+    ],
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Relevance and story-clustering metrics on a labelled folder, listing every miss."""
+    _setup_logging(False)
+    from monitor.evaluate import evaluate_relevance
+
+    settings = _settings(config, db)
+    if not (eval_dir / "index.tsv").is_file():
+        raise ConfigError(f"{eval_dir}: no index.tsv (expected index.tsv + articles/)")
+    with console.status("Classifying…"):
+        report = evaluate_relevance(
+            eval_dir,
+            taxonomy=None if settings.classify.taxonomy is None else _taxonomy(settings),
+            relevance_threshold=settings.classify.relevance_threshold,
+        )
+    console.print(report.render(), highlight=False, soft_wrap=True)
+
+
+def _taxonomy(settings: Settings) -> Any:
+    from monitor.classify import load_taxonomy
+
+    return load_taxonomy(settings.classify.taxonomy)
+
+
+@app.command()
+@_clean_errors
+def reclassify(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    only_outdated: Annotated[
+        bool,
+        typer.Option(
+            "--only-outdated", help="Only articles classified by another classifier version."
+        ),
+    ] = False,
+) -> None:
+    """Re-run classification over the stored archive (after a taxonomy change); no refetching."""
+    _setup_logging(False)
+    from monitor.pipeline import open_store
+    from monitor.pipeline import reclassify as run_reclassify
+
+    settings = _settings(config, db)
+    with console.status("Reclassifying…"):
+        count = run_reclassify(open_store(settings), settings, only_outdated=only_outdated)
+    console.print(f"Reclassified {count} article(s).")
 
 
 def _jsonable(value: Any) -> Any:

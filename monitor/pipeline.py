@@ -7,6 +7,7 @@ no-op), and everything after storing works on the rows still marked unprocessed.
 
 from __future__ import annotations
 
+import concurrent.futures
 import fcntl
 import json
 import logging
@@ -21,9 +22,17 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from monitor import classify as classify_mod
+from monitor.collect import CollectResult, collect, save_fetch_state
 from monitor.dedup import content_hash, find_duplicates
 from monitor.errors import MonitorError, RunLocked, SeedError
-from monitor.models import Article, Classification, FetchRecord, RunSummary, StoredArticle
+from monitor.models import (
+    Article,
+    Classification,
+    DedupDecision,
+    FetchRecord,
+    RunSummary,
+    StoredArticle,
+)
 from monitor.seeds import find_seed_files, read_seed
 from monitor.settings import Settings
 from monitor.store import Connection, Store, insert_rows, utcnow
@@ -31,7 +40,8 @@ from monitor.stories import assign_stories
 
 log = logging.getLogger(__name__)
 
-PROCESS_BATCH = 5000
+PROCESS_BATCH = 1000
+RECLASSIFY_BATCH = 1000
 T = TypeVar("T")
 
 
@@ -223,7 +233,7 @@ def store_articles(
             "core.raw_pages",
             ["article_id", "url", "html_zlib", "content_type", "encoding", "fetched_at"],
             [
-                (a.article_id, a.url, zlib.compress(a.raw_html, 6), None, None, now)
+                (a.article_id, a.url, zlib.compress(a.raw_html, 3), None, None, now)
                 for a in fresh
                 if a.raw_html
             ],
@@ -322,42 +332,85 @@ def write_classifications(con: Connection, results: Sequence[Classification]) ->
 
 
 def process_pending(store: Store, settings: Settings) -> ProcessResult:
-    """Deduplicate, assign stories to and classify every unprocessed article, in batches."""
+    """Deduplicate, assign stories to and classify every unprocessed article, in batches.
+
+    Classification is CPU work and runs between transactions, so readers in other
+    processes only ever wait for the short writes.
+    """
     total = duplicates = relevant = 0
     while True:
-        with store.write() as con:
+        with store.read_write() as con:
             pending = _pending(con, PROCESS_BATCH)
-            if not pending:
-                break
+        if not pending:
+            break
+        results = classify_mod.classify_articles(pending, settings)
+        with store.write() as con:
             decisions = find_duplicates(con, pending)
             story_of = assign_stories(con, pending, decisions)
-            results = [classify_mod.classify(a.article_id, a.title, a.text) for a in pending]
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _decided AS SELECT "
-                "unnest($1::VARCHAR[]) AS article_id, unnest($2::VARCHAR[]) AS duplicate_of, "
-                "unnest($3::VARCHAR[]) AS reason, unnest($4::DOUBLE[]) AS similarity, "
-                "unnest($5::VARCHAR[]) AS story_id",
-                [
-                    [d.article_id for d in decisions],
-                    [d.duplicate_of for d in decisions],
-                    [d.reason for d in decisions],
-                    [d.similarity for d in decisions],
-                    [story_of.get(d.article_id) for d in decisions],
-                ],
-            )
-            con.execute(
-                "UPDATE core.articles a SET duplicate_of = d.duplicate_of, "
-                "duplicate_reason = d.reason, similarity = d.similarity, story_id = d.story_id, "
-                "processed_at = ? FROM _decided d WHERE a.article_id = d.article_id",
-                [utcnow()],
-            )
-            con.execute("DROP TABLE _decided")
+            _write_decisions(con, decisions, story_of)
             write_classifications(con, results)
             fill_dates_from_stories(con)
         total += len(pending)
         duplicates += sum(1 for d in decisions if d.duplicate_of)
         relevant += sum(1 for c in results if c.relevant)
     return ProcessResult(total, duplicates, relevant)
+
+
+def _write_decisions(
+    con: Connection, decisions: Sequence[DedupDecision], story_of: dict[str, str]
+) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _decided AS SELECT "
+        "unnest($1::VARCHAR[]) AS article_id, unnest($2::VARCHAR[]) AS duplicate_of, "
+        "unnest($3::VARCHAR[]) AS reason, unnest($4::DOUBLE[]) AS similarity, "
+        "unnest($5::VARCHAR[]) AS story_id",
+        [
+            [d.article_id for d in decisions],
+            [d.duplicate_of for d in decisions],
+            [d.reason for d in decisions],
+            [d.similarity for d in decisions],
+            [story_of.get(d.article_id) for d in decisions],
+        ],
+    )
+    con.execute(
+        "UPDATE core.articles a SET duplicate_of = d.duplicate_of, "
+        "duplicate_reason = d.reason, similarity = d.similarity, story_id = d.story_id, "
+        "processed_at = ? FROM _decided d WHERE a.article_id = d.article_id",
+        [utcnow()],
+    )
+    con.execute("DROP TABLE _decided")
+
+
+def reclassify(store: Store, settings: Settings, *, only_outdated: bool = False) -> int:
+    """Re-run classification over stored articles in batches, without refetching; return count."""
+    taxonomy = classify_mod.load_taxonomy(settings.classify.taxonomy)
+    threshold = settings.classify.relevance_threshold
+    version = classify_mod.classifier_version(taxonomy, threshold)
+    outdated = "AND (c.version IS NULL OR c.version <> ?) " if only_outdated else ""
+    done, after = 0, ""
+    while True:
+        with store.read() as con:
+            rows = con.execute(
+                "SELECT a.article_id, a.title, a.text FROM core.articles a "
+                "LEFT JOIN core.classifications c USING (article_id) "
+                f"WHERE a.processed_at IS NOT NULL AND a.article_id > ? {outdated}"
+                "ORDER BY a.article_id LIMIT ?",
+                [after, version, RECLASSIFY_BATCH] if only_outdated else [after, RECLASSIFY_BATCH],
+            ).fetchall()
+        if not rows:
+            break
+        results = [
+            classify_mod.classify(
+                article_id, title, text, taxonomy=taxonomy, relevance_threshold=threshold
+            )
+            for article_id, title, text in rows
+        ]
+        with store.write() as con:
+            write_classifications(con, results)
+        done += len(rows)
+        after = rows[-1][0]
+    log.info("reclassified %d articles (classifier %s)", done, version)
+    return done
 
 
 def fill_dates_from_stories(con: Connection) -> None:
@@ -387,14 +440,26 @@ def call_directly(name: str, fn: Callable[..., T], /, *args: Any) -> T:
     return fn(*args)
 
 
+def collect_sources(
+    settings: Settings, store: Store, run_id: str, executor: concurrent.futures.Executor | None
+) -> CollectResult:
+    """The collect stage with its executor passed positionally (stage runners take no kwargs)."""
+    return collect(settings, store, run_id, executor=executor)
+
+
 def run_ingest(
     settings: Settings,
     *,
     fetch: bool = True,
     lock_wait_s: float = 0,
     stage: StageRunner = call_directly,
+    executor: concurrent.futures.Executor | None = None,
 ) -> RunSummary:
-    """One complete ingest run: seeds and sources, stored, deduplicated, classified."""
+    """One complete ingest run: seeds and sources, stored, deduplicated, classified.
+
+    `executor` runs the extraction of fetched pages (e.g. a Dask cluster's); by default
+    collect uses a local process pool.
+    """
     # The run lock first: a run that must wait or skip should not touch the file at all.
     with run_lock(settings.storage.db, wait_s=lock_wait_s):
         store = open_store(settings)
@@ -406,6 +471,25 @@ def run_ingest(
                 records,
                 stage("store_seeds", store_articles, store, summary.run_id, articles, records),
             )
+            if fetch and settings.sources:
+                collected = stage(
+                    "collect", collect_sources, settings, store, summary.run_id, executor
+                )
+                _add_stored(
+                    summary,
+                    collected.records,
+                    stage(
+                        "store_collected",
+                        store_articles,
+                        store,
+                        summary.run_id,
+                        collected.articles,
+                        collected.records,
+                    ),
+                )
+                summary.unchanged += collected.known
+                # Validators and source health only once the articles they vouch for are stored.
+                stage("save_fetch_state", save_fetch_state, store, settings, collected)
             result = stage("process", process_pending, store, settings)
             summary.duplicates += result.duplicates
             summary.relevant += result.relevant

@@ -9,9 +9,12 @@ from prefect import flow
 from prefect.task_runners import ProcessPoolTaskRunner
 from prefect.testing.utilities import prefect_test_harness
 
-from flows.runners import chunked, make_task_runner, map_in_chunks
+import flows.runners
+from flows.ingest import ingest_flow
+from flows.runners import chunked, extraction_executor, make_task_runner, map_in_chunks
 from monitor.seeds import clean_text
 from monitor.settings import RunnerSettings
+from tests.fetch_server import LocalServer, article_html, rss, running, static
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -59,3 +62,58 @@ def test_dask_local_cluster_maps_chunks_like_in_process() -> None:
 
     fanned_out = clean_all(texts)
     assert fanned_out == [clean_text(t) for t in texts]
+
+
+def test_process_runner_leaves_extraction_to_the_library_pool() -> None:
+    with extraction_executor(RunnerSettings()) as executor:
+        assert executor is None
+
+
+def test_dask_executor_starts_no_cluster_until_used() -> None:
+    with extraction_executor(RunnerSettings(task_runner="dask", workers=1)) as executor:
+        assert isinstance(executor, flows.runners.DaskExecutor)
+        assert executor._client is None  # a run with nothing to extract pays nothing
+
+
+def test_ingest_extracts_fetched_pages_on_a_local_dask_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    server = LocalServer()
+    server.routes["/robots.txt"] = static(b"User-agent: *\nDisallow:\n", "text/plain")
+    places = ["Baghdad", "Erbil", "Anbar", "Basra"]
+    for i, place in enumerate(places):
+        paras = [
+            f"Coalition advisers will leave the base near {place} by September, officials said.",
+            f"Iraqi lawmakers in {place} asked for a timetable for the withdrawal of US troops.",
+            f"The talks on the future of the mission in {place} resume next month, {i} said.",
+        ] * 3
+        page = article_html(f"Troops in {place}", paras).encode()
+        server.routes[f"/story{i}.html"] = static(page)
+    submitted: list[int] = []
+    original = flows.runners.DaskExecutor.submit
+
+    def counting_submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        submitted.append(len(args[0]))
+        return original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(flows.runners.DaskExecutor, "submit", counting_submit)
+    with running(server):
+        items = [{"title": p, "link": server.url(f"/story{i}.html")} for i, p in enumerate(places)]
+        server.routes["/feed.xml"] = static(rss(items), "application/rss+xml")
+        config = tmp_path / "monitor.toml"
+        config.write_text(
+            f'[storage]\ndb = "{tmp_path / "monitor.duckdb"}"\n'
+            "[seeds]\ndirs = []\n"
+            "[[sources]]\n"
+            f'name = "local"\nkind = "feed"\nurl = "{server.url("/feed.xml")}"\n'
+            "[fetch]\nper_host_delay_s = 0\ntimeout_s = 5\n"
+            'trusted_hosts = ["127.0.0.1"]\n'
+            '[runner]\ntask_runner = "dask"\nworkers = 2\n',
+            encoding="utf-8",
+        )
+        summary = ingest_flow(config=str(config), fetch=True)
+    assert summary["status"] == "completed", summary
+    assert summary["articles_new"] == len(places), summary
+    assert sum(submitted) == len(places)  # every page was extracted on the Dask cluster

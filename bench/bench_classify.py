@@ -1,0 +1,90 @@
+"""Classification throughput on one core, over realistic article texts.
+
+The corpus is the labelled evaluation articles (../shared/data/eval, header lines stripped) and
+the project's seeds, repeated until it holds --articles texts. The packaged taxonomy is loaded
+once before timing (its load time is printed separately), as it is in a real run.
+
+    python bench/bench_classify.py [--articles 3000] [--target 200]
+
+Prints articles/s and MB/s; exits 1 when below the target (200 articles/s by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from itertools import cycle, islice
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monitor.classify import classify, load_taxonomy  # noqa: E402
+from monitor.evaluate import read_eval_dir  # noqa: E402
+from monitor.models import SeedFile  # noqa: E402
+from monitor.seeds import find_seed_files, read_seed  # noqa: E402
+
+EVAL_DIR = ROOT.parent / "shared" / "data" / "eval"
+
+
+def corpus(eval_dir: Path) -> list[tuple[str | None, str]]:
+    """(title, text) of the evaluation articles (when present) and the seeds."""
+    texts: list[tuple[str | None, str]] = []
+    if (eval_dir / "index.tsv").is_file():
+        texts += [(item.title, item.text) for item in read_eval_dir(eval_dir)]
+    else:
+        print(f"note: no evaluation folder at {eval_dir}; seeds only")
+    files, _ = find_seed_files([ROOT / "seeds"])
+    for seed in files:
+        article = read_seed(SeedFile(seed.path), max_bytes=10_000_000)
+        texts.append((article.title, article.text))
+    return texts
+
+
+def main() -> int:
+    """Time classification of the corpus and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=3000)
+    parser.add_argument("--target", type=float, default=200.0)
+    parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
+    args = parser.parse_args()
+
+    base = corpus(args.eval_dir)
+    docs = list(islice(cycle(base), args.articles))
+    chars = sum(len(text) + len(title or "") for title, text in docs)
+
+    started = time.perf_counter()
+    taxonomy = load_taxonomy()
+    load_s = time.perf_counter() - started
+
+    classify("warm-up", *docs[0], taxonomy=taxonomy)
+    relevant = 0
+    started = time.process_time()
+    wall = time.perf_counter()
+    for i, (title, text) in enumerate(docs):
+        relevant += classify(str(i), title, text, taxonomy=taxonomy).relevant
+    cpu_s = time.process_time() - started
+    wall_s = time.perf_counter() - wall
+
+    rate = len(docs) / cpu_s
+    print(
+        f"corpus: {len(base)} distinct texts repeated to {len(docs)} articles, "
+        f"{chars / len(docs):,.0f} chars each on average"
+    )
+    print(f"taxonomy load: {load_s * 1000:.1f} ms (once per process)")
+    print(
+        f"classified {len(docs)} articles in {cpu_s:.2f} s CPU ({wall_s:.2f} s wall), "
+        f"{relevant} relevant"
+    )
+    print(
+        f"throughput: {rate:,.0f} articles/s on one core "
+        f"({chars / cpu_s / 1e6:.2f} MB/s, {cpu_s / len(docs) * 1000:.2f} ms per article)"
+    )
+    ok = rate >= args.target
+    print(f"target {args.target:,.0f} articles/s: {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Shared fixtures: the repository's seeds, the shared data folder, fresh settings per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def seeds_dir() -> Path:
+    """The five seed articles shipped with the project."""
+    return SEEDS
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data, or skip when this checkout has no shared folder beside it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings on a fresh DuckDB file, seeds only, no config file from the environment."""
+    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return load_settings(db=tmp_path / "monitor.duckdb", seeds=[SEEDS])
