@@ -385,9 +385,11 @@ def serve(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run ingest and digest on the crons in the config's schedule section until SIGTERM/Ctrl-C."""
-    _setup_logging(verbose)
-    # The library's logs go to the Prefect UI with the flows' own (see docs/operations.md).
+    # A service log: each run's INFO lines (its summary above all) on the console and in the
+    # Prefect API; the library's logs go there too (see docs/operations.md).
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "monitor")
+    _setup_logging(verbose)
     settings = _settings(config, db)
     from flows.serve import serve_schedules
 

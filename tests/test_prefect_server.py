@@ -55,6 +55,21 @@ def prefect_cli(args: list[str], env: dict[str, str], cwd: Path) -> str:
     return done.stdout + done.stderr
 
 
+def wait_for_logs(api: str, flow_run_id: str, wanted: list[str]) -> list[str]:
+    """The flow run's log messages once each wanted text is in one (or after 60 s)."""
+    deadline = time.monotonic() + 60
+    while True:
+        logs = httpx.post(
+            f"{api}/logs/filter",
+            json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200},
+            timeout=10,
+        ).json()
+        messages = [str(entry["message"]) for entry in logs]
+        if all(any(w in m for m in messages) for w in wanted) or time.monotonic() > deadline:
+            return messages
+        time.sleep(1)
+
+
 def test_worker_runs_the_deployed_ingest_and_writes_the_database(
     project: Path, server: tuple[dict[str, str], str], tmp_path: Path
 ) -> None:
@@ -108,11 +123,16 @@ def test_worker_runs_the_deployed_ingest_and_writes_the_database(
             if time.monotonic() > deadline:
                 pytest.fail(f"flow run still {state} after 180 s:\n{tail(worker_log)}")
             time.sleep(1)
+        assert state == "COMPLETED", f"{run['state']}\n{tail(worker_log)}"
+        elapsed = time.monotonic() - started
+        print(f"deploy + trigger + worker run: {elapsed:.1f} s")
+        # The flow run's logs, the library's (extra logger "monitor") among them, reach the
+        # server as the flow-run process flushes them: wait for them before stopping the worker.
+        messages = wait_for_logs(api, flow_run_id, ["5 new", "applied migration"])
     finally:
         stop(worker)
-    assert state == "COMPLETED", f"{run['state']}\n{tail(worker_log)}"
-    elapsed = time.monotonic() - started
-    print(f"deploy + trigger + worker run: {elapsed:.1f} s")
+    assert any("5 new" in m for m in messages), messages  # the flow's summary
+    assert any("applied migration" in m for m in messages), messages  # from monitor.store
 
     # The run wrote the database named in its parameters.
     con = duckdb.connect(str(db), read_only=True)
@@ -125,13 +145,3 @@ def test_worker_runs_the_deployed_ingest_and_writes_the_database(
     assert articles == (5, 5)
     assert runs == [("completed", 5)]
     assert classified == (5,)
-
-    # The flow's logs, the library's (extra logger "monitor") among them, reached the server.
-    logs = httpx.post(
-        f"{api}/logs/filter",
-        json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200},
-        timeout=10,
-    ).json()
-    messages = [entry["message"] for entry in logs]
-    assert any("5 new" in m for m in messages), messages
-    assert any("applied migration" in m for m in messages), messages  # from monitor.store
