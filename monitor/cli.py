@@ -380,6 +380,39 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: TableForma
         console.print(f"{len(rows)} row(s)", style="dim")
 
 
+@app.command()
+@_clean_errors
+def serve(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    run_now: Annotated[
+        bool, typer.Option("--run-now", help="Start an ingest run right away, then keep schedule.")
+    ] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run ingest and digest on the crons in the config's schedule section until SIGTERM/Ctrl-C."""
+    # A service log: each run's INFO lines (its summary above all) on the console and in the
+    # Prefect API; the library's logs go there too (see docs/operations.md).
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "monitor")
+    _setup_logging(verbose)
+    settings = _settings(config, db)
+    from flows.serve import serve_schedules
+
+    def announce() -> None:
+        err_console.print(
+            f"Serving ingest ({settings.schedule.ingest_cron}) and digest "
+            f"({settings.schedule.digest_cron}, {settings.schedule.timezone}) on "
+            f"{settings.storage.db}{'; ingest starting now' if run_now else ''}. "
+            "Ctrl-C or SIGTERM stops.",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    serve_schedules(settings, run_now=run_now, on_start=announce)
+    err_console.print("Stopped.")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
