@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from monitor.errors import ConfigError, MonitorError, StoreError
+from monitor.errors import ConfigError, MonitorError, RunLocked, StoreError
 from monitor.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -82,7 +82,7 @@ def _setup_logging(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # Prefect reads these when first imported: keep its console quiet unless asked.
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
     # Offline machines: telemetry would only log connection errors.
@@ -125,6 +125,7 @@ def run(
             seeds=[str(s) for s in settings.seeds.dirs],
             fetch=not no_fetch,
             lock_wait_s=wait,
+            skip_if_locked=True,
             return_state=True,
         )
     if not state.is_completed():
@@ -136,6 +137,8 @@ def run(
             raise StoreError(f"ingest run failed: {type(exc).__name__}: {exc}") from None
         raise StoreError(f"ingest run ended in state {state.name}")
     summary = state.result()
+    if summary["status"] == "skipped":
+        raise RunLocked(summary["reason"])
     elapsed = time.monotonic() - started
     _print_summary(summary, settings, elapsed)
 
