@@ -9,6 +9,9 @@ from typing import Any, TypeVar
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.logs import forward_library_logs
+from flows.runners import extraction_executor
+from monitor.errors import RunLocked
 from monitor.pipeline import run_ingest
 from monitor.settings import load_settings
 
@@ -33,14 +36,33 @@ def ingest_flow(
     seeds: list[str] | None = None,
     fetch: bool = True,
     lock_wait_s: float = 0,
+    skip_if_locked: bool = False,
 ) -> dict[str, Any]:
-    """Ingest seeds and configured sources into the database; return the run summary."""
+    """Ingest seeds and configured sources into the database; return the run summary.
+
+    With skip_if_locked (scheduled runs), a run that finds another still working on the
+    database after lock_wait_s logs a warning and returns status 'skipped' instead of failing.
+    """
+    forward_library_logs()
     settings = load_settings(
         Path(config) if config else None,
         db=Path(db) if db else None,
         seeds=[Path(s) for s in seeds] if seeds else None,
     )
-    summary = run_ingest(settings, fetch=fetch, lock_wait_s=lock_wait_s, stage=run_as_task)
+    try:
+        with extraction_executor(settings.runner) as executor:
+            summary = run_ingest(
+                settings,
+                fetch=fetch,
+                lock_wait_s=lock_wait_s,
+                stage=run_as_task,
+                executor=executor,
+            )
+    except RunLocked as exc:
+        if not skip_if_locked:
+            raise
+        get_run_logger().warning("skipped: %s", exc)
+        return {"run_id": None, "status": "skipped", "reason": str(exc)}
     get_run_logger().info(
         "run %s: %d new, %d duplicates, %d failed, %d relevant",
         summary.run_id,

@@ -48,7 +48,7 @@ from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CODE_VERSION = "rules-1"
+CODE_VERSION = "rules-2"
 TOPIC_NAMES = (
     "parliament_vote",
     "negotiations",
@@ -104,6 +104,19 @@ class _TopicSpec(_Model):
     all: list[list[str]] = Field(min_length=1)
     exclude: list[str] = Field(default_factory=list)
     min_sentences: int = Field(default=1, ge=1)
+    weight: float = Field(default=1.0, gt=0)
+    continues: list[str] = Field(default_factory=list)
+
+
+class _TopicRankSpec(_Model):
+    title: float = Field(default=3.0, ge=0)
+    lead: float = Field(default=2.0, ge=0)
+    lead_sentences: int = Field(default=3, ge=0)
+    body: float = Field(default=1.0, ge=0)
+    min_body_sentences: int = Field(default=2, ge=1)
+    continued: float = Field(default=0.5, ge=0)
+    keep_ratio: float = Field(default=0.5, ge=0, le=1)
+    max_topics: int = Field(default=3, ge=1)
 
 
 class _CueSpec(_Model):
@@ -138,6 +151,7 @@ class _TaxonomySpec(_Model):
     relevance: _RelevanceSpec = _RelevanceSpec()
     lexicon: _LexiconSpec
     topics: dict[str, _TopicSpec] = Field(min_length=1)
+    topic_ranking: _TopicRankSpec = _TopicRankSpec()
     stance: _StanceSpec
     actors: list[_ActorSpec] = Field(min_length=1)
 
@@ -161,6 +175,8 @@ class TopicRule:
     groups: tuple[tuple[str, ...], ...]
     min_sentences: int
     exclude: tuple[str, ...] = ()
+    weight: float = 1.0
+    continues: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,6 +203,7 @@ def _normalize_token(raw: str) -> str:
     return low
 
 
+_NON_WORD = re.compile(r"[\W_]")
 _TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")
 _GAP_CHARS = " \t\r\n-\u2010\u2011\u2012\u2013\u2014\u2015'’."
 
@@ -299,7 +316,7 @@ class PhraseMatcher:
         if not norms:
             return
         key = " ".join(norms)
-        case = re.sub(r"[\W_]", "", term) if _case_sensitive(term) else None
+        case = _NON_WORD.sub("", term) if _case_sensitive(term) else None
         self.table.setdefault(key, []).append((category, payload, case))
         self.firsts.add(norms[0])
         for k in range(1, len(norms)):
@@ -337,8 +354,10 @@ class PhraseMatcher:
                 for category, payload, case in entries:
                     if busy_until.get(category, -1) > i:
                         continue
-                    if case is not None and re.sub(r"[\W_]", "", text[start:end]) != case:
-                        continue
+                    if case is not None:
+                        raw = text[start:end]
+                        if raw != case and _NON_WORD.sub("", raw) != case:
+                            continue
                     found.setdefault(category, []).append(Hit(start, end, text[start:end], payload))
                     busy_until[category] = i + length
         return Found(text, found, self.regexes)
@@ -379,6 +398,7 @@ class Taxonomy:
     relevance: _RelevanceSpec
     stance: _StanceSpec
     topics: tuple[TopicRule, ...]
+    topic_ranking: _TopicRankSpec
     actors: tuple[Actor, ...]
     matcher: PhraseMatcher
 
@@ -426,7 +446,14 @@ def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy
                     matcher.add(category, term, where=f"topics.{name}")
             groups.append(tuple(categories))
         *required, excluded = groups
-        topics.append(TopicRule(name, tuple(required), topic.min_sentences, excluded))
+        continues = ""
+        if topic.continues:
+            continues = f"topic:{name}:continues"
+            for term in topic.continues:
+                matcher.add(continues, term, where=f"topics.{name}.continues")
+        topics.append(
+            TopicRule(name, tuple(required), topic.min_sentences, excluded, topic.weight, continues)
+        )
     st = spec.stance
     for term in st.reporting:
         matcher.add("reporting", term, where="stance.reporting")
@@ -451,6 +478,7 @@ def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy
         relevance=spec.relevance,
         stance=st,
         topics=tuple(topics),
+        topic_ranking=spec.topic_ranking,
         actors=tuple(actors),
         matcher=matcher,
     )
@@ -1051,23 +1079,70 @@ def _stance(
     return stance, round(balance, 4), evidence
 
 
-def _topics(tax: Taxonomy, found: Found, index: _Index) -> tuple[tuple[str, ...], dict[str, int]]:
-    names: list[str] = []
-    counts: dict[str, int] = {}
-    for rule in tax.topics:
+def _topics(
+    tax: Taxonomy, found: Found, index: _Index, sentences: Sequence[_Sentence]
+) -> tuple[tuple[str, ...], dict[str, object]]:
+    """The 1 to `max_topics` event types the article is about, best first, and their scores.
+
+    Every sentence that matches a topic's rule adds its position weight (title > lead > body)
+    times the topic's weight; a topic only seen in the body needs `min_body_sentences` sentences.
+    Once a topic holds, sentences that only continue it ("the resolution", "the talks") add
+    `continued` of their weight. The best topic is kept (even when it only holds in one body
+    sentence), and the next ones that score at least `keep_ratio` of it.
+    """
+    rank = tax.topic_ranking
+    titled = next((i for i, s in enumerate(sentences) if not s.title), len(sentences))
+    lead_end = titled + rank.lead_sentences
+
+    def position(i: int) -> float:
+        return rank.title if i < titled else rank.lead if i < lead_end else rank.body
+
+    # Lexicon lists ("@us_forces") serve several topics: locate each category's hits once.
+    located: dict[str, set[int]] = {}
+
+    def where(categories: Sequence[str]) -> set[int]:
+        out: set[int] = set()
+        for c in categories:
+            if c not in located:
+                located[c] = {index.of(h.start) for h in found.get(c)}
+            out |= located[c]
+        return out
+
+    scored: list[tuple[float, bool, int, str]] = []
+    evidence: dict[str, object] = {}
+    for order, rule in enumerate(tax.topics):
         common: set[int] | None = None
         for categories in rule.groups:
-            where = {index.of(h.start) for c in categories for h in found.get(c)}
-            common = where if common is None else common & where
+            common = where(categories) if common is None else common & where(categories)
             if not common:
                 break
-        if common and rule.exclude:
-            common -= {index.of(h.start) for c in rule.exclude for h in found.get(c)}
-        n = len(common or ())
-        if n >= rule.min_sentences:
-            names.append(rule.name)
-            counts[rule.name] = n
-    return tuple(names), counts
+        excluded = where(rule.exclude) if common and rule.exclude else set()
+        common = (common or set()) - excluded
+        if not common or len(common) < rule.min_sentences:
+            continue
+        qualified = len(common) >= rank.min_body_sentences or min(common) < lead_end
+        score = sum(map(position, common))
+        continued: set[int] = set()
+        if rule.continues:
+            continued = where((rule.continues,)) - common - excluded
+            score += rank.continued * sum(map(position, continued))
+        score *= rule.weight
+        scored.append((score, qualified, order, rule.name))
+        evidence[rule.name] = {
+            "sentences": len(common),
+            "continued": len(continued),
+            "score": round(score, 2),
+            "qualified": qualified,
+        }
+    if not scored:
+        return (), evidence
+    qualified_scores = [t for t in scored if t[1]]
+    ranked = sorted(qualified_scores or scored, key=lambda t: (-t[0], t[2]))
+    top = ranked[0][0]
+    kept = [
+        name for score, _, _, name in ranked[: rank.max_topics] if score >= rank.keep_ratio * top
+    ]
+    return tuple(kept), evidence
 
 
 def classify(
@@ -1124,7 +1199,7 @@ def classify(
     quote_spans = [(a, b) for a, b, _ in quotes_found]
     if relevant:
         stance, stance_score, stance_evidence = _stance(tax, found, quote_spans, index)
-        topics, topic_counts = _topics(tax, found, index)
+        topics, topic_counts = _topics(tax, found, index, sentences)
     else:
         stance, stance_score, stance_evidence = "neutral", 0.0, {}
         topics, topic_counts = (), {}

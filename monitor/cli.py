@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from monitor.errors import ConfigError, MonitorError, StoreError
+from monitor.errors import ConfigError, MonitorError, RunLocked, StoreError
 from monitor.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -82,7 +82,7 @@ def _setup_logging(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # Prefect reads these when first imported: keep its console quiet unless asked.
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
     # Offline machines: telemetry would only log connection errors.
@@ -125,6 +125,7 @@ def run(
             seeds=[str(s) for s in settings.seeds.dirs],
             fetch=not no_fetch,
             lock_wait_s=wait,
+            skip_if_locked=True,
             return_state=True,
         )
     if not state.is_completed():
@@ -136,6 +137,8 @@ def run(
             raise StoreError(f"ingest run failed: {type(exc).__name__}: {exc}") from None
         raise StoreError(f"ingest run ended in state {state.name}")
     summary = state.result()
+    if summary["status"] == "skipped":
+        raise RunLocked(summary["reason"])
     elapsed = time.monotonic() - started
     _print_summary(summary, settings, elapsed)
 
@@ -243,6 +246,51 @@ def sql(
     _print_rows(columns, rows, fmt)
 
 
+@app.command()
+@_clean_errors
+def sources(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    fmt: Annotated[
+        TableFormat, typer.Option("--format", help="Output format.")
+    ] = TableFormat.table,
+) -> None:
+    """Configured sources with their health: last fetch, last error, failures, next due."""
+    _setup_logging(False)
+    from dataclasses import asdict
+
+    from monitor.collect import source_health
+    from monitor.pipeline import open_store
+
+    settings = _settings(config, db)
+    health = source_health(open_store(settings), settings)
+    if fmt is not TableFormat.table:
+        rows = [asdict(h) for h in health]
+        columns = list(rows[0]) if rows else []
+        _print_rows(columns, [tuple(r.values()) for r in rows], fmt)
+        return
+    table = Table("source", "kind", "state", "last fetch", "last success", "failures", "next due")
+    table.add_column("last error", overflow="ellipsis", no_wrap=True, max_width=60)
+    styles = {"due": "green", "waiting": "", "backing off": "yellow", "disabled": "red"}
+    for h in health:
+        table.add_row(
+            h.name,
+            h.kind,
+            f"[{styles.get(h.state, '')}]{h.state}[/]" if styles.get(h.state) else h.state,
+            _when(h.last_fetch_at),
+            _when(h.last_success_at),
+            str(h.consecutive_failures),
+            _when(h.next_due_at),
+            h.last_error or "",
+        )
+    console.print(table)
+    console.print(f"{len(health)} source(s)", style="dim")
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
+
+
 @app.command(name="eval")
 @_clean_errors
 def evaluate(
@@ -254,7 +302,7 @@ def evaluate(
 ) -> None:
     """Relevance and story-clustering metrics on a labelled folder, listing every miss."""
     _setup_logging(False)
-    from monitor.evaluate import evaluate_relevance
+    from monitor.evaluate import evaluate_relevance, evaluate_topics
 
     settings = _settings(config, db)
     if not (eval_dir / "index.tsv").is_file():
@@ -265,7 +313,13 @@ def evaluate(
             taxonomy=None if settings.classify.taxonomy is None else _taxonomy(settings),
             relevance_threshold=settings.classify.relevance_threshold,
         )
+        topics = evaluate_topics(
+            eval_dir,
+            taxonomy=None if settings.classify.taxonomy is None else _taxonomy(settings),
+            relevance_threshold=settings.classify.relevance_threshold,
+        )
     console.print(report.render(), highlight=False, soft_wrap=True)
+    console.print(topics.render(), highlight=False, soft_wrap=True)
 
 
 def _taxonomy(settings: Settings) -> Any:
@@ -327,6 +381,39 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: TableForma
             table.add_row(*("" if v is None else str(_jsonable(v)) for v in row))
         console.print(table)
         console.print(f"{len(rows)} row(s)", style="dim")
+
+
+@app.command()
+@_clean_errors
+def serve(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    run_now: Annotated[
+        bool, typer.Option("--run-now", help="Start an ingest run right away, then keep schedule.")
+    ] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run ingest and digest on the crons in the config's schedule section until SIGTERM/Ctrl-C."""
+    # A service log: each run's INFO lines (its summary above all) on the console and in the
+    # Prefect API; the library's logs go there too (see docs/operations.md).
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "monitor")
+    _setup_logging(verbose)
+    settings = _settings(config, db)
+    from flows.serve import serve_schedules
+
+    def announce() -> None:
+        err_console.print(
+            f"Serving ingest ({settings.schedule.ingest_cron}) and digest "
+            f"({settings.schedule.digest_cron}, {settings.schedule.timezone}) on "
+            f"{settings.storage.db}{'; ingest starting now' if run_now else ''}. "
+            "Ctrl-C or SIGTERM stops.",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    serve_schedules(settings, run_now=run_now, on_start=announce)
+    err_console.print("Stopped.")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ Callers catch a class, never a message string::
     ├── ConfigError            bad config file, unknown key, wrong type, bad URL
     ├── StoreError             database cannot be opened / migrated / written
     │   └── StoreLocked        another process held the DuckDB lock for too long
+    │       └── RunLocked      another ingest run holds this database's run lock
     ├── SeedError              one seed file is empty, binary, undecodable or oversized
     ├── FetchError             one URL could not be fetched
     │   ├── FetchTimeout
@@ -36,6 +37,10 @@ class StoreError(MonitorError):
 
 class StoreLocked(StoreError):
     """Another process kept the DuckDB file locked past the retry budget."""
+
+
+class RunLocked(StoreLocked):
+    """Another ingest run still holds the database's run lock; this run was not started."""
 
 
 class SeedError(MonitorError):

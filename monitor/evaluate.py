@@ -1,15 +1,21 @@
-"""Relevance evaluation on a labelled folder laid out like ../shared/data/eval.
+"""Relevance and event-type evaluation on a labelled folder laid out like ../shared/data/eval.
 
 The folder holds `index.tsv` (id, label on-topic/off-topic, event_cluster, url, ...) and
 `articles/<id>.txt`, each starting with `url:`, `label:` and `why:` header lines. The header is
 stripped before classifying, so the label never reaches the classifier; the text then goes through
 the same general cleaning as seed files.
+
+Event types (`topics`) have no labels of their own: the name of an article's event cluster says
+what the event was (`E01_2020-01-05_parliament_resolution`, `E10_2021-07_ain_al_asad_rockets`), so
+`evaluate_topics` derives the expected main topic from it and checks that the classifier gives it,
+and how many topics it gives per article (fewer is more useful to an analyst who filters by topic).
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,4 +190,114 @@ def evaluate_relevance(
         version=version,
         misses=tuple(misses),
         scores=tuple(scores),
+    )
+
+
+# What an event cluster's name says about its main event type; the first pattern that matches the
+# name wins. Clusters whose name matches none (or off-topic ones) are not scored.
+CLUSTER_TOPICS: tuple[tuple[str, str], ...] = (
+    (r"parliament|resolution|vote|bill\b|law\b", "parliament_vote"),
+    (r"rocket|drone|mortar|attack", "attack_on_us_forces"),
+    (r"talks|dialogue|negotiat|hmc|commission", "negotiations"),
+    (r"plan_reported|drawdown|withdraw|pullout|mission_ends|combat_mission", "withdrawal_drawdown"),
+    (r"strike|soleimani", "us_strike"),
+    (r"protest|embassy_storm", "protest"),
+)
+
+
+def expected_topic(event_cluster: str) -> str | None:
+    """The main event type an event cluster's name implies, or None when it implies none."""
+    name = event_cluster.lower()
+    for pattern, topic in CLUSTER_TOPICS:
+        if re.search(pattern, name):
+            return topic
+    return None
+
+
+@dataclass(frozen=True)
+class TopicResult:
+    """One scored article: the expected main topic and what the classifier gave."""
+
+    id: str
+    event_cluster: str
+    expected: str
+    topics: tuple[str, ...]
+
+    @property
+    def hit(self) -> bool:
+        """The expected topic is among the predicted ones."""
+        return self.expected in self.topics
+
+    @property
+    def first(self) -> bool:
+        """The expected topic is the first (highest-scoring) predicted one."""
+        return bool(self.topics) and self.topics[0] == self.expected
+
+
+@dataclass(frozen=True)
+class TopicReport:
+    """Event types on a labelled folder: hit rate of the expected main topic, topics per article."""
+
+    version: str
+    relevant: int
+    topic_count: int
+    results: tuple[TopicResult, ...]
+
+    @property
+    def hit_rate(self) -> float:
+        """Share of scored on-topic articles whose expected topic is among the predicted ones."""
+        return sum(r.hit for r in self.results) / len(self.results) if self.results else 0.0
+
+    @property
+    def first_rate(self) -> float:
+        """Share of scored on-topic articles whose expected topic comes first."""
+        return sum(r.first for r in self.results) / len(self.results) if self.results else 0.0
+
+    @property
+    def mean_topics(self) -> float:
+        """Mean number of topics per article marked relevant."""
+        return self.topic_count / self.relevant if self.relevant else 0.0
+
+    def render(self) -> str:
+        """A plain-text report: the figures, then one line per article whose topic was missed."""
+        hits = sum(r.hit for r in self.results)
+        lines = [
+            f"topics on {len(self.results)} on-topic articles with an expected main topic "
+            f"(classifier {self.version})",
+            f"  expected topic found {hits}/{len(self.results)} (hit rate {self.hit_rate:.3f}), "
+            f"first {self.first_rate:.3f}; {self.mean_topics:.2f} topics per relevant article "
+            f"({self.relevant} relevant)",
+        ]
+        for r in self.results:
+            if not r.hit:
+                got = ", ".join(r.topics) or "none"
+                lines.append(f"  miss {r.id} ({r.event_cluster}): expected {r.expected}, got {got}")
+        return "\n".join(lines)
+
+
+def evaluate_topics(
+    eval_dir: Path,
+    *,
+    taxonomy: Taxonomy | None = None,
+    relevance_threshold: float | None = None,
+) -> TopicReport:
+    """Check each on-topic article's topics against its cluster's expected main topic."""
+    tax = taxonomy or load_taxonomy()
+    relevant = topic_count = 0
+    results: list[TopicResult] = []
+    version = ""
+    for item in read_eval_dir(eval_dir):
+        result = classify(
+            item.id, item.title, item.text, taxonomy=tax, relevance_threshold=relevance_threshold
+        )
+        version = result.version
+        if result.relevant:
+            relevant += 1
+            topic_count += len(result.topics)
+        expected = expected_topic(item.event_cluster) if item.label == ON_TOPIC else None
+        if expected is not None:
+            results.append(TopicResult(item.id, item.event_cluster, expected, result.topics))
+    log.info("evaluated topics on %d articles from %s", len(results), eval_dir)
+    return TopicReport(
+        version=version, relevant=relevant, topic_count=topic_count, results=tuple(results)
     )

@@ -7,6 +7,7 @@ no-op), and everything after storing works on the rows still marked unprocessed.
 
 from __future__ import annotations
 
+import concurrent.futures
 import fcntl
 import json
 import logging
@@ -21,8 +22,9 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from monitor import classify as classify_mod
+from monitor.collect import CollectResult, collect, save_fetch_state
 from monitor.dedup import content_hash, find_duplicates
-from monitor.errors import MonitorError, SeedError, StoreLocked
+from monitor.errors import MonitorError, RunLocked, SeedError
 from monitor.models import (
     Article,
     Classification,
@@ -82,7 +84,7 @@ def run_lock(db_path: Path, *, wait_s: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise StoreLocked(
+                    raise RunLocked(
                         f"another ingest run is still working on {db_path} "
                         f"(waited {wait_s:.0f}s); skipping this run"
                     ) from None
@@ -231,7 +233,7 @@ def store_articles(
             "core.raw_pages",
             ["article_id", "url", "html_zlib", "content_type", "encoding", "fetched_at"],
             [
-                (a.article_id, a.url, zlib.compress(a.raw_html, 6), None, None, now)
+                (a.article_id, a.url, zlib.compress(a.raw_html, 3), None, None, now)
                 for a in fresh
                 if a.raw_html
             ],
@@ -452,16 +454,29 @@ def call_directly(name: str, fn: Callable[..., T], /, *args: Any) -> T:
     return fn(*args)
 
 
+def collect_sources(
+    settings: Settings, store: Store, run_id: str, executor: concurrent.futures.Executor | None
+) -> CollectResult:
+    """The collect stage with its executor passed positionally (stage runners take no kwargs)."""
+    return collect(settings, store, run_id, executor=executor)
+
+
 def run_ingest(
     settings: Settings,
     *,
     fetch: bool = True,
     lock_wait_s: float = 0,
     stage: StageRunner = call_directly,
+    executor: concurrent.futures.Executor | None = None,
 ) -> RunSummary:
-    """One complete ingest run: seeds and sources, stored, deduplicated, classified."""
-    store = open_store(settings)
+    """One complete ingest run: seeds and sources, stored, deduplicated, classified.
+
+    `executor` runs the extraction of fetched pages (e.g. a Dask cluster's); by default
+    collect uses a local process pool.
+    """
+    # The run lock first: a run that must wait or skip should not touch the file at all.
     with run_lock(settings.storage.db, wait_s=lock_wait_s):
+        store = open_store(settings)
         summary = stage("start_run", start_run, store)
         try:
             articles, records = stage("read_seeds", read_seeds, settings)
@@ -470,6 +485,25 @@ def run_ingest(
                 records,
                 stage("store_seeds", store_articles, store, summary.run_id, articles, records),
             )
+            if fetch and settings.sources:
+                collected = stage(
+                    "collect", collect_sources, settings, store, summary.run_id, executor
+                )
+                _add_stored(
+                    summary,
+                    collected.records,
+                    stage(
+                        "store_collected",
+                        store_articles,
+                        store,
+                        summary.run_id,
+                        collected.articles,
+                        collected.records,
+                    ),
+                )
+                summary.unchanged += collected.known
+                # Validators and source health only once the articles they vouch for are stored.
+                stage("save_fetch_state", save_fetch_state, store, settings, collected)
             result = stage("process", process_pending, store, settings)
             summary.duplicates += result.duplicates
             summary.relevant += result.relevant

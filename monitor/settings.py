@@ -69,6 +69,8 @@ class FetchSettings(_Section):
     per_host_delay_s: float = Field(default=5, ge=0)
     max_bytes: int = Field(default=5_000_000, gt=0)
     allow_private_networks: bool = False
+    # Hosts exempt from the private-address check (an intranet feed server, a test server).
+    trusted_hosts: list[str] = Field(default_factory=list)
     concurrency: int = Field(default=8, ge=1)
     per_host_concurrency: int = Field(default=1, ge=1)
     max_retries: int = Field(default=3, ge=0)

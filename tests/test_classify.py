@@ -120,11 +120,38 @@ def test_figure_with_a_stray_space_in_the_number() -> None:
     assert (5000, "troops") in {(f.value, f.what) for f in result.figures}
 
 
-def test_seed_004_topics_include_the_vote_and_the_withdrawal() -> None:
+def test_seed_004_topics_are_the_vote_and_at_most_three() -> None:
     article = _seed("004")
     topics = classify(article.article_id, article.title, article.text).topics
-    assert {"parliament_vote", "withdrawal_drawdown"} <= set(topics)
+    assert "parliament_vote" in topics
+    assert 1 <= len(topics) <= 3
     assert set(topics) <= set(classify_mod.TOPIC_NAMES)
+
+
+@pytest.mark.parametrize("prefix", SEED_PREFIXES)
+def test_every_seed_gets_one_to_three_topics_with_their_scores(prefix: str) -> None:
+    article = _seed(prefix)
+    result = classify(article.article_id, article.title, article.text)
+    assert 1 <= len(result.topics) <= 3
+    scores = result.evidence["topics"]
+    assert isinstance(scores, dict)
+    kept = [scores[name]["score"] for name in result.topics]
+    assert kept == sorted(kept, reverse=True), "best topic first"
+    # Every topic that holds somewhere is in the evidence, the dropped ones score lower.
+    dropped = [v["score"] for name, v in scores.items() if name not in result.topics]
+    assert all(d <= kept[0] for d in dropped)
+
+
+@pytest.mark.parametrize("prefix", ["000", "002", "003", "004"])
+def test_seeds_on_the_2020_vote_are_about_the_vote(prefix: str) -> None:
+    article = _seed(prefix)
+    assert "parliament_vote" in classify(article.article_id, article.title, article.text).topics
+
+
+def test_seed_001_on_expelling_the_troops_is_about_talks_and_withdrawal() -> None:
+    article = _seed("001")
+    topics = classify(article.article_id, article.title, article.text).topics
+    assert {"negotiations", "withdrawal_drawdown"} <= set(topics)
 
 
 # --- hard negatives and their relevant counterparts -------------------------------------------
@@ -223,6 +250,61 @@ def test_attack_on_a_base_hosting_us_troops_is_relevant() -> None:
     )
     assert result.relevant
     assert "attack_on_us_forces" in result.topics
+
+
+def test_rocket_attack_on_ain_al_asad_is_first_an_attack_on_us_forces() -> None:
+    result = _run(
+        "Several rockets hit Ain al-Asad air base in Anbar province on Tuesday, where US troops "
+        "are stationed, Iraqi security officials said. A US official said two American service "
+        "members suffered minor injuries in the attack. Iran-backed militias have claimed "
+        "dozens of attacks on US forces in Iraq and Syria since October. Iraq's government "
+        "condemned the attack and said it would find those responsible. The attack came a week "
+        "after Iraqi and US officials held a round of talks on the future of the coalition, and "
+        "Prime Minister Sudani has said the withdrawal of coalition forces should be negotiated.",
+        "Rocket attack targets US troops at Iraq's Ain al-Asad air base",
+    )
+    assert result.relevant
+    assert result.topics[0] == "attack_on_us_forces"
+    # The talks and the withdrawal are one passing sentence each: context, not the story.
+    assert "negotiations" not in result.topics
+    assert len(result.topics) <= 3
+
+
+def test_one_passing_body_sentence_does_not_make_a_topic() -> None:
+    result = _run(
+        "Iraqi and US military officials opened talks in Baghdad on Sunday on the future of the "
+        "US-led coalition in Iraq. The talks of the Higher Military Commission will assess the "
+        "threat from ISIS and the capabilities of Iraqi forces, officials said. Both sides "
+        "described the first meeting as constructive. The next round of talks is due in March. "
+        "Officials from both countries said the discussions would take several months. In 2020 "
+        "the Iraqi parliament voted for a resolution calling for the exit of foreign troops.",
+        "Iraq and US open talks on coalition's future",
+    )
+    assert result.topics[0] == "negotiations"
+    assert "parliament_vote" not in result.topics
+    scores = result.evidence["topics"]
+    assert isinstance(scores, dict) and scores["parliament_vote"]["qualified"] is False
+
+
+def test_references_back_to_a_vote_add_to_it_only_once_it_holds() -> None:
+    vote = (
+        "Iraq's parliament voted on Sunday for a resolution to expel foreign troops. "
+        "Washington criticised the resolution. The resolution is not binding on the government. "
+        "Officials said the resolution would be studied."
+    )
+    held = _run(vote, "Iraq moves to expel US troops")
+    scores = held.evidence["topics"]
+    assert isinstance(scores, dict)
+    assert scores["parliament_vote"]["continued"] == 3
+    assert held.topics[0] == "parliament_vote"
+    # Without a sentence on a parliament vote, "the resolution" alone is no vote.
+    no_vote = _run(
+        "US troops will stay in Iraq, the Pentagon said on Sunday. Officials said the resolution "
+        "of the dispute over the base would take time. The resolution of the crisis depends on "
+        "Baghdad, US officials in Iraq said.",
+        "US troops to stay in Iraq",
+    )
+    assert "parliament_vote" not in no_vote.topics
 
 
 def test_talks_on_ending_the_coalition_mission_are_relevant() -> None:
@@ -466,6 +548,30 @@ def test_user_taxonomy_edit_changes_version_and_behaviour(tmp_path: Path) -> Non
     assert "Mike Pompeo" in _names(classify("x", None, text, taxonomy=custom))
     assert "Mike Pompeo" not in _names(classify("x", None, text))
     assert classify("x", None, text, taxonomy=custom).version == custom.version
+
+
+def test_topic_ranking_is_set_in_the_taxonomy(tmp_path: Path) -> None:
+    path = tmp_path / "taxonomy.toml"
+    edited = _packaged_text().replace("max_topics = 3", "max_topics = 1", 1)
+    assert edited != _packaged_text()
+    path.write_text(edited, encoding="utf-8")
+    custom = load_taxonomy(path)
+    article = _seed("001")
+    wide = classify(article.article_id, article.title, article.text)
+    narrow = classify(article.article_id, article.title, article.text, taxonomy=custom)
+    assert len(wide.topics) >= 2
+    assert narrow.topics == wide.topics[:1]
+    assert narrow.version != wide.version
+
+
+def test_a_bad_topic_ranking_key_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "taxonomy.toml"
+    path.write_text(
+        _packaged_text().replace("keep_ratio = 0.5", "keep_ratio = 0.5\nkeep_all = true", 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"topic_ranking\.keep_all"):
+        load_taxonomy(path)
 
 
 def test_comment_only_edit_keeps_the_version(tmp_path: Path) -> None:

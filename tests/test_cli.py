@@ -35,13 +35,14 @@ def project(tmp_path: Path, seeds_dir: Path) -> Path:
 
 
 def test_run_then_digest_then_sql(project: Path) -> None:
-    first = monitor("run", cwd=project)
+    # --no-fetch: the packaged default sources are on the internet, which tests never touch.
+    first = monitor("run", "--no-fetch", cwd=project)
     assert first.returncode == 0, first.stderr
     assert "5 new, 0 duplicates, 0 failed" in first.stdout
     assert "Traceback" not in first.stdout + first.stderr
     assert (project / "data" / "monitor.duckdb").is_file()
 
-    again = monitor("run", cwd=project)
+    again = monitor("run", "--no-fetch", cwd=project)
     assert again.returncode == 0, again.stderr
     assert "Nothing new: 5 article(s) already stored" in again.stdout
 
@@ -88,11 +89,26 @@ def test_digest_and_sql_succeed_while_an_ingest_is_writing(tmp_path: Path, seeds
     for i in range(400):  # enough work that the ingest writes for a while
         (seeds / f"{i:04d}.txt").write_text(f"Report number {i}\n\n{base}\nUpdate {i}.")
     db = tmp_path / "m.duckdb"
-    assert monitor("run", "--db", str(db), "--seeds", str(seeds_dir), cwd=tmp_path).returncode == 0
+    assert (
+        monitor(
+            "run", "--no-fetch", "--db", str(db), "--seeds", str(seeds_dir), cwd=tmp_path
+        ).returncode
+        == 0
+    )
     env = {k: v for k, v in os.environ.items() if k != "MONITOR_CONFIG"}
     env["PYTHONPATH"] = str(ROOT)
     ingest = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "run", "--db", str(db), "--seeds", str(seeds)],
+        [
+            sys.executable,
+            "-m",
+            "monitor.cli",
+            "run",
+            "--no-fetch",
+            "--db",
+            str(db),
+            "--seeds",
+            str(seeds),
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

@@ -1,0 +1,116 @@
+"""Fan-out of CPU-bound work (extraction) on local processes or a Dask cluster, per the config.
+
+`[runner] task_runner = "process"` keeps everything on this machine (Prefect's
+ProcessPoolTaskRunner); `"dask"` uses prefect-dask's DaskTaskRunner: a local cluster of
+`workers` processes, or an existing cluster at `dask_address` whose workers may run on
+other machines. Only pure, picklable functions are fanned out; results come back to the
+flow, and the flow alone writes the DuckDB file.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
+
+from monitor.settings import RunnerSettings
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _local_cluster_kwargs(runner: RunnerSettings) -> dict[str, Any]:
+    return {
+        "n_workers": runner.workers or os.cpu_count() or 1,
+        "processes": True,
+        "threads_per_worker": 1,
+        # The dashboard needs bokeh and a port; a scheduled job wants neither.
+        "dashboard_address": None,
+    }
+
+
+def make_task_runner(runner: RunnerSettings) -> TaskRunner[Any]:
+    """The task runner named by `[runner]`: process pool, local Dask cluster, or a remote one."""
+    if runner.task_runner == "dask":
+        from prefect_dask.task_runners import DaskTaskRunner
+
+        if runner.dask_address:
+            return DaskTaskRunner(address=runner.dask_address)
+        return DaskTaskRunner(cluster_kwargs=_local_cluster_kwargs(runner))
+    return ProcessPoolTaskRunner(max_workers=runner.workers)
+
+
+@task(name="map-chunk", cache_policy=NO_CACHE)
+def _apply_to_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
+    """Apply fn to every item of one chunk (runs on a worker process)."""
+    return [fn(item) for item in chunk]
+
+
+def chunked(items: Sequence[T], size: int) -> list[list[T]]:
+    """Split items into lists of at most size items, in order."""
+    if size < 1:
+        raise ValueError("chunk size must be at least 1")
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def map_in_chunks(fn: Callable[[T], R], items: Sequence[T], chunk: int) -> list[R]:
+    """Inside a flow: apply a picklable fn to items, one task per chunk, results in order.
+
+    The tasks run on the calling flow's task runner (see make_task_runner), so the same
+    code fans out to local processes or to Dask workers on other machines.
+    """
+    futures = [_apply_to_chunk.submit(fn, part) for part in chunked(items, chunk)]
+    return [result for future in futures for result in future.result()]
+
+
+class DaskExecutor(concurrent.futures.Executor):
+    """A concurrent.futures executor on a Dask cluster, connected on first use: a run that
+    extracts nothing (seeds only, nothing new, or skipped) starts no cluster."""
+
+    def __init__(self, runner: RunnerSettings) -> None:
+        self._runner = runner
+        self._cluster: Any = None
+        self._client: Any = None
+        self._executor: Any = None
+
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Any:
+        """Submit fn(*args) to the cluster (starting or connecting to it the first time)."""
+        if self._executor is None:
+            from distributed import Client, LocalCluster
+
+            if self._runner.dask_address:
+                self._client = Client(self._runner.dask_address)  # type: ignore[no-untyped-call]
+            else:
+                options = _local_cluster_kwargs(self._runner)
+                self._cluster = LocalCluster(**options)  # type: ignore[no-untyped-call]
+                self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
+            self._executor = self._client.get_executor()
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Disconnect, and stop the local cluster if this executor started one."""
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._executor = self._client = self._cluster = None
+
+
+@contextmanager
+def extraction_executor(runner: RunnerSettings) -> Iterator[concurrent.futures.Executor | None]:
+    """The executor page extraction fans out on: None (collect's own local process pool) for
+    "process", else a Dask cluster's (a local one, or the one at dask_address)."""
+    if runner.task_runner != "dask":
+        yield None
+        return
+    executor = DaskExecutor(runner)
+    try:
+        yield executor
+    finally:
+        executor.shutdown()

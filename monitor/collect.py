@@ -1,0 +1,479 @@
+"""Collect newly published articles from the configured sources.
+
+`collect` picks the sources that are due, fetches and parses them, drops links already stored,
+fetches the new pages and extracts them in worker processes while the fetching goes on. It returns
+articles and one fetch record per URL; the caller stores them (`pipeline.store_articles`) and then
+calls `save_fetch_state`, so validators and source health are only written once the articles they
+vouch for are safe (a crash in between re-fetches rather than losing an article).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import httpx
+
+from monitor.errors import ParseError
+from monitor.extract import ExtractFailure, clean_url, extract_pages
+from monitor.fetch import CacheEntry, Fetcher, FetchResult, build_client
+from monitor.models import Article, FetchRecord, Link, Page
+from monitor.settings import Settings, SourceSettings
+from monitor.sources import parse_source
+from monitor.store import Connection, Store, insert_rows, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_CHILD_SITEMAPS = 10
+MAX_FAILURE_BACKOFF_S = 7 * 24 * 3600.0
+MAX_CACHE_AGE_S = 6 * 3600.0
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """One configured source and how fetching it has gone."""
+
+    name: str
+    kind: str
+    url: str
+    enabled: bool
+    state: str  # due | waiting | backing off | disabled | off
+    last_fetch_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_due_at: datetime | None = None
+    last_status: int | None = None
+
+
+@dataclass(frozen=True)
+class SourceUpdate:
+    """The health row to write for one source after this run."""
+
+    name: str
+    kind: str
+    url: str
+    ok: bool
+    error: str | None
+    status: int | None
+    max_age_s: float | None = None
+
+
+@dataclass
+class CollectResult:
+    """Articles found, one record per URL, and the state to save after storing them."""
+
+    articles: list[Article] = field(default_factory=list)
+    records: list[FetchRecord] = field(default_factory=list)
+    cache: dict[str, CacheEntry] = field(default_factory=dict)
+    sources: list[SourceUpdate] = field(default_factory=list)
+    known: int = 0
+    sources_due: int = 0
+    sources_skipped: int = 0
+
+
+# -- source health ------------------------------------------------------------------------------
+
+
+def _health_rows(con: Connection) -> dict[str, tuple[Any, ...]]:
+    rows = con.execute(
+        "SELECT name, kind, url, last_fetch_at, last_success_at, last_error, "
+        "consecutive_failures, next_due_at, last_status FROM core.sources"
+    ).fetchall()
+    return {row[0]: row for row in rows}
+
+
+def _health(
+    src: SourceSettings, row: tuple[Any, ...] | None, settings: Settings, now: datetime
+) -> SourceHealth:
+    if row is None or row[2] != src.url:  # never fetched, or the URL changed: start afresh
+        return SourceHealth(
+            src.name, src.kind, src.url, src.enabled, "due" if src.enabled else "off"
+        )
+    failures = int(row[6] or 0)
+    next_due = row[7]
+    if not src.enabled:
+        state = "off"
+    elif failures >= settings.fetch.disable_after_failures:
+        state = "disabled"
+    elif next_due is not None and next_due > now:
+        state = "backing off" if failures else "waiting"
+    else:
+        state = "due"
+    return SourceHealth(
+        src.name,
+        src.kind,
+        src.url,
+        src.enabled,
+        state,
+        row[3],
+        row[4],
+        row[5],
+        failures,
+        next_due,
+        row[8],
+    )
+
+
+def source_health(store: Store, settings: Settings) -> list[SourceHealth]:
+    """Every configured source with its last fetch, last error, failures and next due time."""
+    rows: dict[str, tuple[Any, ...]] = {}
+    if store.path.exists():
+        with store.read() as con:
+            rows = _health_rows(con)
+    now = utcnow()
+    return [_health(src, rows.get(src.name), settings, now) for src in settings.sources]
+
+
+def _next_due(
+    update: SourceUpdate,
+    failures: int,
+    src: SourceSettings | None,
+    settings: Settings,
+    now: datetime,
+) -> datetime:
+    if not update.ok:
+        backoff = settings.fetch.failure_backoff_s * (2 ** max(failures - 1, 0))
+        return now + timedelta(seconds=min(backoff, MAX_FAILURE_BACKOFF_S))
+    interval = src.min_interval_s if src else 0.0
+    if update.max_age_s:
+        interval = max(interval, min(update.max_age_s, MAX_CACHE_AGE_S))
+    return now + timedelta(seconds=interval)
+
+
+def save_fetch_state(store: Store, settings: Settings, result: CollectResult) -> None:
+    """Write HTTP validators and source health in one short transaction (after storing)."""
+    if not result.cache and not result.sources:
+        return
+    now = utcnow()
+    by_name = {s.name: s for s in settings.sources}
+    with store.write() as con:
+        insert_rows(
+            con,
+            "core.http_cache",
+            ["url", "etag", "last_modified", "body_hash", "fetched_at"],
+            [(u, c.etag, c.last_modified, c.body_hash, now) for u, c in result.cache.items()],
+            on_conflict="ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, "
+            "last_modified = excluded.last_modified, body_hash = excluded.body_hash, "
+            "fetched_at = excluded.fetched_at",
+        )
+        old = _health_rows(con)
+        rows = []
+        for update in result.sources:
+            prev = old.get(update.name)
+            same = prev is not None and prev[2] == update.url
+            failures = 0 if update.ok else (int(prev[6] or 0) if same and prev else 0) + 1
+            last_success = now if update.ok else (prev[4] if same and prev else None)
+            rows.append(
+                (
+                    update.name,
+                    update.kind,
+                    update.url,
+                    now,
+                    last_success,
+                    None if update.ok else update.error,
+                    failures,
+                    _next_due(update, failures, by_name.get(update.name), settings, now),
+                    update.status,
+                )
+            )
+        insert_rows(
+            con,
+            "core.sources",
+            [
+                "name",
+                "kind",
+                "url",
+                "last_fetch_at",
+                "last_success_at",
+                "last_error",
+                "consecutive_failures",
+                "next_due_at",
+                "last_status",
+            ],
+            rows,
+            on_conflict="ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, "
+            "url = excluded.url, last_fetch_at = excluded.last_fetch_at, "
+            "last_success_at = excluded.last_success_at, last_error = excluded.last_error, "
+            "consecutive_failures = excluded.consecutive_failures, "
+            "next_due_at = excluded.next_due_at, last_status = excluded.last_status",
+        )
+
+
+# -- collecting ---------------------------------------------------------------------------------
+
+
+def _load_cache(store: Store, urls: Sequence[str]) -> dict[str, CacheEntry]:
+    if not urls:
+        return {}
+    with store.read() as con:
+        rows = con.execute(
+            "SELECT url, etag, last_modified, body_hash FROM core.http_cache "
+            "WHERE url IN (SELECT unnest($1::VARCHAR[]))",
+            [list(urls)],
+        ).fetchall()
+    return {r[0]: CacheEntry(r[1], r[2], r[3]) for r in rows}
+
+
+def known_urls(store: Store, urls: Sequence[str]) -> set[str]:
+    """Those of `urls` stored already, as an article's URL or canonical URL."""
+    if not urls:
+        return set()
+    with store.read() as con:
+        rows = con.execute(
+            "WITH q AS (SELECT unnest($1::VARCHAR[]) AS u) "
+            "SELECT u FROM q WHERE u IN (SELECT url FROM core.articles) "
+            "OR u IN (SELECT canonical_url FROM core.articles)",
+            [list(urls)],
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _newest_first(links: list[Link], limit: int) -> list[Link]:
+    ordered = sorted(
+        enumerate(links),
+        key=lambda item: (
+            item[1].published_at is None,
+            -(item[1].published_at.timestamp() if item[1].published_at else 0),
+            item[0],
+        ),
+    )
+    return [link for _, link in ordered[:limit]]
+
+
+async def _read_source(
+    fetcher: Fetcher, src: SourceSettings, cache: dict[str, CacheEntry], result: CollectResult
+) -> list[Link]:
+    """Fetch and parse one source (and a sitemap index's children); record its health."""
+    if src.kind == "url":
+        return [Link(url=src.url, source=src.name)]
+    queue = [src.url]
+    seen: set[str] = set()
+    links: list[Link] = []
+    first_error: str | None = None
+    status: int | None = None
+    max_age: float | None = None
+    while queue and len(seen) < MAX_CHILD_SITEMAPS + 1:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        seen.add(url)
+        got: FetchResult = await fetcher.fetch(
+            url, src.name, purpose="source", cache=cache.get(url)
+        )
+        record = got.record
+        if url == src.url:
+            status, max_age = record.status_code, got.max_age_s
+        if got.page is not None:
+            try:
+                parsed = parse_source(src.kind, got.page.html, src.name, url)
+            except ParseError as exc:
+                record = replace(record, outcome="error", error=f"ParseError: {exc}")
+                got = replace(got, cache=None)
+            else:
+                links.extend(parsed.links)
+                queue.extend(c for c in parsed.children if c not in seen)
+                log.info("source %s: %d links from %s", src.name, len(parsed.links), url)
+        if got.cache is not None:
+            result.cache[url] = got.cache
+        if record.outcome == "error" and first_error is None:
+            first_error = record.error
+        result.records.append(record)
+    ok = first_error is None or bool(links)
+    result.sources.append(
+        SourceUpdate(src.name, src.kind, src.url, ok, first_error, status, max_age)
+    )
+    return links
+
+
+def _chunk_size(n_pages: int, workers: int) -> int:
+    # Chunks, not one task per page, to amortise pickling; small enough that the workers start
+    # while fetching goes on and finish together (a few slow pages do not leave one core idle).
+    return max(1, min(8, n_pages // max(workers * 8, 1)))
+
+
+def _pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
+    # forkserver: workers do not inherit the event loop's threads and sockets; preloading the
+    # extractor makes each worker a cheap fork of a server that imported trafilatura once.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["monitor.extract"])
+    return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+async def _collect(
+    settings: Settings,
+    store: Store,
+    client: httpx.AsyncClient,
+    executor: concurrent.futures.Executor | None,
+) -> CollectResult:
+    result = CollectResult()
+    now = utcnow()
+    health = {h.name: h for h in source_health(store, settings)}
+    due = [s for s in settings.sources if health[s.name].state == "due"]
+    result.sources_due = len(due)
+    result.sources_skipped = len(settings.sources) - len(due)
+    for src in settings.sources:
+        if health[src.name].state != "due":
+            log.info("source %s is %s; skipped", src.name, health[src.name].state)
+    if not due:
+        return result
+    cache = _load_cache(store, [s.url for s in due])
+    fetcher = Fetcher(client, settings.fetch)
+    per_source = await asyncio.gather(*(_read_source(fetcher, s, cache, result) for s in due))
+
+    # One link per URL across sources, newest first, capped per source.
+    links: dict[str, Link] = {}
+    url_sources: dict[str, SourceSettings] = {s.url: s for s in due if s.kind == "url"}
+    for found in per_source:
+        for link in _newest_first(found, settings.fetch.max_articles_per_source):
+            links.setdefault(link.url, link)
+    keys = {url: clean_url(url) for url in links}
+    stored = known_urls(store, sorted(set(keys) | set(keys.values())))
+    fresh = [link for url, link in links.items() if url not in stored and keys[url] not in stored]
+    result.known = len(links) - len(fresh)
+    page_cache = _load_cache(store, [link.url for link in fresh])
+    log.info(
+        "collect: %d due sources, %d links, %d already stored, %d to fetch (at %s)",
+        len(due),
+        len(links),
+        result.known,
+        len(fresh),
+        now,
+    )
+
+    workers = settings.runner.workers or os.cpu_count() or 1
+    chunk = _chunk_size(len(fresh), workers)
+    own_pool = executor is None and bool(fresh)
+    pool = _pool(workers) if own_pool else executor
+    loop = asyncio.get_running_loop()
+    extracting: list[asyncio.Future[list[Article | ExtractFailure]]] = []
+    chunks: list[list[Page]] = []
+    fetched: dict[str, FetchResult] = {}
+    batch: list[Page] = []
+
+    def submit() -> None:
+        if batch and pool is not None:
+            chunks.append(list(batch))
+            extracting.append(loop.run_in_executor(pool, extract_pages, list(batch)))
+            batch.clear()
+
+    try:
+        tasks = [
+            fetcher.fetch(
+                link.url, link.source, purpose="page", cache=page_cache.get(link.url), link=link
+            )
+            for link in fresh
+        ]
+        for next_done in asyncio.as_completed(tasks):
+            got = await next_done
+            fetched[got.record.url] = got
+            if got.page is not None:
+                batch.append(got.page)
+                if len(batch) >= chunk:
+                    submit()
+        submit()
+        log.debug("collect: fetching done, %d chunks submitted", len(chunks))
+        gathered = await asyncio.gather(*extracting, return_exceptions=True)
+        log.debug("collect: extraction done")
+    finally:
+        if own_pool and pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    extracted: dict[str, Article | ExtractFailure] = {}
+    raw: dict[str, bytes] = {}
+    for pages, output in zip(chunks, gathered, strict=True):
+        if isinstance(output, BaseException):  # a worker died: the chunk failed, the run goes on
+            log.warning("extraction of %d pages failed: %r", len(pages), output)
+            output = [ExtractFailure(p.url, p.source, f"worker failed: {output!r}") for p in pages]
+        for page, item in zip(pages, output, strict=True):
+            extracted[page.url] = item
+            raw[page.url] = page.html
+    canon_seen: set[str] = set(stored)
+    for link in fresh:
+        got = fetched[link.url]
+        record = got.record
+        done = extracted.get(link.url)
+        if isinstance(done, ExtractFailure):
+            record = replace(record, outcome="error", error=f"ExtractError: {done.reason}")
+        elif isinstance(done, Article):
+            if done.canonical_url in canon_seen:
+                record = replace(record, outcome="duplicate")
+            canon_seen.add(done.canonical_url or done.url)
+            result.articles.append(replace(done, raw_html=raw[link.url]))
+        if got.cache is not None and not isinstance(done, Article):
+            # Remember validators only for pages we did not store, so an unchanged page that
+            # gave no article costs no extraction next time; stored ones are never refetched.
+            result.cache[link.url] = got.cache
+        result.records.append(record)
+        single = url_sources.get(link.url)
+        if single is not None:
+            ok = record.outcome != "error"
+            result.sources.append(
+                SourceUpdate(
+                    single.name, single.kind, single.url, ok, record.error, record.status_code
+                )
+            )
+    for url, single in url_sources.items():
+        if url in stored or keys.get(url) in stored:
+            result.sources.append(
+                SourceUpdate(single.name, single.kind, single.url, True, None, None)
+            )
+    log.info(
+        "collect: %d articles, %d fetch records, %d requests",
+        len(result.articles),
+        len(result.records),
+        fetcher.requests,
+    )
+    return result
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion, also from a thread that already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # handed back to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="monitor-collect")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
+
+
+def collect(
+    settings: Settings,
+    store: Store,
+    run_id: str,
+    *,
+    client: httpx.AsyncClient | None = None,
+    executor: concurrent.futures.Executor | None = None,
+) -> CollectResult:
+    """Fetch due sources and their new article pages; extract them in worker processes."""
+
+    async def main() -> CollectResult:
+        if client is not None:
+            return await _collect(settings, store, client, executor)
+        async with build_client(settings.fetch) as own:
+            return await _collect(settings, store, own, executor)
+
+    log.info("run %s: collecting from %d sources", run_id, len(settings.sources))
+    return _run(main())

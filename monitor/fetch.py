@@ -1,0 +1,493 @@
+"""Polite, bounded, safe HTTP fetching with httpx (async).
+
+One `Fetcher` per run holds the politeness state: a global and a per-host concurrency bound, the
+time each host may next be asked, the robots.txt rules per origin and the address checks per host.
+Every call to `Fetcher.fetch` ends in a `FetchResult` whose `record` says what happened; errors
+never escape as exceptions, so one bad URL cannot stop a run.
+
+Rules, in the order they apply to each URL and to every redirect hop:
+
+1. only http and https;
+2. the host must not resolve to a private, loopback, link-local, reserved or multicast address,
+   unless `fetch.allow_private_networks` is true or the host is in `fetch.trusted_hosts`;
+3. article pages only: robots.txt of the origin must allow our User-Agent (RFC 9309: a 4xx
+   robots.txt allows everything, an unreachable or 5xx one allows nothing);
+4. at most `per_host_concurrency` requests at once to a host, starting at least `per_host_delay_s`
+   apart (5 s for the GDELT API whatever the setting), and at most `concurrency` in all;
+5. timeouts, 408, 429 and 5xx are retried up to `max_retries` times with exponential backoff,
+   honouring Retry-After, never waiting longer than `max_retry_delay_s` at once;
+6. the body is read as a stream and decompressed here, so `max_bytes` counts decompressed bytes
+   and a gzip bomb is cut off after `max_bytes`;
+7. PDFs, images and other binaries are recorded as skipped, not read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import hashlib
+import ipaddress
+import logging
+import random
+import socket
+import time
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+
+import httpx
+
+from monitor.errors import (
+    FetchBlocked,
+    FetchConnection,
+    FetchError,
+    FetchHTTPStatus,
+    FetchTimeout,
+    FetchTooLarge,
+    FetchUnsupported,
+)
+from monitor.models import FetchOutcome, FetchRecord, Link, Page
+from monitor.settings import FetchSettings
+
+log = logging.getLogger(__name__)
+
+#: Hosts that publish a stricter rate limit than our default politeness delay.
+HOST_MIN_DELAY_S: dict[str, float] = {"api.gdeltproject.org": 5.0}
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+ROBOTS_MAX_BYTES = 512_000
+_BASE_BACKOFF_S = 1.0
+
+Purpose = Literal["page", "source", "robots"]
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """What we remember of one URL for conditional GET and the unchanged-body skip."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """How fetching one URL ended: a record always; a page when a new body arrived."""
+
+    record: FetchRecord
+    page: Page | None = None
+    cache: CacheEntry | None = None
+    max_age_s: float | None = None
+
+
+def build_client(settings: FetchSettings) -> httpx.AsyncClient:
+    """An AsyncClient configured from the fetch settings (redirects are followed by the Fetcher)."""
+    return httpx.AsyncClient(
+        headers={
+            "User-Agent": settings.user_agent,
+            "Accept-Encoding": "gzip, deflate",
+            "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,"
+            "application/rss+xml,application/atom+xml,application/json;q=0.8,*/*;q=0.5",
+        },
+        timeout=httpx.Timeout(settings.timeout_s),
+        follow_redirects=False,
+        limits=httpx.Limits(
+            max_connections=settings.concurrency,
+            max_keepalive_connections=settings.concurrency,
+        ),
+        trust_env=False,
+    )
+
+
+def body_hash(data: bytes) -> str:
+    """Hex SHA-256 of a response body, for the unchanged-body skip."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def host_delay(host: str, settings: FetchSettings) -> float:
+    """The minimum gap between two requests to `host`."""
+    return max(settings.per_host_delay_s, HOST_MIN_DELAY_S.get(host.lower(), 0.0))
+
+
+def retry_after_s(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    base = now if now is not None else time.time()
+    return max(0.0, when.timestamp() - base)
+
+
+def cache_max_age_s(headers: httpx.Headers) -> float | None:
+    """max-age from Cache-Control (a feed's own idea of how often to come back)."""
+    for part in headers.get("cache-control", "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "max-age" and value.strip().isdigit():
+            return float(value.strip())
+    return None
+
+
+def is_public_address(address: str) -> bool:
+    """True when an IP address is globally routable (not private, loopback, link-local ...)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+_BINARY_MAGIC = (b"%PDF-", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
+_TEXTUAL_HINTS = ("html", "xml", "rss", "atom", "json", "text/")
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _charset(content_type: str | None) -> str | None:
+    for part in (content_type or "").split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            return value.strip().strip("\"'").lower() or None
+    return None
+
+
+def check_content_type(content_type: str | None) -> None:
+    """Raise FetchUnsupported for a declared type we do not read (PDF, image, binary)."""
+    media = _media_type(content_type)
+    if not media:
+        return
+    if any(hint in media for hint in _TEXTUAL_HINTS):
+        return
+    raise FetchUnsupported(f"unsupported content type {media}")
+
+
+def check_body(data: bytes) -> None:
+    """Raise FetchUnsupported when a body is binary whatever its header said."""
+    head = data[:1024].lstrip()
+    if head.startswith(_BINARY_MAGIC) or b"\x00" in data[:1024]:
+        raise FetchUnsupported("binary body (PDF, image or archive)")
+
+
+class _Decoder:
+    """Content-Encoding decoder that never produces more than it is allowed to."""
+
+    def __init__(self, encoding: str) -> None:
+        enc = encoding.strip().lower()
+        self._obj: zlib._Decompress | None
+        self._deflate = False
+        if enc in ("", "identity"):
+            self._obj = None
+        elif enc in ("gzip", "x-gzip"):
+            self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif enc == "deflate":
+            self._obj = zlib.decompressobj(zlib.MAX_WBITS)
+            self._deflate = True
+        else:
+            raise FetchUnsupported(f"unsupported content encoding {encoding!r}")
+
+    def decode(self, chunk: bytes, limit: int) -> bytes:
+        if self._obj is None:
+            return chunk
+        try:
+            return self._obj.decompress(chunk, limit)
+        except zlib.error:
+            if self._deflate:  # servers that send raw deflate without the zlib header
+                self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._deflate = False
+                return self._obj.decompress(chunk, limit)
+            raise
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._obj is not None and self._obj.unconsumed_tail)
+
+
+async def read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    """The decompressed body, raising FetchTooLarge as soon as it passes `max_bytes`."""
+    decoder = _Decoder(response.headers.get("content-encoding", ""))
+    parts: list[bytes] = []
+    total = 0
+    try:
+        async for chunk in response.aiter_raw():
+            out = decoder.decode(chunk, max_bytes - total + 1)
+            total += len(out)
+            if total > max_bytes or decoder.pending:
+                raise FetchTooLarge(f"body larger than {max_bytes} bytes (after decompression)")
+            parts.append(out)
+    except zlib.error as exc:
+        raise FetchConnection(f"corrupt compressed body: {exc}") from exc
+    return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    url: str
+
+
+class Fetcher:
+    """Fetches URLs under the politeness, retry and safety rules of one run."""
+
+    def __init__(self, client: httpx.AsyncClient, settings: FetchSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self._all = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._next_at: dict[str, float] = {}
+        self._robots: dict[str, asyncio.Task[RobotFileParser | str]] = {}
+        self._addresses: dict[str, asyncio.Task[str | None]] = {}
+        self.requests = 0
+
+    # -- public -------------------------------------------------------------------------------
+
+    async def fetch(
+        self,
+        url: str,
+        source: str,
+        *,
+        purpose: Purpose = "page",
+        cache: CacheEntry | None = None,
+        link: Link | None = None,
+    ) -> FetchResult:
+        """Fetch one URL; never raises for what the web does, the record says what happened."""
+        started = time.monotonic()
+        fetched_at = datetime.now(UTC).replace(tzinfo=None)
+
+        def record(
+            outcome: FetchOutcome, status: int | None, error: str | None, size: int = 0
+        ) -> FetchRecord:
+            elapsed = int((time.monotonic() - started) * 1000)
+            return FetchRecord(url, source, fetched_at, outcome, status, error, size, elapsed)
+
+        try:
+            answer = await self._fetch(url, purpose, cache)
+        except FetchError as exc:
+            status = exc.status_code if isinstance(exc, FetchHTTPStatus) else None
+            outcome: FetchOutcome = (
+                "skipped" if isinstance(exc, FetchBlocked | FetchUnsupported) else "error"
+            )
+            log.info("fetch %s: %s (%s)", url, outcome, exc)
+            return FetchResult(record(outcome, status, f"{type(exc).__name__}: {exc}"))
+        max_age = cache_max_age_s(answer.headers)
+        if answer.status == 304:
+            return FetchResult(record("not_modified", 304, None), cache=cache, max_age_s=max_age)
+        digest = body_hash(answer.body)
+        entry = CacheEntry(answer.headers.get("etag"), answer.headers.get("last-modified"), digest)
+        if cache is not None and cache.body_hash == digest:
+            rec = record("not_modified", answer.status, None, len(answer.body))
+            return FetchResult(rec, cache=entry, max_age_s=max_age)
+        if not answer.body.strip():
+            rec = record("error", answer.status, "FetchError: empty body", 0)
+            return FetchResult(rec, cache=entry, max_age_s=max_age)
+        content_type = answer.headers.get("content-type")
+        page = Page(
+            url=url,
+            final_url=answer.url,
+            source=source,
+            status_code=answer.status,
+            html=answer.body,
+            content_type=content_type,
+            encoding=_charset(content_type),
+            fetched_at=fetched_at,
+            elapsed_ms=int((time.monotonic() - started) * 1000),
+            etag=entry.etag,
+            last_modified=entry.last_modified,
+            link=link,
+        )
+        rec = record("new", answer.status, None, len(answer.body))
+        return FetchResult(rec, page=page, cache=entry, max_age_s=max_age)
+
+    # -- the rules ----------------------------------------------------------------------------
+
+    async def _fetch(self, url: str, purpose: Purpose, cache: CacheEntry | None) -> _Answer:
+        current = url
+        for hop in range(self.settings.max_redirects + 1):
+            await self.check_url(current)
+            if purpose == "page" and self.settings.respect_robots:
+                await self._check_robots(current)
+            headers: dict[str, str] = {}
+            if hop == 0 and cache is not None:
+                if cache.etag:
+                    headers["If-None-Match"] = cache.etag
+                if cache.last_modified:
+                    headers["If-Modified-Since"] = cache.last_modified
+            max_bytes = ROBOTS_MAX_BYTES if purpose == "robots" else self.settings.max_bytes
+            answer = await self._with_retries(current, headers, max_bytes, purpose)
+            if answer.status in REDIRECT_STATUSES:
+                location = answer.headers.get("location")
+                if not location:
+                    raise FetchHTTPStatus("redirect without Location", answer.status)
+                current = urljoin(current, location.strip())
+                continue
+            if answer.status == 304 or 200 <= answer.status < 300:
+                return answer
+            raise FetchHTTPStatus(f"HTTP {answer.status}", answer.status)
+        raise FetchConnection(f"more than {self.settings.max_redirects} redirects")
+
+    async def check_url(self, url: str) -> None:
+        """Raise FetchBlocked unless the URL is http(s) to a host we may reach."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise FetchBlocked(f"scheme {parts.scheme or '(none)'!r} is not http or https")
+        host = (parts.hostname or "").lower()
+        if not host:
+            raise FetchBlocked("URL has no host")
+        if self.settings.allow_private_networks or host in self.settings.trusted_hosts:
+            return
+        task = self._addresses.get(host)
+        if task is None:
+            task = asyncio.ensure_future(self._resolve_check(host))
+            self._addresses[host] = task
+        problem = await task
+        if problem is not None:
+            if problem.startswith("cannot resolve"):
+                raise FetchConnection(problem)
+            raise FetchBlocked(problem)
+
+    async def _resolve_check(self, host: str) -> str | None:
+        try:
+            addresses = [str(ipaddress.ip_address(host.strip("[]")))]
+        except ValueError:
+            loop = asyncio.get_running_loop()
+            try:
+                infos = await asyncio.wait_for(
+                    loop.getaddrinfo(host, None, type=socket.SOCK_STREAM),
+                    timeout=self.settings.timeout_s,
+                )
+            except (OSError, TimeoutError) as exc:
+                return f"cannot resolve {host}: {exc}"
+            addresses = sorted({str(info[4][0]) for info in infos})
+        for address in addresses:
+            if not is_public_address(address):
+                return (
+                    f"{host} resolves to non-public address {address} "
+                    "(set fetch.allow_private_networks or fetch.trusted_hosts to allow)"
+                )
+        return None
+
+    async def _check_robots(self, url: str) -> None:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        task = self._robots.get(origin)
+        if task is None:
+            task = asyncio.ensure_future(self._load_robots(origin))
+            self._robots[origin] = task
+        rules = await task
+        if isinstance(rules, str):
+            raise FetchBlocked(rules)
+        if not rules.can_fetch(self.settings.user_agent, url):
+            raise FetchBlocked("disallowed by robots.txt")
+
+    async def _load_robots(self, origin: str) -> RobotFileParser | str:
+        parser = RobotFileParser(origin + "/robots.txt")
+        try:
+            answer = await self._fetch(origin + "/robots.txt", "robots", None)
+        except FetchHTTPStatus as exc:
+            if 400 <= exc.status_code < 500:
+                parser.parse([])
+                return parser
+            return f"robots.txt answered HTTP {exc.status_code}; not fetching from {origin}"
+        except FetchError as exc:
+            return f"robots.txt unreachable ({exc}); not fetching from {origin}"
+        parser.parse(answer.body.decode("utf-8", errors="replace").splitlines())
+        return parser
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, host: str) -> AsyncIterator[None]:
+        semaphore = self._hosts.setdefault(
+            host, asyncio.Semaphore(self.settings.per_host_concurrency)
+        )
+        async with semaphore:
+            now = time.monotonic()
+            start = max(now, self._next_at.get(host, 0.0))
+            # Reserve the start time before sleeping so concurrent callers queue behind it.
+            self._next_at[host] = start + host_delay(host, self.settings)
+            if start > now:
+                await asyncio.sleep(start - now)
+            async with self._all:
+                yield
+
+    def _hold_off(self, host: str, delay: float) -> None:
+        self._next_at[host] = max(self._next_at.get(host, 0.0), time.monotonic() + delay)
+
+    def _backoff(self, attempt: int) -> float:
+        delay = _BASE_BACKOFF_S * float(2**attempt) * (0.5 + random.random() / 2)
+        return min(delay, self.settings.max_retry_delay_s)
+
+    async def _with_retries(
+        self, url: str, headers: dict[str, str], max_bytes: int, purpose: Purpose
+    ) -> _Answer:
+        host = (urlsplit(url).hostname or "").lower()
+        attempts = self.settings.max_retries + 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                async with self._slot(host):
+                    self.requests += 1
+                    answer = await asyncio.wait_for(
+                        self._send(url, headers, max_bytes, purpose),
+                        timeout=self.settings.timeout_s * 3,
+                    )
+            except (httpx.TimeoutException, TimeoutError) as exc:
+                if last:
+                    raise FetchTimeout(f"timed out after {attempts} attempts") from exc
+                delay = self._backoff(attempt)
+                log.info("timeout on %s; retry %d in %.1fs", url, attempt + 1, delay)
+                await asyncio.sleep(delay)
+                continue
+            except httpx.TooManyRedirects as exc:  # pragma: no cover - we never let httpx redirect
+                raise FetchConnection(str(exc)) from exc
+            except (httpx.HTTPError, OSError) as exc:
+                reason = str(exc) or "connection failed"
+                raise FetchConnection(f"{type(exc).__name__}: {reason}") from exc
+            if answer.status in RETRY_STATUSES and not last:
+                wanted = retry_after_s(answer.headers.get("retry-after"))
+                delay = self._backoff(attempt) if wanted is None else wanted
+                delay = min(delay, self.settings.max_retry_delay_s)
+                if answer.status == 429:
+                    self._hold_off(host, delay)
+                log.info("HTTP %d on %s; retry %d in %.1fs", answer.status, url, attempt + 1, delay)
+                await asyncio.sleep(delay)
+                continue
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(
+        self, url: str, headers: dict[str, str], max_bytes: int, purpose: Purpose
+    ) -> _Answer:
+        request = self.client.build_request("GET", url, headers=headers)
+        response = await self.client.send(request, stream=True)
+        try:
+            status = response.status_code
+            if not 200 <= status < 300:
+                return _Answer(status, response.headers, b"", url)
+            if purpose != "robots":
+                check_content_type(response.headers.get("content-type"))
+            declared = response.headers.get("content-length", "")
+            if (
+                declared.isdigit()
+                and int(declared) > max_bytes
+                and not response.headers.get("content-encoding")
+            ):
+                raise FetchTooLarge(f"Content-Length {declared} is over {max_bytes} bytes")
+            body = await read_capped(response, max_bytes)
+            if purpose != "robots":
+                check_body(body)
+            return _Answer(status, response.headers, body, url)
+        finally:
+            await response.aclose()

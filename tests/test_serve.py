@@ -1,0 +1,180 @@
+"""`monitor serve`: both schedules in one process on Prefect's temporary local API; it stops
+promptly on SIGTERM or Ctrl-C, mid-run included, and leaves the database usable."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.procs import clean_env, run_lock_held
+from tests.synthetic import make_seed_dir
+
+pytestmark = pytest.mark.slow
+
+STOP_WITHIN_S = 10.0
+NEVER_DUE = "0 0 1 1 *"
+
+
+def write_config(tmp_path: Path, seeds: Path) -> Path:
+    config = tmp_path / "monitor.toml"
+    config.write_text(
+        "sources = []\n"
+        f'[storage]\ndb = "{tmp_path / "monitor.duckdb"}"\n'
+        f'[seeds]\ndirs = ["{seeds}"]\n'
+        f'[digest]\nout_dir = "{tmp_path / "digests"}"\n'
+        # Crons that do not come due during a test (only --run-now runs).
+        f'[schedule]\ningest_cron = "{NEVER_DUE}"\ndigest_cron = "{NEVER_DUE}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.fixture(scope="module")
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One PREFECT_HOME for the module: later starts reuse the temporary API's database."""
+    return tmp_path_factory.mktemp("prefect-home")
+
+
+def environment(prefect_home: Path) -> dict[str, str]:
+    # No PREFECT_API_URL: serve starts Prefect's temporary local API, as for a user without one.
+    return clean_env(PREFECT_HOME=str(prefect_home), PREFECT_RUNNER_POLL_FREQUENCY="2")
+
+
+def start_serve(
+    tmp_path: Path, prefect_home: Path, config: Path, *extra: str
+) -> subprocess.Popen[bytes]:
+    log = (tmp_path / "serve.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "serve", "--config", str(config), *extra],
+        env=environment(prefect_home),
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def runs(db: Path) -> list[tuple[str, int]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT status, articles_new FROM runs ORDER BY started_at").fetchall()
+    finally:
+        con.close()
+
+
+def stop_and_time(proc: subprocess.Popen[bytes], signum: int) -> float:
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=60)
+    return time.monotonic() - sent
+
+
+def cleanup(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def log_tail(tmp_path: Path) -> str:
+    return (tmp_path / "serve.log").read_text(errors="replace")[-3000:]
+
+
+def wait_for(condition, timeout: float, proc: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            pytest.fail(f"monitor serve exited {proc.returncode}:\n{log_tail(tmp_path)}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met after {timeout:.0f} s:\n{log_tail(tmp_path)}")
+        time.sleep(0.2)
+
+
+def test_serve_runs_ingest_now_and_stops_on_ctrl_c(tmp_path: Path, prefect_home: Path) -> None:
+    config = write_config(tmp_path, make_seed_dir(tmp_path / "seeds", 0))
+    db = tmp_path / "monitor.duckdb"
+    proc = start_serve(tmp_path, prefect_home, config, "--run-now")
+    try:
+
+        def ingested() -> bool:
+            if not db.exists() or run_lock_held(db):
+                return False
+            try:
+                return ("completed", 5) in runs(db)
+            except duckdb.Error:  # still being written
+                return False
+
+        t0 = time.monotonic()
+        wait_for(ingested, 150, proc, tmp_path)
+        print(f"ingested after {time.monotonic() - t0:.1f} s")
+        took = stop_and_time(proc, signal.SIGINT)
+        print(f"stopped {took:.1f} s after SIGINT")
+        assert proc.returncode == 0, log_tail(tmp_path)
+        assert took < STOP_WITHIN_S, log_tail(tmp_path)
+        assert "Stopped." in log_tail(tmp_path)
+        log = (tmp_path / "serve.log").read_text(errors="replace")
+        assert "5 new, 0 duplicates" in log  # the run's summary, logged
+        assert f"Serving ingest ({NEVER_DUE}) and digest ({NEVER_DUE}, UTC)" in log_tail(tmp_path)
+    finally:
+        cleanup(proc)
+    assert runs(db) == [("completed", 5)]
+
+
+def test_sigterm_mid_run_stops_promptly_and_next_run_completes(
+    tmp_path: Path, prefect_home: Path
+) -> None:
+    seeds = make_seed_dir(tmp_path / "seeds", 800)  # a run of several seconds
+    config = write_config(tmp_path, seeds)
+    db = tmp_path / "monitor.duckdb"
+    proc = start_serve(tmp_path, prefect_home, config, "--run-now")
+    try:
+        t0 = time.monotonic()
+        wait_for(lambda: run_lock_held(db), 150, proc, tmp_path)
+        print(f"run started after {time.monotonic() - t0:.1f} s")
+        time.sleep(1.0)
+        assert run_lock_held(db), "the run ended before it could be interrupted"
+        took = stop_and_time(proc, signal.SIGTERM)
+        print(f"stopped {took:.1f} s after SIGTERM, mid-run")
+        assert proc.returncode == 0, log_tail(tmp_path)
+        assert took < STOP_WITHIN_S, log_tail(tmp_path)
+    finally:
+        cleanup(proc)
+
+    # Nothing is left holding the database: the run lock is free and the file opens for writing.
+    assert not run_lock_held(db)
+    duckdb.connect(str(db)).close()
+
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "run", "--no-fetch", "--config", str(config)],
+        env=environment(prefect_home),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    print(f"next run took {time.monotonic() - t0:.1f} s")
+    history = runs(db)
+    assert history[-1][0] == "completed"
+    assert all(status in ("completed", "interrupted") for status, _ in history), history
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        pending = con.execute(
+            "SELECT count(*) FROM core.articles WHERE processed_at IS NULL"
+        ).fetchone()
+        classified = con.execute("SELECT count(*) FROM core.classifications").fetchone()
+        stored = con.execute("SELECT count(*), count(DISTINCT url) FROM articles").fetchone()
+    finally:
+        con.close()
+    assert stored == (805, 805)
+    assert pending == (0,)
+    assert classified == (805,)
