@@ -302,12 +302,15 @@ def evaluate(
 ) -> None:
     """Relevance and story-clustering metrics on a labelled folder, listing every miss."""
     _setup_logging(False)
+    import tempfile
+
+    from monitor.cluster_eval import evaluate_clustering
     from monitor.evaluate import evaluate_relevance, evaluate_topics
 
     settings = _settings(config, db)
     if not (eval_dir / "index.tsv").is_file():
         raise ConfigError(f"{eval_dir}: no index.tsv (expected index.tsv + articles/)")
-    with console.status("Classifying…"):
+    with console.status("Classifying and clustering…"):
         report = evaluate_relevance(
             eval_dir,
             taxonomy=None if settings.classify.taxonomy is None else _taxonomy(settings),
@@ -318,8 +321,11 @@ def evaluate(
             taxonomy=None if settings.classify.taxonomy is None else _taxonomy(settings),
             relevance_threshold=settings.classify.relevance_threshold,
         )
+        with tempfile.TemporaryDirectory(prefix="monitor-eval-") as workdir:
+            clustering = evaluate_clustering(eval_dir, workdir=Path(workdir))
     console.print(report.render(), highlight=False, soft_wrap=True)
     console.print(topics.render(), highlight=False, soft_wrap=True)
+    console.print(clustering.render(), highlight=False, soft_wrap=True)
 
 
 def _taxonomy(settings: Settings) -> Any:
