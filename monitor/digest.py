@@ -34,6 +34,7 @@ import duckdb
 import jinja2
 from markupsafe import Markup
 
+from monitor.bulkio import joined, split_sql
 from monitor.errors import ConfigError, StoreError
 from monitor.store import Store, utcnow
 
@@ -356,10 +357,10 @@ class _Row:
 
 # Per story, aggregated in SQL (thousands of stories): the ids CTE maps each article of the
 # digest to its story and its position there (1 = origin).
-_IDS_CTE = """
+_IDS_CTE = f"""
 WITH ids AS (
-    SELECT unnest($1::VARCHAR[]) AS article_id, unnest($2::VARCHAR[]) AS story_key,
-           unnest($3::BIGINT[]) AS pos
+    SELECT {split_sql("$1")} AS article_id, {split_sql("$2")} AS story_key,
+           CAST({split_sql("$3")} AS BIGINT) AS pos
 )
 """
 _ACTORS_SQL = f"""{_IDS_CTE}, agg AS (
@@ -419,17 +420,27 @@ def build_digest(
                 mode, since_at = "date", _naive_utc(since)
             params = {"now": generated_at, "since": since_at, "include_all": include_all}
             raw = con.execute(_WINDOW_SQL, params).fetchall()
-            arrays = [[r[0] for r in raw], [r[9] for r in raw], [r[14] for r in raw]]
-            actor_rows = con.execute(_ACTORS_SQL, arrays).fetchall()
-            quote_rows = con.execute(_QUOTES_SQL, arrays).fetchall()
-            figure_rows = con.execute(_FIGURES_SQL, arrays).fetchall()
-            titles = dict(
-                con.execute(
-                    "SELECT story_id, title FROM stories "
-                    "WHERE story_id IN (SELECT unnest($1::VARCHAR[]))",
-                    [sorted({r[9] for r in raw})],
-                ).fetchall()
-            )
+            actor_rows: list[Any] = []
+            quote_rows: list[Any] = []
+            figure_rows: list[Any] = []
+            titles: dict[str, str] = {}
+            if raw:
+                # Ids go in as joined strings: DuckDB 1.x binds list parameters value by value.
+                arrays = [
+                    joined(r[0] for r in raw),
+                    joined(r[9] for r in raw),
+                    joined(r[14] for r in raw),
+                ]
+                actor_rows = con.execute(_ACTORS_SQL, arrays).fetchall()
+                quote_rows = con.execute(_QUOTES_SQL, arrays).fetchall()
+                figure_rows = con.execute(_FIGURES_SQL, arrays).fetchall()
+                titles = dict(
+                    con.execute(
+                        "SELECT story_id, title FROM stories "
+                        f"WHERE story_id IN (SELECT {split_sql('$1')})",
+                        [joined(sorted({r[9] for r in raw}))],
+                    ).fetchall()
+                )
         except duckdb.Error as exc:
             raise StoreError(f"cannot read digest data: {str(exc).splitlines()[0]}") from exc
 
