@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.digest import write_digest
+from monitor.pipeline import CLASSIFICATION_COLUMNS
 from monitor.store import Store, insert_rows
 
 STANCES = ["for_withdrawal", "against_withdrawal", "neutral"]
@@ -147,17 +148,7 @@ def fill(store: Store, n_articles: int, seed: int = 6) -> None:
         insert_rows(
             con,
             "core.classifications",
-            [
-                "article_id",
-                "relevant",
-                "relevance_score",
-                "stance",
-                "stance_score",
-                "topics",
-                "evidence",
-                "version",
-                "classified_at",
-            ],
+            CLASSIFICATION_COLUMNS,
             classes,
         )
         insert_rows(con, "core.entities", ["article_id", "name", "kind", "mentions"], entities)

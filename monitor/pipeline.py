@@ -167,6 +167,17 @@ _ARTICLE_COLUMNS = [
     "first_seen_at",
     "run_id",
 ]
+CLASSIFICATION_COLUMNS = [
+    "article_id",
+    "relevant",
+    "relevance_score",
+    "stance",
+    "stance_score",
+    "topics",
+    "evidence",
+    "version",
+    "classified_at",
+]
 _FETCH_COLUMNS = [
     "url",
     "source",
@@ -285,17 +296,7 @@ def write_classifications(con: Connection, results: Sequence[Classification]) ->
     insert_rows(
         con,
         "core.classifications",
-        [
-            "article_id",
-            "relevant",
-            "relevance_score",
-            "stance",
-            "stance_score",
-            "topics",
-            "evidence",
-            "version",
-            "classified_at",
-        ],
+        CLASSIFICATION_COLUMNS,
         [
             (
                 c.article_id,

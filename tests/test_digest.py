@@ -39,7 +39,7 @@ from monitor.digest import (
 )
 from monitor.errors import ConfigError
 from monitor.models import make_id
-from monitor.pipeline import run_ingest
+from monitor.pipeline import CLASSIFICATION_COLUMNS, run_ingest
 from monitor.settings import load_settings
 from monitor.store import Store, insert_rows
 
@@ -158,17 +158,7 @@ def _add_articles(store: Store, rows: list[dict[str, Any]]) -> None:
         insert_rows(
             con,
             "core.classifications",
-            [
-                "article_id",
-                "relevant",
-                "relevance_score",
-                "stance",
-                "stance_score",
-                "topics",
-                "evidence",
-                "version",
-                "classified_at",
-            ],
+            CLASSIFICATION_COLUMNS,
             [
                 (
                     r["id"],
