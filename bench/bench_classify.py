@@ -83,6 +83,20 @@ def main() -> int:
     )
     ok = rate >= args.target
     print(f"target {args.target:,.0f} articles/s: {'met' if ok else 'NOT met'}")
+
+    # The evaluation texts are often cut short; full-length articles cost more per article.
+    seeds = [doc for doc in base if len(doc[1]) > 3000]
+    if seeds:
+        long_docs = list(islice(cycle(seeds), max(100, args.articles // 10)))
+        long_chars = sum(len(text) for _, text in long_docs) / len(long_docs)
+        started = time.process_time()
+        for i, (title, text) in enumerate(long_docs):
+            classify(str(i), title, text, taxonomy=taxonomy)
+        long_rate = len(long_docs) / (time.process_time() - started)
+        print(
+            f"full-length articles only ({long_chars:,.0f} chars on average): "
+            f"{long_rate:,.0f} articles/s on one core"
+        )
     return 0 if ok else 1
 
 
