@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import multiprocessing
 import os
@@ -305,7 +306,7 @@ def _pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
     # forkserver: workers do not inherit the event loop's threads and sockets; preloading the
     # extractor makes each worker a cheap fork of a server that imported trafilatura once.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["monitor.extract"])
+    context.set_forkserver_preload(["monitor.extract", "monitor.classify"])
     return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
@@ -360,10 +361,19 @@ async def _collect(
     fetched: dict[str, FetchResult] = {}
     batch: list[Page] = []
 
+    # The workers also compress the raw HTML and classify, off the main process.
+    work = functools.partial(
+        extract_pages,
+        compress=True,
+        classify=True,
+        taxonomy=settings.classify.taxonomy,
+        relevance_threshold=settings.classify.relevance_threshold,
+    )
+
     def submit() -> None:
         if batch and pool is not None:
             chunks.append(list(batch))
-            extracting.append(loop.run_in_executor(pool, extract_pages, list(batch)))
+            extracting.append(loop.run_in_executor(pool, work, list(batch)))
             batch.clear()
 
     try:
