@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from monitor.dedup import prime_signatures
 from monitor.errors import ParseError
 from monitor.extract import ExtractFailure, clean_url, extract_pages
 from monitor.fetch import CacheEntry, Fetcher, FetchResult, build_client
@@ -392,6 +393,14 @@ async def _collect(
                     submit()
         submit()
         log.debug("collect: fetching done, %d chunks submitted", len(chunks))
+        # While the workers finish, this process is idle: compute the near-duplicate
+        # signatures of what is already extracted, so processing after storing is shorter.
+        for next_chunk in asyncio.as_completed(extracting):
+            try:
+                ready = await next_chunk
+            except Exception:  # reported below, from gather
+                continue
+            prime_signatures([a.text for a in ready if isinstance(a, Article)])
         gathered = await asyncio.gather(*extracting, return_exceptions=True)
         log.debug("collect: extraction done")
     finally:

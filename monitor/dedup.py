@@ -124,13 +124,36 @@ def _minhashes(sets: Sequence[Iterable[bytes]]) -> list[np.ndarray[Any, np.dtype
     return [np.asarray(h.hashvalues, dtype=np.uint64) for h in hashes]
 
 
-def signatures(texts: Sequence[str]) -> list[Signature]:
-    """MinHash signatures (whole text and lead) of many texts at once."""
+def _compute_signatures(texts: Sequence[str]) -> list[Signature]:
     shingled = [shingles(t) for t in texts]
     sets = [frozenset(sh) for sh in shingled]
     full = _minhashes([[s.encode("utf-8") for s in st] for st in sets])
     lead = _minhashes([[s.encode("utf-8") for s in set(sh[:LEAD_SHINGLES])] for sh in shingled])
     return [Signature(f, ld, len(st), st) for f, ld, st in zip(full, lead, sets, strict=True)]
+
+
+# Signatures computed ahead of time (while extraction workers are still busy), keyed by text;
+# `signatures` takes them out again. Bounded: anything never used is simply recomputed.
+_PRIMED: dict[str, Signature] = {}
+PRIMED_MAX = 20_000
+
+
+def prime_signatures(texts: Sequence[str]) -> None:
+    """Compute and keep the signatures of texts that `find_duplicates` will soon see."""
+    todo = [t for t in dict.fromkeys(texts) if t not in _PRIMED]
+    if len(_PRIMED) + len(todo) > PRIMED_MAX:
+        _PRIMED.clear()
+        todo = todo[:PRIMED_MAX]
+    for text, sig in zip(todo, _compute_signatures(todo), strict=True):
+        _PRIMED[text] = sig
+
+
+def signatures(texts: Sequence[str]) -> list[Signature]:
+    """MinHash signatures (whole text and lead) of many texts at once."""
+    primed = {t: _PRIMED.pop(t) for t in texts if t in _PRIMED}
+    todo = [t for t in dict.fromkeys(texts) if t not in primed]
+    computed = dict(zip(todo, _compute_signatures(todo), strict=True))
+    return [primed[t] if t in primed else computed[t] for t in texts]
 
 
 def band_buckets(
