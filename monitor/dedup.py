@@ -96,6 +96,9 @@ def normalise_text(text: str) -> str:
 
 def content_hash(text: str) -> str:
     """Hash of the normalised text."""
+    primed = _PRIMED_HASH.pop(text, None)
+    if primed is not None:
+        return primed
     return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()[:32]
 
 
@@ -135,17 +138,20 @@ def _compute_signatures(texts: Sequence[str]) -> list[Signature]:
 # Signatures computed ahead of time (while extraction workers are still busy), keyed by text;
 # `signatures` takes them out again. Bounded: anything never used is simply recomputed.
 _PRIMED: dict[str, Signature] = {}
+_PRIMED_HASH: dict[str, str] = {}
 PRIMED_MAX = 20_000
 
 
 def prime_signatures(texts: Sequence[str]) -> None:
-    """Compute and keep the signatures of texts that `find_duplicates` will soon see."""
+    """Compute and keep the signatures and hashes of texts that storing and dedup will see."""
     todo = [t for t in dict.fromkeys(texts) if t not in _PRIMED]
-    if len(_PRIMED) + len(todo) > PRIMED_MAX:
+    if len(_PRIMED) + len(todo) > PRIMED_MAX or len(_PRIMED_HASH) + len(todo) > PRIMED_MAX:
         _PRIMED.clear()
+        _PRIMED_HASH.clear()
         todo = todo[:PRIMED_MAX]
     for text, sig in zip(todo, _compute_signatures(todo), strict=True):
         _PRIMED[text] = sig
+        _PRIMED_HASH[text] = content_hash(text)
 
 
 def signatures(texts: Sequence[str]) -> list[Signature]:
