@@ -139,15 +139,20 @@ def _compute_signatures(texts: Sequence[str]) -> list[Signature]:
 # `signatures` takes them out again. Bounded: anything never used is simply recomputed.
 _PRIMED: dict[str, Signature] = {}
 _PRIMED_HASH: dict[str, str] = {}
-PRIMED_MAX = 20_000
+PRIMED_MAX = 2_000
+
+
+def clear_primed() -> None:
+    """Drop signatures and hashes primed but never used (e.g. the run failed before dedup)."""
+    _PRIMED.clear()
+    _PRIMED_HASH.clear()
 
 
 def prime_signatures(texts: Sequence[str]) -> None:
     """Compute and keep the signatures and hashes of texts that storing and dedup will see."""
     todo = [t for t in dict.fromkeys(texts) if t not in _PRIMED]
     if len(_PRIMED) + len(todo) > PRIMED_MAX or len(_PRIMED_HASH) + len(todo) > PRIMED_MAX:
-        _PRIMED.clear()
-        _PRIMED_HASH.clear()
+        clear_primed()
         todo = todo[:PRIMED_MAX]
     for text, sig in zip(todo, _compute_signatures(todo), strict=True):
         _PRIMED[text] = sig

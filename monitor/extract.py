@@ -235,7 +235,12 @@ def extract_pages(
     in parallel, instead of serially in the main process after collecting.
     """
     out: list[Article | ExtractFailure] = []
-    tax = classify_mod.load_taxonomy(taxonomy) if classify else None
+    tax = None
+    if classify:
+        try:
+            tax = classify_mod.load_taxonomy(taxonomy)
+        except Exception:  # e.g. a broken taxonomy: the main process reports it, as before
+            log.warning("cannot load the taxonomy in the worker", exc_info=True)
     for page in pages:
         try:
             article = extract_page(page)

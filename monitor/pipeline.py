@@ -27,7 +27,7 @@ import numpy as np
 from monitor import classify as classify_mod
 from monitor.bulkio import joined, split_sql
 from monitor.collect import CollectResult, collect, save_fetch_state
-from monitor.dedup import content_hash, find_duplicates
+from monitor.dedup import clear_primed, content_hash, find_duplicates
 from monitor.errors import MonitorError, RunLocked, SeedError
 from monitor.extract import RAW_ZLIB_LEVEL
 from monitor.models import (
@@ -557,6 +557,8 @@ def run_ingest(
             summary.failures.append(str(exc))
             finish_run(store, summary, status="failed")
             raise
+        finally:
+            clear_primed()
         stage("finish_run", finish_run, store, summary)
     return summary
 

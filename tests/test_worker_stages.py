@@ -125,3 +125,13 @@ def test_ingest_keeps_worker_classifications_and_redoes_outdated_ones(
     assert {r[0] for r in store.query("SELECT DISTINCT version FROM core.classifications")} == {
         version
     }
+
+
+def test_a_taxonomy_the_worker_cannot_load_leaves_classifying_to_the_main_process(
+    tmp_path: Path,
+) -> None:
+    out = extract_pages(
+        [_page("vote")], compress=True, classify=True, taxonomy=tmp_path / "missing.toml"
+    )
+    assert len(out) == 1 and isinstance(out[0], Article)  # the article is not lost
+    assert out[0].classification is None and out[0].html_zlib is not None
