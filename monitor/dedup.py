@@ -96,7 +96,7 @@ def normalise_text(text: str) -> str:
 
 def content_hash(text: str) -> str:
     """Hash of the normalised text."""
-    primed = _PRIMED_HASH.pop(text, None)
+    primed = _PRIMED_HASH.get(text)  # kept: copies of one text are stored one by one
     if primed is not None:
         return primed
     return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()[:32]

@@ -64,7 +64,9 @@ def test_primed_signatures_and_hashes_equal_computed_ones() -> None:
     for a, b in zip(fresh, primed, strict=True):
         assert (a.full == b.full).all() and (a.lead == b.lead).all()
         assert a.size == b.size and a.shingle_set == b.shingle_set
-    assert not dedup._PRIMED and not dedup._PRIMED_HASH  # taken out once used
+    assert not dedup._PRIMED  # signatures are taken out once used
+    dedup.clear_primed()
+    assert not dedup._PRIMED_HASH
 
 
 @pytest.fixture
