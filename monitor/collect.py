@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import multiprocessing
 import os
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from monitor.dedup import prime_signatures
 from monitor.errors import ParseError
 from monitor.extract import ExtractFailure, clean_url, extract_pages
 from monitor.fetch import CacheEntry, Fetcher, FetchResult, build_client
@@ -305,7 +307,7 @@ def _pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
     # forkserver: workers do not inherit the event loop's threads and sockets; preloading the
     # extractor makes each worker a cheap fork of a server that imported trafilatura once.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["monitor.extract"])
+    context.set_forkserver_preload(["monitor.extract", "monitor.classify"])
     return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
@@ -360,10 +362,19 @@ async def _collect(
     fetched: dict[str, FetchResult] = {}
     batch: list[Page] = []
 
+    # The workers also compress the raw HTML and classify, off the main process.
+    work = functools.partial(
+        extract_pages,
+        compress=True,
+        classify=True,
+        taxonomy=settings.classify.taxonomy,
+        relevance_threshold=settings.classify.relevance_threshold,
+    )
+
     def submit() -> None:
         if batch and pool is not None:
             chunks.append(list(batch))
-            extracting.append(loop.run_in_executor(pool, extract_pages, list(batch)))
+            extracting.append(loop.run_in_executor(pool, work, list(batch)))
             batch.clear()
 
     try:
@@ -382,6 +393,14 @@ async def _collect(
                     submit()
         submit()
         log.debug("collect: fetching done, %d chunks submitted", len(chunks))
+        # While the workers finish, this process is idle: compute the near-duplicate
+        # signatures of what is already extracted, so processing after storing is shorter.
+        for next_chunk in asyncio.as_completed(extracting):
+            try:
+                ready = await next_chunk
+            except Exception:  # reported below, from gather
+                continue
+            prime_signatures([a.text for a in ready if isinstance(a, Article)])
         gathered = await asyncio.gather(*extracting, return_exceptions=True)
         log.debug("collect: extraction done")
     finally:

@@ -96,6 +96,9 @@ def normalise_text(text: str) -> str:
 
 def content_hash(text: str) -> str:
     """Hash of the normalised text."""
+    primed = _PRIMED_HASH.get(text)  # kept: copies of one text are stored one by one
+    if primed is not None:
+        return primed
     return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()[:32]
 
 
@@ -124,13 +127,44 @@ def _minhashes(sets: Sequence[Iterable[bytes]]) -> list[np.ndarray[Any, np.dtype
     return [np.asarray(h.hashvalues, dtype=np.uint64) for h in hashes]
 
 
-def signatures(texts: Sequence[str]) -> list[Signature]:
-    """MinHash signatures (whole text and lead) of many texts at once."""
+def _compute_signatures(texts: Sequence[str]) -> list[Signature]:
     shingled = [shingles(t) for t in texts]
     sets = [frozenset(sh) for sh in shingled]
     full = _minhashes([[s.encode("utf-8") for s in st] for st in sets])
     lead = _minhashes([[s.encode("utf-8") for s in set(sh[:LEAD_SHINGLES])] for sh in shingled])
     return [Signature(f, ld, len(st), st) for f, ld, st in zip(full, lead, sets, strict=True)]
+
+
+# Signatures computed ahead of time (while extraction workers are still busy), keyed by text;
+# `signatures` takes them out again. Bounded: anything never used is simply recomputed.
+_PRIMED: dict[str, Signature] = {}
+_PRIMED_HASH: dict[str, str] = {}
+PRIMED_MAX = 2_000
+
+
+def clear_primed() -> None:
+    """Drop signatures and hashes primed but never used (e.g. the run failed before dedup)."""
+    _PRIMED.clear()
+    _PRIMED_HASH.clear()
+
+
+def prime_signatures(texts: Sequence[str]) -> None:
+    """Compute and keep the signatures and hashes of texts that storing and dedup will see."""
+    todo = [t for t in dict.fromkeys(texts) if t not in _PRIMED]
+    if len(_PRIMED) + len(todo) > PRIMED_MAX or len(_PRIMED_HASH) + len(todo) > PRIMED_MAX:
+        clear_primed()
+        todo = todo[:PRIMED_MAX]
+    for text, sig in zip(todo, _compute_signatures(todo), strict=True):
+        _PRIMED[text] = sig
+        _PRIMED_HASH[text] = content_hash(text)
+
+
+def signatures(texts: Sequence[str]) -> list[Signature]:
+    """MinHash signatures (whole text and lead) of many texts at once."""
+    primed = {t: _PRIMED.pop(t) for t in texts if t in _PRIMED}
+    todo = [t for t in dict.fromkeys(texts) if t not in primed]
+    computed = dict(zip(todo, _compute_signatures(todo), strict=True))
+    return [primed[t] if t in primed else computed[t] for t in texts]
 
 
 def band_buckets(

@@ -12,9 +12,11 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import trafilatura
@@ -23,6 +25,7 @@ from courlan import normalize_url
 from htmldate.extractors import extract_url_date
 from htmldate.utils import Extractor
 
+from monitor import classify as classify_mod
 from monitor.errors import ExtractError
 from monitor.models import Article, DateSource, Page
 
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # Below this, what trafilatura found is page furniture ("Home", a cookie notice), not an article.
 MIN_TEXT_CHARS = 40
+# zlib level of the stored raw HTML: 3 compresses ~5x at a fraction of level 6's time.
+RAW_ZLIB_LEVEL = 3
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _HTML_LANG = re.compile(
@@ -215,12 +220,47 @@ def extract_page(page: Page) -> Article:
     )
 
 
-def extract_pages(pages: Sequence[Page]) -> list[Article | ExtractFailure]:
-    """Extract a chunk of pages; picklable, for worker processes. Raw HTML is left to the caller."""
+def extract_pages(
+    pages: Sequence[Page],
+    *,
+    compress: bool = False,
+    classify: bool = False,
+    taxonomy: Path | None = None,
+    relevance_threshold: float | None = None,
+) -> list[Article | ExtractFailure]:
+    """Extract a chunk of pages; picklable, for worker processes. Raw HTML is left to the caller.
+
+    With `compress` each article also carries its raw HTML zlib-compressed (`html_zlib`), with
+    `classify` its classification (taxonomy and threshold as configured): CPU work done here,
+    in parallel, instead of serially in the main process after collecting.
+    """
     out: list[Article | ExtractFailure] = []
+    tax = None
+    if classify:
+        try:
+            tax = classify_mod.load_taxonomy(taxonomy)
+        except Exception:  # e.g. a broken taxonomy: the main process reports it, as before
+            log.warning("cannot load the taxonomy in the worker", exc_info=True)
     for page in pages:
         try:
-            out.append(extract_page(page))
+            article = extract_page(page)
         except ExtractError as exc:
             out.append(ExtractFailure(page.url, page.source, str(exc)))
+            continue
+        if compress:
+            article = replace(article, html_zlib=zlib.compress(page.html, RAW_ZLIB_LEVEL))
+        if tax is not None:
+            try:
+                found = classify_mod.classify(
+                    article.article_id,
+                    article.title,
+                    article.text,
+                    taxonomy=tax,
+                    relevance_threshold=relevance_threshold,
+                )
+            except Exception:  # the main process classifies it again and reports the failure
+                log.warning("classifying %s in the worker failed", page.url, exc_info=True)
+            else:
+                article = replace(article, classification=found)
+        out.append(article)
     return out

@@ -106,6 +106,10 @@ class Article:
     date_source: DateSource = "unknown"
     language: str | None = None
     raw_html: bytes | None = field(default=None, repr=False)
+    # Filled in by extraction workers so the main process need not: the raw HTML already
+    # zlib-compressed for `raw_pages`, and the classification of title + text.
+    html_zlib: bytes | None = field(default=None, repr=False)
+    classification: Classification | None = field(default=None, repr=False)
 
     @property
     def article_id(self) -> str:
