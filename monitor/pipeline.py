@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from monitor import classify as classify_mod
+from monitor.bulkio import execute as bulk_execute
 from monitor.bulkio import joined, split_sql
 from monitor.collect import CollectResult, collect, save_fetch_state
 from monitor.dedup import clear_primed, content_hash, find_duplicates
@@ -209,7 +210,8 @@ def store_articles(
         known = (
             {
                 row[0]
-                for row in con.execute(
+                for row in bulk_execute(
+                    con,
                     "SELECT article_id FROM core.articles "
                     "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
                     [ids],
@@ -316,8 +318,10 @@ def write_classifications(con: Connection, results: Sequence[Classification]) ->
     if not ids:
         return
     for table in ("classifications", "entities", "quotes", "figures"):
-        con.execute(
-            f"DELETE FROM core.{table} WHERE article_id IN (SELECT unnest($1::VARCHAR[]))", [ids]
+        bulk_execute(
+            con,
+            f"DELETE FROM core.{table} WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
+            [ids],
         )
     now = utcnow()
     insert_rows(
@@ -407,7 +411,8 @@ def _classified(con: Connection, ids: Sequence[str], version: str) -> dict[str, 
 def _write_decisions(
     con: Connection, decisions: Sequence[DedupDecision], story_of: dict[str, str]
 ) -> None:
-    con.execute(
+    bulk_execute(
+        con,
         "CREATE OR REPLACE TEMP TABLE _decided AS SELECT "
         "unnest($1::VARCHAR[]) AS article_id, unnest($2::VARCHAR[]) AS duplicate_of, "
         "unnest($3::VARCHAR[]) AS reason, unnest($4::DOUBLE[]) AS similarity, "
