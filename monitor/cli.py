@@ -202,7 +202,7 @@ def digest(
 
     settings = _settings(config, db)
     store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
-    store.initialize()
+    store.require_current()
     result = write_digest(
         store, since=parse_since(since), fmt=fmt.value, out=out, include_all=include_all
     )

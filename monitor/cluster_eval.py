@@ -176,7 +176,7 @@ def evaluate_clustering(eval_dir: Path, *, workdir: Path) -> ClusteringReport:
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)
     store = Store(db)
-    store.initialize()
+    store.migrate()
     settings = Settings.model_validate({"storage": {"db": str(db)}})
     store_articles(store, "eval", [i.article for i in items], [])
     process_pending(store, settings)

@@ -34,9 +34,8 @@ import duckdb
 import jinja2
 from markupsafe import Markup
 
-from monitor.bulkio import joined, split_sql
 from monitor.errors import ConfigError, StoreError
-from monitor.store import Store, utcnow
+from monitor.store import Store, bulk, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -357,11 +356,8 @@ class _Row:
 
 # Per story, aggregated in SQL (thousands of stories): the ids CTE maps each article of the
 # digest to its story and its position there (1 = origin).
-_IDS_CTE = f"""
-WITH ids AS (
-    SELECT {split_sql("$1")} AS article_id, {split_sql("$2")} AS story_key,
-           CAST({split_sql("$3")} AS BIGINT) AS pos
-)
+_IDS_CTE = """
+WITH ids AS (SELECT article_id, story_key, pos FROM {rows})
 """
 _ACTORS_SQL = f"""{_IDS_CTE}, agg AS (
     SELECT i.story_key, lower(e.name) AS k, arg_min(e.name, i.pos) AS name,
@@ -425,21 +421,22 @@ def build_digest(
             figure_rows: list[Any] = []
             titles: dict[str, str] = {}
             if raw:
-                # Ids go in as joined strings: DuckDB 1.x binds list parameters value by value.
-                arrays = [
-                    joined(r[0] for r in raw),
-                    joined(r[9] for r in raw),
-                    joined(r[14] for r in raw),
-                ]
-                actor_rows = con.execute(_ACTORS_SQL, arrays).fetchall()
-                quote_rows = con.execute(_QUOTES_SQL, arrays).fetchall()
-                figure_rows = con.execute(_FIGURES_SQL, arrays).fetchall()
+                ids = {
+                    "article_id": [r[0] for r in raw],
+                    "story_key": [r[9] for r in raw],
+                    "pos": [r[14] for r in raw],
+                }
+                with bulk.rows(con, ids) as table:
+                    actor_rows = con.execute(_ACTORS_SQL.replace("{rows}", table)).fetchall()
+                    quote_rows = con.execute(_QUOTES_SQL.replace("{rows}", table)).fetchall()
+                    figure_rows = con.execute(_FIGURES_SQL.replace("{rows}", table)).fetchall()
                 titles = dict(
-                    con.execute(
+                    bulk.select(
+                        con,
                         "SELECT story_id, title FROM stories "
-                        f"WHERE story_id IN (SELECT {split_sql('$1')})",
-                        [joined(sorted({r[9] for r in raw}))],
-                    ).fetchall()
+                        "WHERE story_id IN (SELECT story_id FROM {rows})",
+                        {"story_id": sorted({r[9] for r in raw})},
+                    )
                 )
         except duckdb.Error as exc:
             raise StoreError(f"cannot read digest data: {str(exc).splitlines()[0]}") from exc
