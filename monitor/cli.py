@@ -281,7 +281,7 @@ def sources(
             _when(h.last_success_at),
             str(h.consecutive_failures),
             _when(h.next_due_at),
-            h.last_error or "",
+            ": ".join(p for p in (h.last_error_kind, h.last_error) if p),
         )
     console.print(table)
     console.print(f"{len(health)} source(s)", style="dim")

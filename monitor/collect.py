@@ -58,6 +58,7 @@ class SourceHealth:
     consecutive_failures: int = 0
     next_due_at: datetime | None = None
     last_status: int | None = None
+    last_error_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class SourceUpdate:
     error: str | None
     status: int | None
     max_age_s: float | None = None
+    error_kind: str | None = None
 
 
 @dataclass
@@ -118,6 +120,7 @@ def _health(
         failures,
         next_due,
         row.last_status,
+        row.last_error_kind,
     )
 
 
@@ -173,6 +176,7 @@ def save_fetch_state(store: Store, settings: Settings, result: CollectResult) ->
                     failures,
                     _next_due(update, failures, by_name.get(update.name), settings, now),
                     update.status,
+                    None if update.ok else update.error_kind,
                 )
             )
         fetch_state.save_sources(con, rows)
@@ -209,7 +213,7 @@ async def _read_source(
     queue = [src.url]
     seen: set[str] = set()
     links: list[Link] = []
-    first_error: str | None = None
+    first_error: FetchRecord | None = None
     status: int | None = None
     max_age: float | None = None
     while queue and len(seen) < MAX_CHILD_SITEMAPS + 1:
@@ -236,11 +240,20 @@ async def _read_source(
         if got.cache is not None:
             result.cache[url] = got.cache
         if record.outcome == "error" and first_error is None:
-            first_error = record.error
+            first_error = record
         result.records.append(record)
     ok = first_error is None or bool(links)
     result.sources.append(
-        SourceUpdate(src.name, src.kind, src.url, ok, first_error, status, max_age)
+        SourceUpdate(
+            src.name,
+            src.kind,
+            src.url,
+            ok,
+            first_error.error if first_error else None,
+            status,
+            max_age,
+            first_error.error_kind if first_error else None,
+        )
     )
     return links
 
@@ -374,7 +387,13 @@ async def _collect(
             ok = record.outcome != "error"
             result.sources.append(
                 SourceUpdate(
-                    single.name, single.kind, single.url, ok, record.error, record.status_code
+                    single.name,
+                    single.kind,
+                    single.url,
+                    ok,
+                    record.error,
+                    record.status_code,
+                    error_kind=record.error_kind,
                 )
             )
     for url, single in url_sources.items():

@@ -163,25 +163,31 @@ def process_pending(store: Store, settings: Settings) -> ProcessResult:
         results = classify.classify_articles(
             [a for a in pending if a.article_id not in done], settings
         )
-        probes = dedup.probes(pending)
         now = utcnow()
         with store.write() as con:
-            found = dedup.find_duplicates(pending, probes, signatures.known(con, probes))
-            stored.repoint(con, found.repoints)
-            signatures.save_bands(con, probes)
-            story_of = assign_stories(con, pending, found.decisions, now)
-            stored.write_decisions(con, found.decisions, story_of, now)
-            story_store.refresh(con, list(story_of.values()), now)
-            fetches.mark_duplicates(
-                con,
-                [a.url for a, d in zip(pending, found.decisions, strict=True) if d.duplicate_of],
-            )
+            decisions = deduplicate_and_group(con, pending, now)
             stored.write_classifications(con, results, now)
             stored.fill_dates_from_stories(con)
         total += len(pending)
-        duplicates += sum(1 for d in found.decisions if d.duplicate_of)
+        duplicates += sum(1 for d in decisions if d.duplicate_of)
         relevant += sum(1 for c in results if c.relevant) + sum(done.values())
     return ProcessResult(total, duplicates, relevant)
+
+
+def deduplicate_and_group(
+    con: Connection, pending: Sequence[StoredArticle], now: datetime
+) -> list[DedupDecision]:
+    """Dedup decisions and stories for a batch, written in the caller's transaction."""
+    probes = dedup.probes(pending)
+    found = dedup.find_duplicates(pending, probes, signatures.known(con, probes))
+    stored.repoint(con, found.repoints)
+    signatures.save_bands(con, probes)
+    story_of = assign_stories(con, pending, found.decisions, now)
+    stored.write_decisions(con, found.decisions, story_of, now)
+    story_store.refresh(con, list(story_of.values()), now)
+    copies = [a.url for a, d in zip(pending, found.decisions, strict=True) if d.duplicate_of]
+    fetches.mark_duplicates(con, copies)
+    return found.decisions
 
 
 def assign_stories(

@@ -13,6 +13,7 @@ and any value, separators and NULLs included, travels as itself.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -59,9 +60,12 @@ def rows(con: duckdb.DuckDBPyConnection, columns: Columns) -> Iterator[str]:
     con.register(name, table(columns))
     try:
         yield name
-    finally:
-        con.complete()
-        con.unregister(name)
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # the statement's own error is the one to see
+            con.unregister(name)
+        raise
+    con.complete()
+    con.unregister(name)
 
 
 def insert(

@@ -346,6 +346,12 @@ MIGRATIONS: list[Migration] = [
             error = regexp_replace(error, '^[A-Z][A-Za-z]+: ', '')
         WHERE error IS NOT NULL AND regexp_matches(error, '^[A-Z][A-Za-z]+: ');
 
+        ALTER TABLE core.sources ADD COLUMN last_error_kind VARCHAR;
+        UPDATE core.sources
+        SET last_error_kind = regexp_extract(last_error, '^([A-Z][A-Za-z]+): ', 1),
+            last_error = regexp_replace(last_error, '^[A-Z][A-Za-z]+: ', '')
+        WHERE last_error IS NOT NULL AND regexp_matches(last_error, '^[A-Z][A-Za-z]+: ');
+
         -- Signatures are computed where the text is extracted and stored with the article.
         ALTER TABLE core.minhash ADD COLUMN lead BLOB;
 
