@@ -529,7 +529,7 @@ def test_years_are_not_figures() -> None:
 
 
 def _packaged_text() -> str:
-    return resources.files("monitor").joinpath("taxonomy.toml").read_text(encoding="utf-8")
+    return resources.files("monitor.classify").joinpath("taxonomy.toml").read_text(encoding="utf-8")
 
 
 def test_user_taxonomy_edit_changes_version_and_behaviour(tmp_path: Path) -> None:

@@ -523,7 +523,7 @@ def _load_cached(path: str, mtime_ns: int, size: int) -> Taxonomy:
 
 @lru_cache(maxsize=1)
 def _packaged() -> Taxonomy:
-    text = resources.files("monitor").joinpath("taxonomy.toml").read_text(encoding="utf-8")
+    text = resources.files("monitor.classify").joinpath("taxonomy.toml").read_text(encoding="utf-8")
     return parse_taxonomy(text, "packaged")
 
 
