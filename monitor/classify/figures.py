@@ -9,69 +9,63 @@ sentence it was found in.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from functools import lru_cache
+from dataclasses import dataclass
 
+from monitor.classify import wordlists
 from monitor.classify.matching import Index, Sentence, fast_prefix
 from monitor.models import Figure
 
-# Exact number words only: "dozens" or "hundreds" are not figures one can add up.
-_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
-_NUMBER_WORDS.update({"nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20})
-_NUM = (
-    r"(?P<num>\d{1,3}(?:,\s?\d{3})+|\d+(?:\.\d+)?(?:\s?(?:thousand|million))?|"
-    + "|".join(_NUMBER_WORDS)
-    + ")"
-)
-_MOD = (
-    r"(?:U\.?S\.?|US|American|additional|more|foreign|coalition|combat|Iraqi|international|NATO|"
-    r"British|other|Western|military|remaining|extra|new|of the|of them|of its|troops?|troop|"
-    r"Shiite|Sunni|Kurdish|present|about|approximately|some|nearly|around|roughly|estimated|"
-    r"U\.S\.-led|US-led|of)"
-)
-_UNITS = {
-    "troops": r"troops|soldiers|forces|personnel|service\s?members|servicemen|marines|advis[eo]rs|"
-    r"trainers|military personnel|boots|contingent|troop contingent",
-    "lawmakers": r"lawmakers|legislators|MPs|parliamentarians|deputies|members of parliament|"
-    r"members|representatives",
-    "votes": r"votes|ballots",
-    "casualties": r"casualties|dead|deaths|killed|wounded|injured|injuries",
-    "rockets": r"rockets|missiles|drones|mortars|projectiles",
-    "attacks": r"attacks",
-    "seats": r"seats",
-}
-_UNIT_RE = "|".join(f"(?P<{k}>{v})" for k, v in _UNITS.items())
-_FIGURE = re.compile(
-    rf"(?<![\w.,]){_NUM}(?:-strong)?(?:\s+{_MOD}){{0,3}}\s+(?:{_UNIT_RE})\b",
-    re.IGNORECASE,
-)
 # "U.S. troops, 5000, in Iraq" and "troops numbering 5,000"
-_FIGURE_AFTER = re.compile(
+_FIGURE_AFTER = (
     r"\b(?P<troops>troops|soldiers|forces)(?:,|\s+numbering|\s+totalling|\s+totaling)\s+"
-    r"(?:about\s+|some\s+|nearly\s+)?(?P<num>\d{1,3}(?:,\s?\d{3})+|\d{3,6})\b",
-    re.IGNORECASE,
-)
-_PEOPLE_KILLED = re.compile(
-    rf"(?<![\w.,]){_NUM}\s+(?:\w+\s+){{0,3}}?(?:people|soldiers|troops|civilians|servicemen|"
-    rf"service members|contractors|fighters|militants|members)\s+(?:were\s+|was\s+|have been\s+)?"
-    rf"(?P<casualties>killed|wounded|injured|dead)\b",
-    re.IGNORECASE,
+    r"(?:about\s+|some\s+|nearly\s+)?(?P<num>\d{1,3}(?:,\s?\d{3})+|\d{3,6})\b"
 )
 
 
-@lru_cache(maxsize=1)
-def _figure_patterns() -> tuple[re.Pattern[str], ...]:
-    return tuple(
-        re.compile(fast_prefix(p.pattern) + p.pattern, p.flags)
-        for p in (_PEOPLE_KILLED, _FIGURE, _FIGURE_AFTER)
+@dataclass(frozen=True)
+class _Rules:
+    """The figure patterns and what they read, built from the word lists in `words/`."""
+
+    patterns: tuple[re.Pattern[str], ...]
+    kinds: tuple[str, ...]  # what a figure counts, in the order its groups are looked at
+    number_words: dict[str, int]
+
+
+@functools.cache
+def _rules() -> _Rules:
+    # Exact number words only (number_words.txt): "dozens" or "hundreds" are not figures one can
+    # add up.
+    number_words = {
+        word: int(value) for word, value in map(str.split, wordlists.words("number_words"))
+    }
+    num = (
+        r"(?P<num>\d{1,3}(?:,\s?\d{3})+|\d+(?:\.\d+)?(?:\s?(?:thousand|million))?|"
+        + "|".join(map(re.escape, number_words))
+        + ")"
     )
+    mod = "(?:" + "|".join(wordlists.words("figure_modifiers")) + ")"
+    units = wordlists.sections("figure_units")
+    unit_re = "|".join(f"(?P<{kind}>{'|'.join(terms)})" for kind, terms in units)
+    figure = rf"(?<![\w.,]){num}(?:-strong)?(?:\s+{mod}){{0,3}}\s+(?:{unit_re})\b"
+    victims = "|".join(map(re.escape, wordlists.words("casualty_nouns")))
+    people_killed = (
+        rf"(?<![\w.,]){num}\s+(?:\w+\s+){{0,3}}?(?:{victims})\s+(?:were\s+|was\s+|have been\s+)?"
+        rf"(?P<casualties>killed|wounded|injured|dead)\b"
+    )
+    patterns = tuple(
+        re.compile(fast_prefix(p) + p, re.IGNORECASE)
+        for p in (people_killed, figure, _FIGURE_AFTER)
+    )
+    return _Rules(patterns, tuple(kind for kind, _ in units), number_words)
 
 
-def _parse_number(raw: str) -> float | None:
+def _parse_number(raw: str, number_words: dict[str, int]) -> float | None:
     low = raw.lower().strip()
-    if low in _NUMBER_WORDS:
-        return float(_NUMBER_WORDS[low])
+    if low in number_words:
+        return float(number_words[low])
     scale = 1.0
     if low.endswith("thousand"):
         scale, low = 1000.0, low[: -len("thousand")]
@@ -88,10 +82,11 @@ def extract_figures(full: str, sentences: Sequence[Sentence], index: Index) -> l
     """Every figure of `full`, once per value and sentence, with its sentence's text."""
     seen: set[tuple[float, str, int]] = set()
     found: list[Figure] = []
-    for pattern in _figure_patterns():
+    rules = _rules()
+    for pattern in rules.patterns:
         for m in pattern.finditer(full):
-            what = next((k for k in _UNITS if m.groupdict().get(k)), None)
-            value = _parse_number(m.group("num"))
+            what = next((k for k in rules.kinds if m.groupdict().get(k)), None)
+            value = _parse_number(m.group("num"), rules.number_words)
             if what is None or value is None:
                 continue
             # Years are dates, not figures ("in 2014 troops arrived").

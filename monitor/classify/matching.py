@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import importlib
 import re
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
+from monitor.classify import wordlists
 from monitor.errors import ConfigError
 
 
@@ -254,14 +256,19 @@ class Sentence:
 
 
 _SPLIT = re.compile(r"[.!?]+[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
-_ABBREV = re.compile(
-    r"(?:\b(?:[A-Z]\.)+|\b(?:Mr|Mrs|Ms|Dr|Gen|Lt|Col|Sen|Rep|Gov|Maj|Sgt|Capt|Adm|Cmdr|St|No|Jan|"
-    r"Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|vs|etc|Inc|Jr|Sr|Prof|Brig|Gens)\.)$"
-)
+
+
+@functools.cache
+def _abbreviation() -> re.Pattern[str]:
+    # A full stop after initials ("U.S.") or an abbreviation (words/abbreviations.txt: "Gen.",
+    # "Jan.") does not end the sentence.
+    names = "|".join(map(re.escape, wordlists.words("abbreviations")))
+    return re.compile(rf"(?:\b(?:[A-Z]\.)+|\b(?:{names})\.)$")
 
 
 def segment(full: str, title_len: int) -> list[Sentence]:
     """The sentences of `full`, whose first `title_len` characters are the title line."""
+    abbreviation = _abbreviation()
     sentences: list[Sentence] = []
     para = 0
     pos = 0
@@ -274,7 +281,7 @@ def segment(full: str, title_len: int) -> list[Sentence]:
         cut = 0
         for match in _SPLIT.finditer(line):
             head = line[cut : match.start() + 1]
-            if _ABBREV.search(head[-12:]):
+            if abbreviation.search(head[-12:]):
                 continue
             end = match.end()
             if line[cut:end].strip():

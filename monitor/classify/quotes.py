@@ -11,36 +11,73 @@ attribution right after an attributed one in the same paragraph keeps that speak
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from monitor.classify import wordlists
 from monitor.classify.taxonomy import ActorHit
 from monitor.models import Quote
 
 _QUOTE = re.compile(r"“([^“”]{8,1500})”|\"([^\"]{8,1500})\"")
-_SAY = (
-    r"(?:said|says|say|told|tells|added|adds|wrote|writes|stated|states|tweeted|declared|warned|"
-    r"warns|explained|insisted|stressed|noted|argued|asserted|continued|concluded|emphasized|"
-    r"emphasised|claimed|claims|recalled|announced|commented|agreed|believes|posted|read|reads|"
-    r"underlined|affirmed|confirmed|vowed|urged|acknowledged|pointed out|went on|cautioned)"
-)
 _AUX = r"(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+)*"
-_AFTER_WHO_VERB = re.compile(
-    rf"^\s*[,.]?\s*[—–-]?\s*(?P<who>[^.;:“”\"\n]{{1,100}}?)\s+{_AUX}{_SAY}\b"
-)
-_AFTER_VERB_WHO = re.compile(
-    rf"^\s*[,.]?\s*[—–-]?\s*{_SAY}\s+(?P<who>[^,.;:“”\"\n(]{{1,80}}?)\s*(?:[,.;:(]|$)"
-)
-# "Pompeo said on Fox News Sunday that “...”": the last speech verb before the quote, close to it,
-# and who said it back to the start of the clause.
-_BEFORE_VERB = re.compile(rf"\s+{_AUX}{_SAY}\b")
 _BEFORE_TAIL = re.compile(r"[^.“”\"\n]{0,90}?\s*[:,]?\s*(?:that\s+)?")
 _CLAUSE_START = re.compile(r"[.;:“”\"\n]")
+_PRONOUN = re.compile(r"^(?:he|she)$", re.I)
+# A short quote in title case is a programme or a slogan ("Face the Nation"), not a statement.
+_TITLECASE_QUOTE = re.compile(
+    r"^(?:[A-Z0-9][\w'’.-]*|of|the|and|a|in|on|to|for)(?:\s+(?:[A-Z0-9][\w'’.-]*|of|the|and|a|in|on|to|for))*[.!?,]?$"
+)
+_NAME = re.compile(
+    r"(?:[A-Z][\w'’-]+|[A-Z]\.)(?:\s+(?:(?:al|el|bin|ibn|abu|de|van|von)[-\s])?"
+    r"(?:[A-Z][\w'’-]+|[A-Z]\.(?:[A-Z]\.)*))*"
+)
+# First names (and a particle) right before a surname: "Nicolas J.S. " + "Davies", "Zeidon al-".
+_FIRST_NAMES = re.compile(r"(?:[A-Z][\w'’.-]+\s+){1,3}(?:(?:al|el|bin|abu)[-\s])?$")
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    """The attribution patterns, built around the speech verbs (`words/speech_verbs.txt`)."""
+
+    after_who_verb: re.Pattern[str]
+    after_verb_who: re.Pattern[str]
+    before_verb: re.Pattern[str]
+    speaker: re.Pattern[str]
+
+
+@functools.cache
+def _patterns() -> _Patterns:
+    say = "(?:" + "|".join(re.escape(verb) for verb in wordlists.words("speech_verbs")) + ")"
+    return _Patterns(
+        after_who_verb=re.compile(
+            rf"^\s*[,.]?\s*[—–-]?\s*(?P<who>[^.;:“”\"\n]{{1,100}}?)\s+{_AUX}{say}\b"
+        ),
+        after_verb_who=re.compile(
+            rf"^\s*[,.]?\s*[—–-]?\s*{say}\s+(?P<who>[^,.;:“”\"\n(]{{1,80}}?)\s*(?:[,.;:(]|$)"
+        ),
+        # "Pompeo said on Fox News Sunday that “...”": the last speech verb before the quote,
+        # close to it, and who said it back to the start of the clause.
+        before_verb=re.compile(rf"\s+{_AUX}{say}\b"),
+        # Who says something anywhere in the text ("Davies explained", "Michael Maloof has
+        # warned", "Sarkawt Shams, a member of ..., said"): candidates for "he said".
+        speaker=re.compile(
+            rf"(?P<who>{_NAME.pattern})(?:,[^,.;“”\"\n]{{1,100}},)?\s+{_AUX}{say}\b"
+        ),
+    )
+
+
+@functools.cache
+def _not_name_words() -> frozenset[str]:
+    # Words around a name that are not part of it ("Iraqi legal expert Tareq Harb").
+    return frozenset(wordlists.words("not_name"))
 
 
 def _before_who(before: str) -> tuple[int, str] | None:
     """(offset, who) of the attribution just before a quote, if there is one."""
-    verbs = [m for m in _BEFORE_VERB.finditer(before, max(0, len(before) - 160))]
+    before_verb = _patterns().before_verb
+    verbs = [m for m in before_verb.finditer(before, max(0, len(before) - 160))]
     for verb in reversed(verbs):
         if _BEFORE_TAIL.fullmatch(before, verb.end()) is None:
             continue
@@ -52,44 +89,17 @@ def _before_who(before: str) -> tuple[int, str] | None:
     return None
 
 
-_PRONOUN = re.compile(r"^(?:he|she)$", re.I)
-# A short quote in title case is a programme or a slogan ("Face the Nation"), not a statement.
-_TITLECASE_QUOTE = re.compile(
-    r"^(?:[A-Z0-9][\w'’.-]*|of|the|and|a|in|on|to|for)(?:\s+(?:[A-Z0-9][\w'’.-]*|of|the|and|a|in|on|to|for))*[.!?,]?$"
-)
-_NAME = re.compile(
-    r"(?:[A-Z][\w'’-]+|[A-Z]\.)(?:\s+(?:(?:al|el|bin|ibn|abu|de|van|von)[-\s])?"
-    r"(?:[A-Z][\w'’-]+|[A-Z]\.(?:[A-Z]\.)*))*"
-)
-# Who says something anywhere in the text ("Davies explained", "Michael Maloof has warned",
-# "Sarkawt Shams, a member of ..., said"): candidates for "he said".
-_SPEAKER = re.compile(rf"(?P<who>{_NAME.pattern})(?:,[^,.;“”\"\n]{{1,100}},)?\s+{_AUX}{_SAY}\b")
-# Words around a name that are not part of it ("Iraqi legal expert Tareq Harb").
-_NOT_NAME_TEXT = """
-the a an this that it one some many but and iraqi american iranian us u.s. secretary
-president prime minister reuters ap afp twitter x sunday monday tuesday wednesday thursday
-friday saturday statement spokesman spokesperson mr mrs ms dr gen general sen senator col
-colonel lt former state defense foreign top senior speaker parliament in on at after before
-he she they we i his her their cleric leader commander chief analyst expert official
-ambassador when while as if meanwhile however also asked speaking envoy adviser advisor
-"""
-_NOT_NAME_WORDS = frozenset(_NOT_NAME_TEXT.split())
-
-
 def _clean_name(name: str) -> str | None:
+    not_name = _not_name_words()
     words = name.split()
-    while words and words[0].lower().strip(".") in _NOT_NAME_WORDS:
+    while words and words[0].lower().strip(".") in not_name:
         words = words[1:]
-    while words and words[-1].lower().strip(".") in _NOT_NAME_WORDS:
+    while words and words[-1].lower().strip(".") in not_name:
         words = words[:-1]
     cleaned = " ".join(words).strip(" ,'’")
     if cleaned.endswith(("'s", "’s")):
         cleaned = cleaned[:-2]
     return cleaned if len(cleaned) > 2 else None
-
-
-# First names (and a particle) right before a surname: "Nicolas J.S. " + "Davies", "Zeidon al-".
-_FIRST_NAMES = re.compile(r"(?:[A-Z][\w'’.-]+\s+){1,3}(?:(?:al|el|bin|abu)[-\s])?$")
 
 
 class _Speakers:
@@ -118,7 +128,7 @@ class _Speakers:
         if self._scanned:
             return
         self._scanned = True
-        for m in _SPEAKER.finditer(self.full):
+        for m in _patterns().speaker.finditer(self.full):
             name = self._name_at(m.start("who"), m.end("who"), m.start())
             if name:
                 self.persons.append((m.start("who"), name))
@@ -184,6 +194,7 @@ class _Speakers:
 
 def extract_quotes(full: str, hits: Sequence[ActorHit]) -> list[tuple[int, int, Quote]]:
     """Every quote of `full` with its speaker (or None) and its character span."""
+    patterns = _patterns()
     speakers = _Speakers(full, hits)
     quotes: list[tuple[int, int, Quote]] = []
     para_start = 0
@@ -200,7 +211,7 @@ def extract_quotes(full: str, hits: Sequence[ActorHit]) -> list[tuple[int, int, 
             before = para[before_start : m.start()]
             speaker: str | None = None
             attributed = False
-            found = _AFTER_WHO_VERB.match(after) or _AFTER_VERB_WHO.match(after)
+            found = patterns.after_who_verb.match(after) or patterns.after_verb_who.match(after)
             if found and not (
                 body.endswith((",", "?", "!", "…")) or after.lstrip().startswith((",", "—", "–"))
             ):
