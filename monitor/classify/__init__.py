@@ -20,6 +20,8 @@ The package, by concern:
 * `quotes`: quotes and their speakers.
 * `figures`: the numbers an article reports.
 * `classifier`: `classify` and `classify_articles`, which put those together.
+* `wordlists`: the word lists in `words/*.txt` (speech verbs, abbreviations, what a figure
+  counts ...), read on first use.
 
 Import from here (`from monitor.classify import classify`); the modules are the layout, this is
 the API.
