@@ -148,6 +148,16 @@ class Store:
         finally:
             con.close()
 
+    def user_query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """A user's query (`monitor sql`) on a read-only connection: column names and rows."""
+        with self.read() as con:
+            try:
+                cursor = con.execute(sql)
+                columns = [d[0] for d in cursor.description or []]
+                return columns, cursor.fetchall()
+            except duckdb.Error as exc:
+                raise StoreError(first_line(exc)) from exc
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one read-only query and return all rows."""
         with self.read() as con:
