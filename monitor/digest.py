@@ -1,7 +1,8 @@
 """Digests: what changed, at a glance, with every report one click away.
 
-    build_digest   store -> Digest      (reads only: views `articles`, `stories`, `entities`,
-                                         `quotes`, `figures`; `core.digests` for "last")
+    build_digest   store -> Digest      (reads only, through monitor.store.digests: views
+                                         `articles`, `stories`, `entities`, `quotes`,
+                                         `figures`; `core.digests` for "last")
     render_digest  Digest -> str        (md, html, json, csv)
     record_digest  Digest -> core.digests row, so that `--since last` means since this one
     write_digest   all three, plus the file
@@ -30,12 +31,11 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
-import duckdb
 import jinja2
 from markupsafe import Markup
 
-from monitor.errors import ConfigError, StoreError
-from monitor.store import Store, bulk, utcnow
+from monitor.errors import ConfigError
+from monitor.store import Store, digests, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -301,33 +301,6 @@ def _iso(value: datetime | None) -> str | None:
 
 # --------------------------------------------------------------------------- build
 
-_WINDOW_SQL = """
-WITH a AS (
-    SELECT article_id, url, outlet, source, title, published_at, date_source, first_seen_at,
-           duplicate_of, coalesce(story_id, 'article:' || article_id) AS story_key,
-           relevant, relevance_score, stance, topics
-    FROM articles
-    WHERE first_seen_at <= $now
-), picked AS (
-    SELECT story_key FROM a GROUP BY story_key
-    HAVING ($since::TIMESTAMP IS NULL OR max(first_seen_at) > $since::TIMESTAMP)
-       AND ($include_all OR coalesce(bool_or(relevant), false))
-), chosen AS (
-    SELECT a.*, row_number() OVER (
-               PARTITION BY story_key
-               ORDER BY coalesce(published_at, first_seen_at), date_source = 'story',
-                        first_seen_at, article_id
-           ) AS pos
-    FROM a JOIN picked USING (story_key)
-)
-SELECT c.article_id, c.url, c.outlet, c.source, c.title, c.published_at, c.date_source,
-       c.first_seen_at, c.duplicate_of, c.story_key, c.relevant, c.relevance_score, c.stance,
-       c.topics, c.pos,
-       -- Text only where it is shown: the origin's lead, a title for untitled reports.
-       CASE WHEN c.pos = 1 OR c.title IS NULL OR c.title = '' THEN left(t.text, 600) END
-FROM chosen c JOIN core.articles t USING (article_id)
-"""
-
 
 @dataclass(slots=True)
 class _Row:
@@ -354,40 +327,6 @@ class _Row:
         return self.published_at or self.first_seen_at
 
 
-# Per story, aggregated in SQL (thousands of stories): the ids CTE maps each article of the
-# digest to its story and its position there (1 = origin).
-_IDS_CTE = """
-WITH ids AS (SELECT article_id, story_key, pos FROM {rows})
-"""
-_ACTORS_SQL = f"""{_IDS_CTE}, agg AS (
-    SELECT i.story_key, lower(e.name) AS k, arg_min(e.name, i.pos) AS name,
-           arg_min(e.kind, i.pos) AS kind, sum(e.mentions)::BIGINT AS mentions,
-           count(DISTINCT e.article_id) AS articles
-    FROM entities e JOIN ids i USING (article_id)
-    WHERE e.kind IN ({", ".join(repr(k) for k in ACTOR_KINDS)})
-    GROUP BY i.story_key, lower(e.name)
-)
-SELECT story_key, name, kind, mentions, articles FROM agg
-QUALIFY row_number() OVER (PARTITION BY story_key ORDER BY articles DESC, mentions DESC, k)
-        <= {MAX_ACTORS}
-ORDER BY story_key, articles DESC, mentions DESC, k
-"""
-_FIGURES_SQL = f"""{_IDS_CTE}, agg AS (
-    SELECT i.story_key, f.value, f.what, count(DISTINCT f.article_id) AS articles,
-           arg_min(f.sentence, i.pos) AS sentence
-    FROM figures f JOIN ids i USING (article_id)
-    GROUP BY i.story_key, f.value, f.what
-)
-SELECT story_key, value, what, sentence, articles FROM agg
-QUALIFY row_number() OVER (PARTITION BY story_key ORDER BY articles DESC, what, value)
-        <= {MAX_FIGURES}
-ORDER BY story_key, articles DESC, what, value
-"""
-_QUOTES_SQL = f"""{_IDS_CTE}
-SELECT q.article_id, q.speaker, q.quote FROM quotes q JOIN ids i USING (article_id)
-"""
-
-
 def build_digest(
     store: Store,
     *,
@@ -401,84 +340,71 @@ def build_digest(
         # so everything first seen up to this instant is visible, and later articles fall
         # into the next digest's window.
         generated_at = _naive_utc(now) if now is not None else utcnow()
-        try:
-            last = con.execute(
-                "SELECT digest_id, generated_at FROM core.digests "
-                "ORDER BY generated_at DESC, digest_id DESC LIMIT 1"
-            ).fetchall()
-            previous = PreviousDigest(last[0][0], last[0][1]) if last else None
-            if since == "last":
-                mode: Literal["all", "date", "last"] = "last"
-                since_at = previous.generated_at if previous else None
-            elif since is None:
-                mode, since_at = "all", None
-            else:
-                mode, since_at = "date", _naive_utc(since)
-            params = {"now": generated_at, "since": since_at, "include_all": include_all}
-            raw = con.execute(_WINDOW_SQL, params).fetchall()
-            actor_rows: list[Any] = []
-            quote_rows: list[Any] = []
-            figure_rows: list[Any] = []
-            titles: dict[str, str] = {}
-            if raw:
-                ids = {
-                    "article_id": [r[0] for r in raw],
-                    "story_key": [r[9] for r in raw],
-                    "pos": [r[14] for r in raw],
-                }
-                with bulk.rows(con, ids) as table:
-                    actor_rows = con.execute(_ACTORS_SQL.replace("{rows}", table)).fetchall()
-                    quote_rows = con.execute(_QUOTES_SQL.replace("{rows}", table)).fetchall()
-                    figure_rows = con.execute(_FIGURES_SQL.replace("{rows}", table)).fetchall()
-                titles = dict(
-                    bulk.select(
-                        con,
-                        "SELECT story_id, title FROM stories "
-                        "WHERE story_id IN (SELECT story_id FROM {rows})",
-                        {"story_id": sorted({r[9] for r in raw})},
-                    )
-                )
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot read digest data: {str(exc).splitlines()[0]}") from exc
+        last = digests.latest(con)
+        previous = PreviousDigest(last.digest_id, last.generated_at) if last else None
+        mode: Literal["all", "date", "last"]
+        if since == "last":
+            mode, since_at = "last", previous.generated_at if previous else None
+        elif since is None:
+            mode, since_at = "all", None
+        else:
+            mode, since_at = "date", _naive_utc(since)
+        window = digests.window(con, now=generated_at, since=since_at, include_all=include_all)
+        details = digests.story_details(
+            con,
+            window,
+            actor_kinds=ACTOR_KINDS,
+            max_actors=MAX_ACTORS,
+            max_figures=MAX_FIGURES,
+        )
 
     rows = [
         _Row(
-            article_id=r[0],
-            url=r[1],
-            outlet=outlet_label(r[2], r[1], r[3]),
-            source=r[3],
-            title=r[4],
-            published_at=r[5],
-            date_source=r[6],
-            first_seen_at=r[7],
-            duplicate_of=r[8],
-            story_key=r[9],
-            relevant=r[10],
-            relevance_score=r[11],
-            stance=r[12] if r[12] in STANCES else "unclassified",
-            topics=tuple(r[13] or ()),
-            pos=int(r[14]),
-            lead=r[15] or "",
-            is_new=since_at is None or r[7] > since_at,
+            article_id=a.article_id,
+            url=a.url,
+            outlet=outlet_label(a.outlet, a.url, a.source),
+            source=a.source,
+            title=a.title,
+            published_at=a.published_at,
+            date_source=a.date_source,
+            first_seen_at=a.first_seen_at,
+            duplicate_of=a.duplicate_of,
+            story_key=a.story_key,
+            relevant=a.relevant,
+            relevance_score=a.relevance_score,
+            stance=a.stance if a.stance in STANCES else "unclassified",
+            topics=tuple(a.topics or ()),
+            pos=int(a.pos),
+            lead=a.text or "",
+            is_new=since_at is None or a.first_seen_at > since_at,
         )
-        for r in raw
+        for a in window
     ]
     actors: dict[str, list[Actor]] = defaultdict(list)
-    for story_key, name, kind, mentions, n in actor_rows:
-        actors[story_key].append(Actor(name, kind, int(mentions or 0), int(n)))
+    for ac in details.actors:
+        actors[ac.story_key].append(
+            Actor(ac.name, ac.kind, int(ac.mentions or 0), int(ac.articles))
+        )
     quotes: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
-    for article_id, speaker, text in quote_rows:
-        quotes[article_id].append((speaker, text))
+    for q in details.quotes:
+        quotes[q.article_id].append((q.speaker, q.quote))
     figures: dict[str, list[FigureItem]] = defaultdict(list)
-    for story_key, value, what, sentence, n in figure_rows:
-        figures[story_key].append(FigureItem(float(value), what, _clip(sentence, 300), int(n)))
+    for f in details.figures:
+        figures[f.story_key].append(
+            FigureItem(float(f.value), f.what, _clip(f.sentence, 300), int(f.articles))
+        )
 
     by_story: dict[str, list[_Row]] = defaultdict(list)
     for row in rows:
         by_story[row.story_key].append(row)
     stories = [
         _build_story(
-            key, titles.get(key), members, actors.get(key, []), quotes, figures.get(key, [])
+            key,
+            details.titles.get(key),
+            members,
+            actors.get(key, []),
+            quotes,
+            figures.get(key, []),
         )
         for key, members in by_story.items()
     ]
@@ -537,15 +463,12 @@ def _build_story(
     # The origin always heads the list, even if the dedup stage marked it as a copy of a
     # later-dated article (dates can be wrong; the earliest report is still where it began).
     roots: dict[str, list[_Row]] = {origin.article_id: []}
-    root_id: dict[str, str] = {}
     for m in members:
         r = origin if m is origin else root_of(m)
         if r is m:
             roots.setdefault(m.article_id, [])
-            root_id[m.article_id] = m.article_id
         else:
             roots.setdefault(r.article_id, []).append(m)
-            root_id[m.article_id] = r.article_id
     reports = []
     for rid, dups in roots.items():
         head = by_id[rid]
@@ -692,22 +615,15 @@ def record_digest(store: Store, digest: Digest, *, fmt: str, path: Path | None) 
     """Record the digest in core.digests, so `--since last` next time starts after it."""
     with store.write() as con:
         # Writing the same digest in a second format adds the format to the same row.
-        con.execute(
-            "INSERT INTO core.digests "
-            "(digest_id, generated_at, since, format, path, stories, articles) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (digest_id) DO UPDATE SET "
-            "format = core.digests.format || ',' || excluded.format, "
-            "path = coalesce(excluded.path, core.digests.path)",
-            [
-                digest.digest_id,
-                digest.generated_at,
-                digest.since,
-                fmt,
-                str(path) if path is not None else None,
-                len(digest.stories),
-                digest.overview.new_articles,
-            ],
+        digests.record(
+            con,
+            digest_id=digest.digest_id,
+            generated_at=digest.generated_at,
+            since=digest.since,
+            fmt=fmt,
+            path=str(path) if path is not None else None,
+            stories=len(digest.stories),
+            articles=digest.overview.new_articles,
         )
 
 
