@@ -48,7 +48,7 @@ from monitor.store import articles as stored
 from monitor.store import stories as story_store
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA_PATH = REPO / "monitor" / "templates" / "digest.schema.json"
+SCHEMA_PATH = REPO / "monitor" / "digest" / "digest.schema.json"
 
 # Payloads whose execution would leave a mark in the DOM (checked in the Chromium test too).
 SCRIPT_PAYLOAD = "<script>alert(1)</script>"
