@@ -39,6 +39,8 @@ from monitor.digest import (
     timeline_chart,
     write_digest,
 )
+from monitor.digest.model import json_schema_text
+from monitor.digest.schema import main as schema_main
 from monitor.errors import ConfigError
 from monitor.models import Article, Classification, DedupDecision, Entity, Figure, Quote, make_id
 from monitor.pipeline import run_ingest
@@ -699,6 +701,12 @@ def test_timeline_chart_bins_long_spans_and_keeps_every_article() -> None:
     assert round(sum(s.height for s in tallest.segments)) == chart.plot_height
     short = timeline_chart(days[:1])
     assert short.unit == "day" and len(short.bars) == 1
+
+
+def test_packaged_json_schema_is_the_one_generated_from_the_models() -> None:
+    # Regenerate with `python -m monitor.digest.schema --write` after changing a JSON model.
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == json_schema_text()
+    assert schema_main(["--check"]) == 0
 
 
 def test_docs_carry_the_packaged_json_schema() -> None:

@@ -1,10 +1,12 @@
 """Digests: what changed, at a glance, with every report one click away.
 
-    model    the records (Digest, Story, Report, Overview ...)
+    model    the records (Digest, Story, Report, Overview ...) and the JSON models, from which
+             the published JSON Schema is generated
     build    store -> Digest      (reads only, through monitor.store.digests)
     render   Digest -> str        (md and html from templates/, json, csv)
     chart    the SVG timeline of the HTML digest
     save     the file and the core.digests row, so that `--since last` means since this one
+    schema   `python -m monitor.digest.schema`: print, write or check the packaged schema
 
 `write_digest` does it all: build, render, write, record.
 """
@@ -19,20 +21,17 @@ from monitor.digest.model import (
     STANCES,
     DayCount,
     Digest,
+    DigestJSON,
     DigestResult,
     Format,
     Overview,
     Report,
     Since,
     Story,
-)
-from monitor.digest.render import (
-    CSV_COLUMNS,
     digest_to_json,
-    md_escape,
-    render_digest,
-    safe_href,
+    json_schema,
 )
+from monitor.digest.render import CSV_COLUMNS, md_escape, render_digest, safe_href
 from monitor.digest.save import record_digest, save_digest, write_digest
 
 __all__ = [
@@ -43,6 +42,7 @@ __all__ = [
     "Chart",
     "DayCount",
     "Digest",
+    "DigestJSON",
     "DigestResult",
     "Format",
     "Overview",
@@ -51,6 +51,7 @@ __all__ = [
     "Story",
     "build_digest",
     "digest_to_json",
+    "json_schema",
     "md_escape",
     "outlet_label",
     "parse_since",

@@ -26,6 +26,7 @@ from monitor.digest.model import (
     Actor,
     DayCount,
     Digest,
+    EventType,
     FigureItem,
     OutletStance,
     Overview,
@@ -294,7 +295,9 @@ def _build_story(
         last_seen_at=max(seen),
         origin_article_id=origin.article_id,
         outlets=tuple(outlets),
-        event_types=tuple(sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+        event_types=tuple(
+            EventType(t, n) for t, n in sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        ),
         stance_mix=stance_mix,
         key_actors=tuple(actors),
         quotes=_pick_quotes(members, quotes),

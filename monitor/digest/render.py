@@ -1,5 +1,5 @@
-"""Rendering a digest: Markdown and HTML through the Jinja templates in `templates/`, JSON and
-CSV with the standard library.
+"""Rendering a digest: Markdown and HTML through the Jinja templates in `templates/`, JSON through
+the models of `model.py`, CSV with the standard library.
 
 Markdown escapes every value from an article in the environment itself (a `finalize` hook, as
 HTML autoescaping does); links are only made from plain http(s) URLs (`safe_href`).
@@ -21,7 +21,7 @@ import jinja2
 from markupsafe import Markup
 
 from monitor.digest.chart import timeline_chart
-from monitor.digest.model import STANCE_LABELS, STANCES, Digest, Format, Report, iso
+from monitor.digest.model import STANCE_LABELS, STANCES, Digest, DigestJSON, Format, iso
 from monitor.errors import ConfigError
 
 _PLAIN_URL = re.compile(r"[A-Za-z0-9:/?#\[\]@!$&'*+,;=%~._-]*")
@@ -58,118 +58,10 @@ def render_digest(digest: Digest, fmt: Format) -> str:
     raise ConfigError(f"unknown digest format {fmt!r}")
 
 
-def _report_json(r: Report) -> dict[str, Any]:
-    return {
-        "article_id": r.article_id,
-        "url": r.url,
-        "outlet": r.outlet,
-        "title": r.title,
-        "published_at": iso(r.published_at),
-        "date_source": r.date_source,
-        "first_seen_at": iso(r.first_seen_at),
-        "is_new": r.is_new,
-        "role": r.role,
-        "duplicate_of": r.duplicate_of,
-        "folded_under": r.folded_under,
-        "relevant": r.relevant,
-        "relevance_score": r.relevance_score,
-        "stance": r.stance,
-        "topics": list(r.topics),
-    }
-
-
-def digest_to_json(digest: Digest) -> dict[str, Any]:
-    """The digest as the JSON object of docs/digest.md (schema_version 1.x)."""
-    ov = digest.overview
-    prev = ov.previous_digest
-    return {
-        "schema_version": digest.schema_version,
-        "digest_id": digest.digest_id,
-        "generated_at": iso(digest.generated_at),
-        "since": iso(digest.since),
-        "since_mode": digest.since_mode,
-        "include_all": digest.include_all,
-        "overview": {
-            "stories": ov.stories,
-            "new_stories": ov.new_stories,
-            "grown_stories": ov.grown_stories,
-            "articles": ov.articles,
-            "new_articles": ov.new_articles,
-            "outlets": ov.outlets,
-            "stance_totals": ov.stance_totals,
-            "stance_by_outlet": [
-                {"outlet": o.outlet, **o.counts, "total": o.total} for o in ov.stance_by_outlet
-            ],
-            "timeline": [
-                {"date": d.day.isoformat(), **d.counts, "total": d.total} for d in ov.timeline
-            ],
-            "changes": {
-                "previous_digest": None
-                if prev is None
-                else {"digest_id": prev.digest_id, "generated_at": iso(prev.generated_at)},
-                "new_stories": [
-                    {"story_id": s.story_id, "title": s.title}
-                    for s in digest.stories
-                    if s.status == "new"
-                ],
-                "grown_stories": [
-                    {"story_id": s.story_id, "title": s.title, "new_articles": s.new_article_count}
-                    for s in digest.stories
-                    if s.status == "grew"
-                ],
-            },
-        },
-        "stories": [
-            {
-                "story_id": s.story_id,
-                "title": s.title,
-                "lead": s.lead,
-                "status": s.status,
-                "first_published_at": iso(s.first_published_at),
-                "last_published_at": iso(s.last_published_at),
-                "first_seen_at": iso(s.first_seen_at),
-                "last_seen_at": iso(s.last_seen_at),
-                "origin_article_id": s.origin_article_id,
-                "outlets": list(s.outlets),
-                "outlet_count": len(s.outlets),
-                "article_count": s.article_count,
-                "new_article_count": s.new_article_count,
-                "relevant": s.relevant,
-                "event_types": [{"type": t, "articles": n} for t, n in s.event_types],
-                "stance_mix": s.stance_mix,
-                "key_actors": [
-                    {"name": a.name, "kind": a.kind, "mentions": a.mentions, "articles": a.articles}
-                    for a in s.key_actors
-                ],
-                "quotes": [
-                    {
-                        "quote": q.quote,
-                        "speaker": q.speaker,
-                        "article_id": q.article_id,
-                        "outlet": q.outlet,
-                    }
-                    for q in s.quotes
-                ],
-                "figures": [
-                    {
-                        "value": f.value,
-                        "what": f.what,
-                        "sentence": f.sentence,
-                        "articles": f.articles,
-                    }
-                    for f in s.figures
-                ],
-                "articles": [_report_json(r) for r in s.all_reports()],
-            }
-            for s in digest.stories
-        ],
-    }
-
-
 def _render_json(digest: Digest) -> str:
     # One line per top-level key and per story: greppable, and fast (json's C encoder only
     # runs without indent; a 10,000-article digest is ~10 MB).
-    data = digest_to_json(digest)
+    data = DigestJSON.of(digest).model_dump(mode="json")
     stories = data.pop("stories")
     lines = [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in data.items()]
     body = ",\n    ".join(json.dumps(s, ensure_ascii=False) for s in stories)
