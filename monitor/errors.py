@@ -18,8 +18,7 @@ Callers catch a class, never a message string::
     │   ├── FetchUnsupported   content type we do not extract (PDF, image, binary)
     │   └── FetchConnection    DNS failure, refused, reset, too many redirects
     ├── ParseError             a feed, sitemap, API answer or page that will not parse
-    ├── ExtractError           a page with no extractable article text
-    └── DeliveryError          a digest could not be delivered to a notification URL
+    └── ExtractError           a page with no extractable article text
 """
 
 from __future__ import annotations
@@ -95,7 +94,3 @@ class ParseError(MonitorError):
 
 class ExtractError(MonitorError):
     """A page yielded no article text."""
-
-
-class DeliveryError(MonitorError):
-    """A digest could not be delivered."""
