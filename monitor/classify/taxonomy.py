@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from monitor.classify.matching import Hit, PhraseMatcher
 from monitor.errors import ConfigError
 from monitor.models import EntityKind
+from monitor.settings import describe
 
 CODE_VERSION = "rules-2"
 TOPIC_NAMES = (
@@ -264,17 +265,6 @@ def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy
     )
 
 
-def _describe(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"])
-        if item["type"] == "extra_forbidden":
-            parts.append(f"unknown key {key!r}")
-        else:
-            parts.append(f"{key}: {item['msg']}")
-    return "; ".join(parts)
-
-
 def parse_taxonomy(text: str, source: str = "<string>") -> Taxonomy:
     """Validate and compile taxonomy TOML text; raise ConfigError naming the bad key."""
     try:
@@ -284,7 +274,7 @@ def parse_taxonomy(text: str, source: str = "<string>") -> Taxonomy:
     try:
         spec = _TaxonomySpec.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"taxonomy {source}: {_describe(exc)}") from exc
+        raise ConfigError(f"taxonomy {source}: {describe(exc)}") from exc
     # Hash the parsed content, not the bytes: comments and layout are not a taxonomy change.
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:10]
