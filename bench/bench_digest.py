@@ -2,11 +2,12 @@
 
     python bench/bench_digest.py [--articles 10000] [--keep DIR]
 
-The database is filled with columnar insert_rows: stories of 1-8 reports from 60 outlets
-over 90 days, a third of the reports copies of another, with classifications, entities,
-quotes and figures, as the pipeline would leave them. Each format is written by
-write_digest (build + render + file + record) over every stored article (`include_all`,
-since the start), the largest digest there can be.
+The database is filled through the store's own functions, as an ingest run leaves it: stories
+of 1-8 reports from 60 outlets over 90 days, a third of the reports copies of another, with
+classifications (entities, quotes, figures), dedup decisions and stories, first seen in
+batches a minute apart. Each format is written by write_digest (build + render + file +
+record) over every stored article (`include_all`, since the start), the largest digest there
+can be, then over the relevant stories.
 """
 
 from __future__ import annotations
@@ -21,13 +22,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from monitor.dedup import content_hash
 from monitor.digest import write_digest
-from monitor.pipeline import CLASSIFICATION_COLUMNS
-from monitor.store import Store, insert_rows
+from monitor.models import (
+    Article,
+    Classification,
+    DedupDecision,
+    Entity,
+    EntityKind,
+    Figure,
+    Quote,
+    Stance,
+)
+from monitor.store import Store
+from monitor.store import articles as stored
+from monitor.store import stories as story_store
 
-STANCES = ["for_withdrawal", "against_withdrawal", "neutral"]
+STANCES: list[Stance] = ["for_withdrawal", "against_withdrawal", "neutral"]
 TOPICS = ["parliament_vote", "talks", "drawdown", "attack", "statement", "agreement"]
-ACTORS = [
+ACTORS: list[tuple[str, EntityKind]] = [
     ("Mohammed Shia al-Sudani", "person"),
     ("Lloyd Austin", "person"),
     ("Pentagon", "organization"),
@@ -37,14 +50,18 @@ ACTORS = [
     ("Baghdad", "place"),
     ("Ain al-Asad", "place"),
 ]
+BATCH = 1000  # articles first seen together, as one ingest run would store them
 
 
 def fill(store: Store, n_articles: int, seed: int = 6) -> None:
-    """Insert n_articles articles grouped in stories, with their classification rows."""
+    """Store n_articles articles grouped in stories, classified, deduplicated and placed."""
     rng = random.Random(seed)
     start = datetime(2024, 1, 1)
     seen0 = datetime(2026, 1, 1)
-    articles, stories, classes, entities, quotes, figures = [], [], [], [], [], []
+    articles: list[Article] = []
+    classes: list[Classification] = []
+    decisions: list[DedupDecision] = []
+    story_of: dict[str, str] = {}
     i = 0
     story_no = 0
     while i < n_articles:
@@ -56,104 +73,67 @@ def fill(store: Store, n_articles: int, seed: int = 6) -> None:
         first_id = None
         for k in range(size):
             i += 1
-            aid = f"a{i:07d}"
             outlet = f"Outlet {rng.randrange(60):02d}"
             dup = first_id if k > 0 and rng.random() < 0.35 else None
-            published = day + timedelta(hours=3 * k)
             title = f"Story {story_no}: Iraq troop talks, report {k + 1} <b>{outlet}</b>"
             text = "Iraqi officials and US commanders discussed the coalition's future. " * 8
-            articles.append(
-                (
-                    aid,
-                    f"https://outlet{outlet[-2:]}.example/{story_no}/{k}",
-                    f"https://outlet{outlet[-2:]}.example/{story_no}/{k}",
-                    "bench",
-                    outlet,
-                    title,
-                    published,
-                    "metadata",
-                    "en",
-                    text,
-                    len(text.split()),
-                    f"h{i}",
-                    seen0 + timedelta(minutes=i),
-                    dup,
-                    story_id,
-                    seen0,
-                )
+            article = Article(
+                url=f"https://outlet{outlet[-2:]}.example/{story_no}/{k}",
+                source="bench",
+                text=text,
+                title=title,
+                outlet=outlet,
+                published_at=day + timedelta(hours=3 * k),
+                date_source="metadata",
+                language="en",
+                content_hash=content_hash(text),
             )
+            aid = article.article_id
+            articles.append(article)
+            decisions.append(DedupDecision(aid, dup, "near" if dup else None))
+            story_of[aid] = story_id
             if first_id is None:
                 first_id = aid
-                stories.append((story_id, aid, seen0, seen0))
             relevant = relevant_story and rng.random() < 0.8
-            classes.append(
-                (
-                    aid,
-                    relevant,
-                    rng.random(),
-                    rng.choice(STANCES),
-                    rng.random(),
-                    rng.sample(TOPICS, rng.randrange(0, 3)),
-                    "{}",
-                    "bench",
-                    seen0,
-                )
+            score, stance, stance_score = rng.random(), rng.choice(STANCES), rng.random()
+            topics = tuple(rng.sample(TOPICS, rng.randrange(0, 3)))
+            entities = tuple(
+                Entity(name, kind, rng.randrange(1, 6)) for name, kind in rng.sample(ACTORS, 3)
             )
-            for name, kind in rng.sample(ACTORS, 3):
-                entities.append((aid, name, kind, rng.randrange(1, 6)))
+            quotes: tuple[Quote, ...] = ()
             if rng.random() < 0.5:
                 speaker = rng.choice([None, "Mohammed Shia al-Sudani", "Pentagon spokesman"])
-                quotes.append(
-                    (aid, speaker, f"We will discuss the future of the mission, number {i}.")
+                quotes = (
+                    Quote(f"We will discuss the future of the mission, number {i}.", speaker),
                 )
+            figures: tuple[Figure, ...] = ()
             if rng.random() < 0.4:
-                figures.append(
-                    (
-                        aid,
-                        float(rng.choice([2500, 900, 5000])),
-                        "troops",
-                        "About 2,500 US troops remain in Iraq.",
-                    )
+                value = float(rng.choice([2500, 900, 5000]))
+                figures = (Figure(value, "troops", "About 2,500 US troops remain in Iraq."),)
+            classes.append(
+                Classification(
+                    aid,
+                    relevant,
+                    score,
+                    stance,
+                    stance_score,
+                    topics,
+                    entities=entities,
+                    quotes=quotes,
+                    figures=figures,
+                    version="bench",
                 )
+            )
+    for b in range(0, len(articles), BATCH):
+        seen = seen0 + timedelta(minutes=b // BATCH)
+        batch = slice(b, b + BATCH)
+        with store.write() as con:
+            stored.insert(con, "bench", articles[batch], seen)
+            stored.write_classifications(con, classes[batch], seen)
+    processed = seen0 + timedelta(minutes=len(articles) // BATCH)
     with store.write() as con:
-        insert_rows(
-            con,
-            "core.articles",
-            [
-                "article_id",
-                "url",
-                "canonical_url",
-                "source",
-                "outlet",
-                "title",
-                "published_at",
-                "date_source",
-                "language",
-                "text",
-                "word_count",
-                "content_hash",
-                "first_seen_at",
-                "duplicate_of",
-                "story_id",
-                "processed_at",
-            ],
-            articles,
-        )
-        insert_rows(
-            con,
-            "core.stories",
-            ["story_id", "representative_article_id", "created_at", "updated_at"],
-            stories,
-        )
-        insert_rows(
-            con,
-            "core.classifications",
-            CLASSIFICATION_COLUMNS,
-            classes,
-        )
-        insert_rows(con, "core.entities", ["article_id", "name", "kind", "mentions"], entities)
-        insert_rows(con, "core.quotes", ["article_id", "speaker", "quote"], quotes)
-        insert_rows(con, "core.figures", ["article_id", "value", "what", "sentence"], figures)
+        stored.write_decisions(con, decisions, story_of, processed)
+        story_store.place(con, story_of, processed)
 
 
 def main() -> int:
@@ -166,7 +146,7 @@ def main() -> int:
         out_dir = args.keep or Path(tmp)
         out_dir.mkdir(parents=True, exist_ok=True)
         store = Store(Path(tmp) / "bench.duckdb")
-        store.initialize()
+        store.migrate()
         t0 = time.perf_counter()
         fill(store, args.articles)
         print(f"filled {args.articles:,} articles in {time.perf_counter() - t0:.2f} s")

@@ -40,7 +40,9 @@ def write_digest_file(config: str | None, db: str | None, fmt: str | None) -> di
     }
 
 
-@task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
+# No Prefect retries: deliver() never raises; a failed delivery is recorded and sent again first
+# on the next digest run (notify.py).
+@task(cache_policy=NO_CACHE)
 def deliver_digest(config: str | None, db: str | None, info: dict[str, Any]) -> str:
     """Send the digest to the configured Apprise URLs; failures are recorded and retried."""
     settings = _settings(config, db)

@@ -1,32 +1,58 @@
-"""The ingest flow: one run of monitor.pipeline.run_ingest with each stage as a Prefect task."""
+"""The ingest flow: the stages of monitor.pipeline, each a Prefect task, in the order a record
+goes through them (the same order as pipeline.run_ingest)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.logs import forward_library_logs
 from flows.runners import extraction_executor
-from monitor.errors import RunLocked
-from monitor.pipeline import run_ingest
-from monitor.settings import load_settings
+from monitor import pipeline
+from monitor.collect import CollectResult, collect, save_fetch_state
+from monitor.errors import MonitorError, RunLocked
+from monitor.models import FetchRecord
+from monitor.settings import Settings, load_settings
+from monitor.store import Store
+from monitor.store.articles import Inserted
 
-T = TypeVar("T")
-
-# Network-facing stages retry; the rest are local and deterministic.
-RETRIES = {"collect": 2}
+# No retries: every stage records what failed (a source, a page, a seed) and goes on, and what
+# raises (a database fault) would fail the same way again at once; the next run picks up.
 
 
-def run_as_task(name: str, fn: Callable[..., T], /, *args: Any) -> T:
-    """Run one pipeline stage as a Prefect task run."""
-    retries = RETRIES.get(name, 0)
-    wrapped = task(name=name, retries=retries, retry_delay_seconds=10, cache_policy=NO_CACHE)(fn)
-    result: T = wrapped(*args)
-    return result
+@task(name="read-and-store-seeds", cache_policy=NO_CACHE)
+def read_and_store_seeds(
+    store: Store, settings: Settings, run_id: str
+) -> tuple[list[FetchRecord], Inserted]:
+    """Read and prepare the seed files and store them with their fetch records."""
+    articles, records = pipeline.read_seeds(settings)
+    return records, pipeline.store_articles(store, run_id, articles, records)
+
+
+@task(name="collect", cache_policy=NO_CACHE)
+def collect_sources(store: Store, settings: Settings, run_id: str) -> CollectResult:
+    """Fetch due sources and their new pages; extract and prepare them in worker processes."""
+    with extraction_executor(settings.runner) as executor:
+        return collect(settings, store, run_id, executor=executor)
+
+
+@task(name="store-collected", cache_policy=NO_CACHE)
+def store_collected(
+    store: Store, settings: Settings, run_id: str, collected: CollectResult
+) -> Inserted:
+    """Store what collect found, then the validators and source health that vouch for it."""
+    inserted = pipeline.store_articles(store, run_id, collected.articles, collected.records)
+    save_fetch_state(store, settings, collected)
+    return inserted
+
+
+@task(name="process", cache_policy=NO_CACHE)
+def process(store: Store, settings: Settings) -> pipeline.ProcessResult:
+    """Deduplicate, assign stories and classify what is unprocessed."""
+    return pipeline.process_pending(store, settings)
 
 
 @flow(name="ingest", log_prints=False)
@@ -50,14 +76,25 @@ def ingest_flow(
         seeds=[Path(s) for s in seeds] if seeds else None,
     )
     try:
-        with extraction_executor(settings.runner) as executor:
-            summary = run_ingest(
-                settings,
-                fetch=fetch,
-                lock_wait_s=lock_wait_s,
-                stage=run_as_task,
-                executor=executor,
-            )
+        with pipeline.run_lock(settings.storage.db, wait_s=lock_wait_s):
+            store = pipeline.open_store(settings)
+            summary = pipeline.start_run(store)
+            try:
+                records, inserted = read_and_store_seeds(store, settings, summary.run_id)
+                pipeline.count_stored(summary, records, inserted)
+                if fetch and settings.sources:
+                    collected = collect_sources(store, settings, summary.run_id)
+                    inserted = store_collected(store, settings, summary.run_id, collected)
+                    pipeline.count_stored(summary, collected.records, inserted)
+                    summary.unchanged += collected.known
+                result = process(store, settings)
+                summary.duplicates += result.duplicates
+                summary.relevant += result.relevant
+            except MonitorError as exc:
+                summary.failures.append(str(exc))
+                pipeline.finish_run(store, summary, status="failed")
+                raise
+            pipeline.finish_run(store, summary)
     except RunLocked as exc:
         if not skip_if_locked:
             raise

@@ -202,7 +202,7 @@ def digest(
 
     settings = _settings(config, db)
     store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
-    store.initialize()
+    store.require_current()
     result = write_digest(
         store, since=parse_since(since), fmt=fmt.value, out=out, include_all=include_all
     )
@@ -230,19 +230,12 @@ def sql(
 ) -> None:
     """Run a read-only query; the views are documented in docs/schema.md."""
     _setup_logging(False)
-    import duckdb
-
     from monitor.store import Store
 
     settings = _settings(config, db)
     store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
-    with store.read() as con:
-        try:
-            cursor = con.execute(query)
-            columns = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchall()
-        except duckdb.Error as exc:
-            raise StoreError(str(exc).splitlines()[0]) from None
+    store.require_current()
+    columns, rows = store.user_query(query)
     _print_rows(columns, rows, fmt)
 
 
@@ -260,10 +253,12 @@ def sources(
     from dataclasses import asdict
 
     from monitor.collect import source_health
-    from monitor.pipeline import open_store
+    from monitor.store import Store
 
     settings = _settings(config, db)
-    health = source_health(open_store(settings), settings)
+    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
+    store.require_current()
+    health = source_health(store, settings)
     if fmt is not TableFormat.table:
         rows = [asdict(h) for h in health]
         columns = list(rows[0]) if rows else []
@@ -281,7 +276,7 @@ def sources(
             _when(h.last_success_at),
             str(h.consecutive_failures),
             _when(h.next_due_at),
-            h.last_error or "",
+            ": ".join(p for p in (h.last_error_kind, h.last_error) if p),
         )
     console.print(table)
     console.print(f"{len(health)} source(s)", style="dim")
@@ -348,12 +343,14 @@ def reclassify(
 ) -> None:
     """Re-run classification over the stored archive (after a taxonomy change); no refetching."""
     _setup_logging(False)
-    from monitor.pipeline import open_store
     from monitor.pipeline import reclassify as run_reclassify
+    from monitor.store import Store
 
     settings = _settings(config, db)
+    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
+    store.require_current()  # it writes, but never into a database it would have to create
     with console.status("Reclassifying…"):
-        count = run_reclassify(open_store(settings), settings, only_outdated=only_outdated)
+        count = run_reclassify(store, settings, only_outdated=only_outdated)
     console.print(f"Reclassified {count} article(s).")
 
 

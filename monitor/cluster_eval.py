@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from monitor.errors import MonitorError
 from monitor.models import Article
+from monitor.prepare import Preparation, prepare_articles
 from monitor.seeds import _DATE_PREFIX, _DATELINE, clean_text
 from monitor.settings import Settings
 from monitor.store import Store
@@ -176,9 +177,9 @@ def evaluate_clustering(eval_dir: Path, *, workdir: Path) -> ClusteringReport:
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)
     store = Store(db)
-    store.initialize()
+    store.migrate()
     settings = Settings.model_validate({"storage": {"db": str(db)}})
-    store_articles(store, "eval", [i.article for i in items], [])
+    store_articles(store, "eval", prepare_articles([i.article for i in items], Preparation()), [])
     process_pending(store, settings)
 
     by_article = {i.article.article_id: i for i in items}

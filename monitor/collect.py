@@ -23,14 +23,17 @@ from typing import Any, TypeVar
 
 import httpx
 
-from monitor.dedup import prime_signatures
 from monitor.errors import ParseError
-from monitor.extract import ExtractFailure, clean_url, extract_pages
-from monitor.fetch import CacheEntry, Fetcher, FetchResult, build_client
-from monitor.models import Article, FetchRecord, Link, Page
+from monitor.extract import ExtractFailure, extract_pages
+from monitor.fetch import Fetcher, FetchResult, build_client
+from monitor.models import Article, CacheEntry, FetchRecord, Link, Page
+from monitor.prepare import Preparation
 from monitor.settings import Settings, SourceSettings
 from monitor.sources import parse_source
-from monitor.store import Connection, Store, insert_rows, utcnow
+from monitor.store import Store, utcnow
+from monitor.store import articles as stored_articles
+from monitor.store import fetches as fetch_state
+from monitor.store.fetches import SourceRow
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ class SourceHealth:
     consecutive_failures: int = 0
     next_due_at: datetime | None = None
     last_status: int | None = None
+    last_error_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class SourceUpdate:
     error: str | None
     status: int | None
     max_age_s: float | None = None
+    error_kind: str | None = None
 
 
 @dataclass
@@ -86,23 +91,15 @@ class CollectResult:
 # -- source health ------------------------------------------------------------------------------
 
 
-def _health_rows(con: Connection) -> dict[str, tuple[Any, ...]]:
-    rows = con.execute(
-        "SELECT name, kind, url, last_fetch_at, last_success_at, last_error, "
-        "consecutive_failures, next_due_at, last_status FROM core.sources"
-    ).fetchall()
-    return {row[0]: row for row in rows}
-
-
 def _health(
-    src: SourceSettings, row: tuple[Any, ...] | None, settings: Settings, now: datetime
+    src: SourceSettings, row: SourceRow | None, settings: Settings, now: datetime
 ) -> SourceHealth:
-    if row is None or row[2] != src.url:  # never fetched, or the URL changed: start afresh
+    if row is None or row.url != src.url:  # never fetched, or the URL changed: start afresh
         return SourceHealth(
             src.name, src.kind, src.url, src.enabled, "due" if src.enabled else "off"
         )
-    failures = int(row[6] or 0)
-    next_due = row[7]
+    failures = row.consecutive_failures
+    next_due = row.next_due_at
     if not src.enabled:
         state = "off"
     elif failures >= settings.fetch.disable_after_failures:
@@ -117,21 +114,22 @@ def _health(
         src.url,
         src.enabled,
         state,
-        row[3],
-        row[4],
-        row[5],
+        row.last_fetch_at,
+        row.last_success_at,
+        row.last_error,
         failures,
         next_due,
-        row[8],
+        row.last_status,
+        row.last_error_kind,
     )
 
 
 def source_health(store: Store, settings: Settings) -> list[SourceHealth]:
     """Every configured source with its last fetch, last error, failures and next due time."""
-    rows: dict[str, tuple[Any, ...]] = {}
+    rows: dict[str, SourceRow] = {}
     if store.path.exists():
         with store.read() as con:
-            rows = _health_rows(con)
+            rows = fetch_state.source_rows(con)
     now = utcnow()
     return [_health(src, rows.get(src.name), settings, now) for src in settings.sources]
 
@@ -159,24 +157,16 @@ def save_fetch_state(store: Store, settings: Settings, result: CollectResult) ->
     now = utcnow()
     by_name = {s.name: s for s in settings.sources}
     with store.write() as con:
-        insert_rows(
-            con,
-            "core.http_cache",
-            ["url", "etag", "last_modified", "body_hash", "fetched_at"],
-            [(u, c.etag, c.last_modified, c.body_hash, now) for u, c in result.cache.items()],
-            on_conflict="ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, "
-            "last_modified = excluded.last_modified, body_hash = excluded.body_hash, "
-            "fetched_at = excluded.fetched_at",
-        )
-        old = _health_rows(con)
+        fetch_state.save_validators(con, result.cache, now)
+        old = fetch_state.source_rows(con)
         rows = []
         for update in result.sources:
             prev = old.get(update.name)
-            same = prev is not None and prev[2] == update.url
-            failures = 0 if update.ok else (int(prev[6] or 0) if same and prev else 0) + 1
-            last_success = now if update.ok else (prev[4] if same and prev else None)
+            same = prev is not None and prev.url == update.url
+            failures = 0 if update.ok else (prev.consecutive_failures if same and prev else 0) + 1
+            last_success = now if update.ok else (prev.last_success_at if same and prev else None)
             rows.append(
-                (
+                SourceRow(
                     update.name,
                     update.kind,
                     update.url,
@@ -186,29 +176,10 @@ def save_fetch_state(store: Store, settings: Settings, result: CollectResult) ->
                     failures,
                     _next_due(update, failures, by_name.get(update.name), settings, now),
                     update.status,
+                    None if update.ok else update.error_kind,
                 )
             )
-        insert_rows(
-            con,
-            "core.sources",
-            [
-                "name",
-                "kind",
-                "url",
-                "last_fetch_at",
-                "last_success_at",
-                "last_error",
-                "consecutive_failures",
-                "next_due_at",
-                "last_status",
-            ],
-            rows,
-            on_conflict="ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, "
-            "url = excluded.url, last_fetch_at = excluded.last_fetch_at, "
-            "last_success_at = excluded.last_success_at, last_error = excluded.last_error, "
-            "consecutive_failures = excluded.consecutive_failures, "
-            "next_due_at = excluded.next_due_at, last_status = excluded.last_status",
-        )
+        fetch_state.save_sources(con, rows)
 
 
 # -- collecting ---------------------------------------------------------------------------------
@@ -218,26 +189,7 @@ def _load_cache(store: Store, urls: Sequence[str]) -> dict[str, CacheEntry]:
     if not urls:
         return {}
     with store.read() as con:
-        rows = con.execute(
-            "SELECT url, etag, last_modified, body_hash FROM core.http_cache "
-            "WHERE url IN (SELECT unnest($1::VARCHAR[]))",
-            [list(urls)],
-        ).fetchall()
-    return {r[0]: CacheEntry(r[1], r[2], r[3]) for r in rows}
-
-
-def known_urls(store: Store, urls: Sequence[str]) -> set[str]:
-    """Those of `urls` stored already, as an article's URL or canonical URL."""
-    if not urls:
-        return set()
-    with store.read() as con:
-        rows = con.execute(
-            "WITH q AS (SELECT unnest($1::VARCHAR[]) AS u) "
-            "SELECT u FROM q WHERE u IN (SELECT url FROM core.articles) "
-            "OR u IN (SELECT canonical_url FROM core.articles)",
-            [list(urls)],
-        ).fetchall()
-    return {r[0] for r in rows}
+        return fetch_state.validators(con, urls)
 
 
 def _newest_first(links: list[Link], limit: int) -> list[Link]:
@@ -261,7 +213,7 @@ async def _read_source(
     queue = [src.url]
     seen: set[str] = set()
     links: list[Link] = []
-    first_error: str | None = None
+    first_error: FetchRecord | None = None
     status: int | None = None
     max_age: float | None = None
     while queue and len(seen) < MAX_CHILD_SITEMAPS + 1:
@@ -279,7 +231,7 @@ async def _read_source(
             try:
                 parsed = parse_source(src.kind, got.page.html, src.name, url)
             except ParseError as exc:
-                record = replace(record, outcome="error", error=f"ParseError: {exc}")
+                record = replace(record, outcome="error", error=str(exc), error_kind="ParseError")
                 got = replace(got, cache=None)
             else:
                 links.extend(parsed.links)
@@ -288,11 +240,20 @@ async def _read_source(
         if got.cache is not None:
             result.cache[url] = got.cache
         if record.outcome == "error" and first_error is None:
-            first_error = record.error
+            first_error = record
         result.records.append(record)
     ok = first_error is None or bool(links)
     result.sources.append(
-        SourceUpdate(src.name, src.kind, src.url, ok, first_error, status, max_age)
+        SourceUpdate(
+            src.name,
+            src.kind,
+            src.url,
+            ok,
+            first_error.error if first_error else None,
+            status,
+            max_age,
+            first_error.error_kind if first_error else None,
+        )
     )
     return links
 
@@ -338,9 +299,9 @@ async def _collect(
     for found in per_source:
         for link in _newest_first(found, settings.fetch.max_articles_per_source):
             links.setdefault(link.url, link)
-    keys = {url: clean_url(url) for url in links}
-    stored = known_urls(store, sorted(set(keys) | set(keys.values())))
-    fresh = [link for url, link in links.items() if url not in stored and keys[url] not in stored]
+    with store.read() as con:
+        stored = stored_articles.known_urls(con, sorted(links))
+    fresh = [link for url, link in links.items() if url not in stored]
     result.known = len(links) - len(fresh)
     page_cache = _load_cache(store, [link.url for link in fresh])
     log.info(
@@ -362,13 +323,11 @@ async def _collect(
     fetched: dict[str, FetchResult] = {}
     batch: list[Page] = []
 
-    # The workers also compress the raw HTML and classify, off the main process.
+    # The workers also prepare each article (hash, signatures, classification, compressed
+    # HTML), off the main process.
     work = functools.partial(
         extract_pages,
-        compress=True,
-        classify=True,
-        taxonomy=settings.classify.taxonomy,
-        relevance_threshold=settings.classify.relevance_threshold,
+        how=Preparation(settings.classify.taxonomy, settings.classify.relevance_threshold),
     )
 
     def submit() -> None:
@@ -393,14 +352,6 @@ async def _collect(
                     submit()
         submit()
         log.debug("collect: fetching done, %d chunks submitted", len(chunks))
-        # While the workers finish, this process is idle: compute the near-duplicate
-        # signatures of what is already extracted, so processing after storing is shorter.
-        for next_chunk in asyncio.as_completed(extracting):
-            try:
-                ready = await next_chunk
-            except Exception:  # reported below, from gather
-                continue
-            prime_signatures([a.text for a in ready if isinstance(a, Article)])
         gathered = await asyncio.gather(*extracting, return_exceptions=True)
         log.debug("collect: extraction done")
     finally:
@@ -408,26 +359,24 @@ async def _collect(
             pool.shutdown(wait=True, cancel_futures=True)
 
     extracted: dict[str, Article | ExtractFailure] = {}
-    raw: dict[str, bytes] = {}
     for pages, output in zip(chunks, gathered, strict=True):
         if isinstance(output, BaseException):  # a worker died: the chunk failed, the run goes on
             log.warning("extraction of %d pages failed: %r", len(pages), output)
             output = [ExtractFailure(p.url, p.source, f"worker failed: {output!r}") for p in pages]
         for page, item in zip(pages, output, strict=True):
             extracted[page.url] = item
-            raw[page.url] = page.html
     canon_seen: set[str] = set(stored)
     for link in fresh:
         got = fetched[link.url]
         record = got.record
         done = extracted.get(link.url)
         if isinstance(done, ExtractFailure):
-            record = replace(record, outcome="error", error=f"ExtractError: {done.reason}")
+            record = replace(record, outcome="error", error=done.reason, error_kind="ExtractError")
         elif isinstance(done, Article):
             if done.canonical_url in canon_seen:
                 record = replace(record, outcome="duplicate")
             canon_seen.add(done.canonical_url or done.url)
-            result.articles.append(replace(done, raw_html=raw[link.url]))
+            result.articles.append(done)
         if got.cache is not None and not isinstance(done, Article):
             # Remember validators only for pages we did not store, so an unchanged page that
             # gave no article costs no extraction next time; stored ones are never refetched.
@@ -438,11 +387,17 @@ async def _collect(
             ok = record.outcome != "error"
             result.sources.append(
                 SourceUpdate(
-                    single.name, single.kind, single.url, ok, record.error, record.status_code
+                    single.name,
+                    single.kind,
+                    single.url,
+                    ok,
+                    record.error,
+                    record.status_code,
+                    error_kind=record.error_kind,
                 )
             )
     for url, single in url_sources.items():
-        if url in stored or keys.get(url) in stored:
+        if url in stored:
             result.sources.append(
                 SourceUpdate(single.name, single.kind, single.url, True, None, None)
             )

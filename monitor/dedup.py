@@ -1,39 +1,38 @@
-"""Deduplication: exact copies (same canonical URL, same normalised text) and near-copies.
+"""Deduplication: exact copies (same URL key, same normalised text) and near-copies.
 
 A copy keeps its row with `duplicate_of` pointing at its origin, the earliest-published copy.
 
 Near-copies are found with MinHash + LSH (datasketch) over word shingles of the normalised
-text. Each article's signature and its LSH band buckets are stored in DuckDB
-(`core.minhash`, `core.lsh_bands`), so a run hashes only the new articles and looks their
-buckets up in the band table: no all-pairs comparison and no index rebuilt in memory. Two
-signatures are banded per article: one over the whole text (syndicated copies, light edits)
-and one over its lead (a copy cut short shares the original's opening). LSH only proposes
-candidates; each is then checked exactly on shingle sets (Jaccard, or containment of the
-shorter text in the longer) and must fall inside a time window.
+text. Two signatures per article, made where the text is made (`sign`, called by
+`prepare.prepare_articles`) and stored with it: one over the whole text (syndicated copies, light
+edits) and one over its lead (a copy cut short shares the original's opening). Their LSH band
+buckets are what the store looks up (`store.signatures.known`); LSH only proposes candidates,
+each is then checked exactly on shingle sets (Jaccard, or containment of the shorter text in the
+longer) and must fall inside a time window.
+
+This module decides; it reads and writes nothing. The store hands it what it knows
+(`Known`), it returns decisions and the stored originals that turn out to be copies of an
+earlier-published article (`DedupResult`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Literal
 
 import numpy as np
-from courlan import normalize_url
 from datasketch import MinHash
 
-from monitor.bulkio import execute, insert_rows
-from monitor.models import DedupDecision, StoredArticle
-from monitor.store import Connection
+from monitor.models import DedupDecision, StoredArticle, TextSignature
+from monitor.urls import url_key
 
 log = logging.getLogger(__name__)
 
@@ -54,38 +53,8 @@ NEAR_WINDOW = timedelta(days=14)
 MAX_CANDIDATES = 50
 _SEED = 1
 
-_TRACKING_PARAMS = re.compile(
-    r"^(utm_\w+|fbclid|gclid|dclid|gclsrc|msclkid|mc_cid|mc_eid|igshid|yclid|_ga|_gl|"
-    r"ref|ref_src|cmpid|ocid|smid|soc_src|soc_trk|taid|at_medium|at_campaign|output|amp|"
-    r"outputtype|__twitter_impression)$",
-    re.I,
-)
-_AMP_SUFFIX = re.compile(r"(?:[./-]amp(?:\.html?)?)$", re.I)
-
-
-def normalise_url(url: str) -> str:
-    """One key for every spelling of a page's URL: no tracking params, AMP, www, fragment."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return url
-    with contextlib.suppress(ValueError, AttributeError):
-        url = normalize_url(url, strict=True, trailing_slash=False)
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    for prefix in ("www.", "amp.", "m.", "mobile."):
-        if host.startswith(prefix) and host.count(".") >= 2:
-            host = host[len(prefix) :]
-    segments = [s for s in parts.path.split("/") if s and s.lower() not in ("amp", "amp.html")]
-    if segments:
-        segments[-1] = _AMP_SUFFIX.sub("", segments[-1]) or segments[-1]
-    path = "/" + "/".join(segments)
-    query = "&".join(
-        pair
-        for pair in parts.query.split("&")
-        if pair and not _TRACKING_PARAMS.match(pair.split("=", 1)[0])
-    )
-    return urlunsplit(("https", host, path.rstrip("/") or "/", query, ""))
+Reason = Literal["url", "hash", "near"]
+Bucket = tuple[int, int]
 
 
 def normalise_text(text: str) -> str:
@@ -96,9 +65,6 @@ def normalise_text(text: str) -> str:
 
 def content_hash(text: str) -> str:
     """Hash of the normalised text."""
-    primed = _PRIMED_HASH.get(text)  # kept: copies of one text are stored one by one
-    if primed is not None:
-        return primed
     return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()[:32]
 
 
@@ -110,68 +76,30 @@ def shingles(text: str, k: int = SHINGLE_WORDS) -> list[str]:
     return list(map(" ".join, zip(*(words[i:] for i in range(k)), strict=False)))
 
 
-@dataclass(frozen=True)
-class Signature:
-    """MinHash signatures of one text: over all its shingles and over its lead."""
-
-    full: np.ndarray[Any, np.dtype[np.uint64]]
-    lead: np.ndarray[Any, np.dtype[np.uint64]]
-    size: int
-    shingle_set: frozenset[str] = frozenset()
-
-
-def _minhashes(sets: Sequence[Iterable[bytes]]) -> list[np.ndarray[Any, np.dtype[np.uint64]]]:
+def _minhashes(sets: Sequence[Iterable[bytes]]) -> list[bytes]:
     # crc32 is stable across processes (signatures are stored) and far cheaper than sha1;
-    # MinHash's random permutations do the mixing.
+    # MinHash's random permutations do the mixing. datasketch's values are 32-bit.
     hashes = MinHash.bulk(sets, num_perm=NUM_PERM, seed=_SEED, hashfunc=zlib.crc32)
-    return [np.asarray(h.hashvalues, dtype=np.uint64) for h in hashes]
+    return [np.asarray(h.hashvalues, dtype=np.uint64).astype("<u4").tobytes() for h in hashes]
 
 
-def _compute_signatures(texts: Sequence[str]) -> list[Signature]:
+def sign(texts: Sequence[str]) -> list[TextSignature]:
+    """MinHash signatures (whole text and lead) of many texts at once."""
     shingled = [shingles(t) for t in texts]
-    sets = [frozenset(sh) for sh in shingled]
+    sets = [set(sh) for sh in shingled]
     full = _minhashes([[s.encode("utf-8") for s in st] for st in sets])
     lead = _minhashes([[s.encode("utf-8") for s in set(sh[:LEAD_SHINGLES])] for sh in shingled])
-    return [Signature(f, ld, len(st), st) for f, ld, st in zip(full, lead, sets, strict=True)]
+    return [TextSignature(f, ld, len(st)) for f, ld, st in zip(full, lead, sets, strict=True)]
 
 
-# Signatures computed ahead of time (while extraction workers are still busy), keyed by text;
-# `signatures` takes them out again. Bounded: anything never used is simply recomputed.
-_PRIMED: dict[str, Signature] = {}
-_PRIMED_HASH: dict[str, str] = {}
-PRIMED_MAX = 2_000
+def signature_values(blob: bytes) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """A stored signature (NUM_PERM little-endian uint32) as an array."""
+    return np.frombuffer(blob, dtype="<u4").astype(np.uint64)
 
 
-def clear_primed() -> None:
-    """Drop signatures and hashes primed but never used (e.g. the run failed before dedup)."""
-    _PRIMED.clear()
-    _PRIMED_HASH.clear()
-
-
-def prime_signatures(texts: Sequence[str]) -> None:
-    """Compute and keep the signatures and hashes of texts that storing and dedup will see."""
-    todo = [t for t in dict.fromkeys(texts) if t not in _PRIMED]
-    if len(_PRIMED) + len(todo) > PRIMED_MAX or len(_PRIMED_HASH) + len(todo) > PRIMED_MAX:
-        clear_primed()
-        todo = todo[:PRIMED_MAX]
-    for text, sig in zip(todo, _compute_signatures(todo), strict=True):
-        _PRIMED[text] = sig
-        _PRIMED_HASH[text] = content_hash(text)
-
-
-def signatures(texts: Sequence[str]) -> list[Signature]:
-    """MinHash signatures (whole text and lead) of many texts at once."""
-    primed = {t: _PRIMED.pop(t) for t in texts if t in _PRIMED}
-    todo = [t for t in dict.fromkeys(texts) if t not in primed]
-    computed = dict(zip(todo, _compute_signatures(todo), strict=True))
-    return [primed[t] if t in primed else computed[t] for t in texts]
-
-
-def band_buckets(
-    signature: np.ndarray[Any, np.dtype[np.uint64]], offset: int = 0
-) -> list[tuple[int, int]]:
+def band_buckets(blob: bytes, offset: int = 0) -> list[Bucket]:
     """(band, bucket) pairs of one signature: each band's rows hashed to a signed 63-bit int."""
-    rows = signature.astype("<u8").reshape(BANDS, ROWS)
+    rows = signature_values(blob).astype("<u8").reshape(BANDS, ROWS)
     out = []
     for band in range(BANDS):
         # The band number is hashed in, so a bucket value alone identifies (band, rows):
@@ -182,9 +110,9 @@ def band_buckets(
     return out
 
 
-def article_buckets(sig: Signature) -> list[tuple[int, int]]:
+def article_buckets(sig: TextSignature) -> list[Bucket]:
     """All LSH (band, bucket) pairs under which an article is indexed."""
-    if sig.size < MIN_SHINGLES:
+    if sig.shingles < MIN_SHINGLES:
         return []
     return band_buckets(sig.full) + band_buckets(sig.lead, LEAD_BAND_OFFSET)
 
@@ -207,16 +135,84 @@ def is_near_copy(a: AbstractSet[str], b: AbstractSet[str]) -> tuple[bool, float]
     return False, jaccard
 
 
-@dataclass
-class _Known:
-    """A stored or earlier-pending original that later articles may copy."""
+# -- what the store is asked, and what it answers ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the store is asked about one pending article: its URL key, hash and LSH buckets."""
+
+    article_id: str
+    url_key: str
+    content_hash: str
+    signature: TextSignature
+    buckets: tuple[Bucket, ...]
+
+
+def probes(pending: Sequence[StoredArticle]) -> list[Probe]:
+    """The lookups for a batch; signatures come stored with the articles, else are made here."""
+    missing = [a.text for a in pending if a.signature is None]
+    made = iter(sign(missing))
+    out = []
+    for article in pending:
+        sig = article.signature or next(made)
+        key = article.url_key or url_key(article.canonical_url or article.url)
+        out.append(
+            Probe(article.article_id, key, article.content_hash, sig, tuple(article_buckets(sig)))
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Origin:
+    """A stored original that a pending article may copy."""
 
     article_id: str
     published_at: datetime | None
-    shingle_set: AbstractSet[str] | None = None
-    text: str | None = None
+    text: str
 
-    def shingle_set_of(self) -> AbstractSet[str]:
+
+@dataclass(frozen=True)
+class Known:
+    """What the store holds that a batch may copy (`store.signatures.known`).
+
+    URL keys and hashes map to the origin of the earliest-seen stored article with them;
+    `lsh_hits` maps each pending article to stored origins sharing LSH buckets with it
+    (origin id, number of shared buckets).
+    """
+
+    by_url_key: Mapping[str, str] = field(default_factory=dict)
+    by_hash: Mapping[str, str] = field(default_factory=dict)
+    lsh_hits: Mapping[str, Sequence[tuple[str, int]]] = field(default_factory=dict)
+    origins: Mapping[str, Origin] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Repoint:
+    """A stored original found to copy an earlier-published article: it and its copies move."""
+
+    old_origin: str
+    new_origin: str
+    reason: Reason
+    similarity: float
+
+
+@dataclass(frozen=True)
+class DedupResult:
+    """Decisions for a batch, and the stored originals that become copies."""
+
+    decisions: list[DedupDecision]
+    repoints: list[Repoint]
+
+
+@dataclass
+class _Candidate:
+    article_id: str
+    published_at: datetime | None
+    text: str | None = None
+    shingle_set: AbstractSet[str] | None = None
+
+    def shingles(self) -> AbstractSet[str]:
         if self.shingle_set is None:
             self.shingle_set = frozenset(shingles(self.text or ""))
         return self.shingle_set
@@ -226,243 +222,110 @@ def _in_window(a: datetime | None, b: datetime | None) -> bool:
     return a is None or b is None or abs(a - b) <= NEAR_WINDOW
 
 
-def _root(con: Connection, ids: list[str]) -> dict[str, tuple[str, datetime | None]]:
-    """Map article ids to their origin (themselves when original) and its publication date."""
-    if not ids:
-        return {}
-    rows = execute(
-        con,
-        "SELECT a.article_id, coalesce(a.duplicate_of, a.article_id), o.published_at "
-        "FROM core.articles a JOIN core.articles o "
-        "ON o.article_id = coalesce(a.duplicate_of, a.article_id) "
-        "WHERE a.article_id IN (SELECT unnest($1::VARCHAR[]))",
-        [ids],
-    ).fetchall()
-    return {r[0]: (r[1], r[2]) for r in rows}
-
-
-def find_duplicates(con: Connection, pending: list[StoredArticle]) -> list[DedupDecision]:
+def find_duplicates(
+    pending: Sequence[StoredArticle], batch: Sequence[Probe], known: Known
+) -> DedupResult:
     """Decide for each pending article whether it copies an earlier stored or pending one."""
-    if not pending:
-        return []
-    ids = [a.article_id for a in pending]
-    keys = [normalise_url(a.canonical_url or a.url) for a in pending]
-    sigs = signatures([a.text for a in pending])
-    buckets = [article_buckets(s) for s in sigs]
-
-    seen_url: dict[str, str] = {}
-    for url_key, article_id in execute(
-        con,
-        "SELECT m.url_key, coalesce(a.duplicate_of, a.article_id) FROM core.minhash m "
-        "JOIN core.articles a USING (article_id) "
-        "WHERE m.url_key IN (SELECT unnest($1::VARCHAR[])) "
-        "AND a.article_id NOT IN (SELECT unnest($2::VARCHAR[])) ORDER BY a.first_seen_at",
-        [keys, ids],
-    ).fetchall():
-        seen_url.setdefault(url_key, article_id)
-    seen_hash: dict[str, str] = {}
-    for digest, article_id in execute(
-        con,
-        "SELECT content_hash, coalesce(duplicate_of, article_id) FROM core.articles "
-        "WHERE content_hash IN (SELECT unnest($1::VARCHAR[])) "
-        "AND article_id NOT IN (SELECT unnest($2::VARCHAR[])) ORDER BY first_seen_at",
-        [[a.content_hash for a in pending], ids],
-    ).fetchall():
-        seen_hash.setdefault(digest, article_id)
-
-    # Stored candidates: articles sharing at least one LSH bucket, found by one join.
-    execute(
-        con,
-        "CREATE OR REPLACE TEMP TABLE _q AS SELECT unnest($1::VARCHAR[]) AS qid, "
-        "unnest($2::SMALLINT[]) AS band, unnest($3::BIGINT[]) AS bucket",
-        [
-            [i for i, bs in zip(ids, buckets, strict=True) for _ in bs],
-            [b for bs in buckets for b, _ in bs],
-            [k for bs in buckets for _, k in bs],
-        ],
-    )
-    hits = execute(
-        con,
-        "SELECT q.qid, l.article_id, count(*) AS shared FROM _q q "
-        "JOIN core.lsh_bands l ON l.bucket = q.bucket "
-        "WHERE l.article_id NOT IN (SELECT unnest($1::VARCHAR[])) "
-        "GROUP BY q.qid, l.article_id",
-        [ids],
-    ).fetchall()
-    execute(con, "DROP TABLE _q")
-    stored_cands: dict[str, list[tuple[int, str]]] = {}
-    for qid, cid, shared in hits:
-        stored_cands.setdefault(qid, []).append((shared, cid))
-    roots = _root(con, sorted({cid for _, cid, _ in hits}))
-    known: dict[str, _Known] = {}
-    root_ids = sorted({r for r, _ in roots.values()})
-    if root_ids:
-        for article_id, published_at, text in execute(
-            con,
-            "SELECT article_id, published_at, text FROM core.articles "
-            "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
-            [root_ids],
-        ).fetchall():
-            known[article_id] = _Known(article_id, published_at, text=text)
-
-    batch_index: dict[tuple[int, int], list[str]] = {}
-    batch_known: dict[str, _Known] = {}
+    seen_url = dict(known.by_url_key)
+    seen_hash = dict(known.by_hash)
+    stored = {
+        oid: _Candidate(o.article_id, o.published_at, o.text) for oid, o in known.origins.items()
+    }
+    batch_index: dict[Bucket, list[str]] = {}
+    batch_known: dict[str, _Candidate] = {}
     decisions: list[DedupDecision] = []
-    repoint: list[tuple[str, str, str, float]] = []  # old origin, new origin, reason, sim
-    for article, key, sig, bs in zip(pending, keys, sigs, buckets, strict=True):
-        own = sig.shingle_set
+    repoints: list[Repoint] = []
+    for article, probe in zip(pending, batch, strict=True):
+        own: AbstractSet[str] | None = None
         original: str | None = None
-        reason: str | None = None
+        reason: Reason | None = None
         sim: float | None = None
-        if key in seen_url:
-            original, reason, sim = seen_url[key], "url", 1.0
-        elif article.content_hash in seen_hash:
-            original, reason, sim = seen_hash[article.content_hash], "hash", 1.0
+        if probe.url_key in seen_url:
+            original, reason, sim = seen_url[probe.url_key], "url", 1.0
+        elif probe.content_hash in seen_hash:
+            original, reason, sim = seen_hash[probe.content_hash], "hash", 1.0
         else:
-            cands: dict[str, int] = {}
-            for shared, cid in stored_cands.get(article.article_id, []):
-                root = roots.get(cid)
-                if root:
-                    cands[root[0]] = cands.get(root[0], 0) + shared
-            for b in bs:
-                for cid in batch_index.get(b, []):
-                    cands[cid] = cands.get(cid, 0) + 1
-            ranked = sorted(cands.items(), key=lambda kv: -kv[1])[:MAX_CANDIDATES]
+            votes: dict[str, int] = {}
+            for origin_id, shared in known.lsh_hits.get(article.article_id, ()):
+                votes[origin_id] = votes.get(origin_id, 0) + shared
+            for bucket in probe.buckets:
+                for cid in batch_index.get(bucket, ()):
+                    votes[cid] = votes.get(cid, 0) + 1
+            ranked = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CANDIDATES]
             best = 0.0
             for cid, _ in ranked:
-                cand = batch_known.get(cid) or known.get(cid)
+                cand = batch_known.get(cid) or stored.get(cid)
                 if cand is None or not _in_window(article.published_at, cand.published_at):
                     continue
-                ok, value = is_near_copy(own, cand.shingle_set_of())
+                if own is None:
+                    own = frozenset(shingles(article.text))
+                ok, value = is_near_copy(own, cand.shingles())
                 if ok and value > best:
                     original, reason, sim, best = cid, "near", value, value
         if original is not None and reason != "url":
-            orig = batch_known.get(original) or known.get(original)
+            orig = batch_known.get(original) or stored.get(original)
             if (
                 orig is not None
                 and article.published_at is not None
                 and orig.published_at is not None
                 and article.published_at < orig.published_at
             ):
-                # Found a copy published before its stored original: it becomes the origin.
-                repoint.append((original, article.article_id, reason or "near", sim or 1.0))
+                # A copy published before its stored original: it becomes the origin.
+                repoints.append(Repoint(original, article.article_id, reason or "near", sim or 1.0))
                 original = None
         if original is None:
             decisions.append(DedupDecision(article.article_id, None))
-            seen_url.setdefault(key, article.article_id)
-            seen_hash.setdefault(article.content_hash, article.article_id)
-            batch_known[article.article_id] = _Known(
-                article.article_id, article.published_at, shingle_set=own
+            seen_url.setdefault(probe.url_key, article.article_id)
+            seen_hash.setdefault(probe.content_hash, article.article_id)
+            batch_known[article.article_id] = _Candidate(
+                article.article_id, article.published_at, article.text, own
             )
-            for b in bs:
-                batch_index.setdefault(b, []).append(article.article_id)
+            for bucket in probe.buckets:
+                batch_index.setdefault(bucket, []).append(article.article_id)
         else:
-            seen_url.setdefault(key, original)
-            decisions.append(
-                DedupDecision(article.article_id, original, reason, sim)  # type: ignore[arg-type]
-            )
-    decisions = _apply_repoints(con, decisions, repoint)
-    save_signatures(con, ids, keys, sigs, buckets)
+            seen_url.setdefault(probe.url_key, original)
+            decisions.append(DedupDecision(article.article_id, original, reason, sim))
+    decisions = _follow_repoints(decisions, repoints)
     log.info(
         "dedup: %d articles, %d copies (%d re-pointed to an earlier origin)",
         len(pending),
         sum(1 for d in decisions if d.duplicate_of),
-        len(repoint),
+        len(repoints),
     )
-    return decisions
+    return DedupResult(decisions, repoints)
 
 
-def _apply_repoints(
-    con: Connection, decisions: list[DedupDecision], repoint: list[tuple[str, str, str, float]]
+def final_origin(target: str, repoints: Sequence[Repoint]) -> str:
+    """Where an origin ends up after the repoints (a chain of them followed to its end)."""
+    mapping = {r.old_origin: r.new_origin for r in repoints}
+    seen: set[str] = set()
+    while target in mapping and target not in seen:
+        seen.add(target)
+        target = mapping[target]
+    return target
+
+
+def _follow_repoints(
+    decisions: list[DedupDecision], repoints: Sequence[Repoint]
 ) -> list[DedupDecision]:
-    """Make earlier-published copies the origin of their group, stored and pending alike."""
-    if not repoint:
+    if not repoints:
         return decisions
-    mapping: dict[str, tuple[str, str, float]] = {}
-    for old, new, reason, sim in repoint:
-        mapping[old] = (new, reason, sim)
-
-    def final(target: str) -> str:
-        seen = set()
-        while target in mapping and target not in seen:
-            seen.add(target)
-            target = mapping[target][0]
-        return target
-
-    for old, (new, reason, sim) in mapping.items():
-        root = final(new)
-        execute(
-            con,
-            "UPDATE core.articles SET duplicate_of = ? WHERE duplicate_of = ? AND article_id <> ?",
-            [root, old, root],
-        )
-        execute(
-            con,
-            "UPDATE core.articles SET duplicate_of = ?, duplicate_reason = ?, similarity = ? "
-            "WHERE article_id = ?",
-            [root, reason, sim, old],
-        )
+    moved = {r.old_origin: r for r in repoints}
     out = []
     for d in decisions:
-        if d.article_id in mapping:
-            new, reason, sim = mapping[d.article_id]
-            out.append(DedupDecision(d.article_id, final(new), reason, sim))  # type: ignore[arg-type]
-        elif d.duplicate_of is not None and d.duplicate_of in mapping:
-            out.append(DedupDecision(d.article_id, final(d.duplicate_of), d.reason, d.similarity))
+        if d.article_id in moved:
+            r = moved[d.article_id]
+            out.append(
+                DedupDecision(
+                    d.article_id, final_origin(r.new_origin, repoints), r.reason, r.similarity
+                )
+            )
+        elif d.duplicate_of is not None and d.duplicate_of in moved:
+            out.append(
+                DedupDecision(
+                    d.article_id, final_origin(d.duplicate_of, repoints), d.reason, d.similarity
+                )
+            )
         else:
             out.append(d)
     return out
-
-
-def signature_blob(signature: np.ndarray[Any, np.dtype[np.uint64]]) -> bytes:
-    """A signature as stored: NUM_PERM little-endian uint32 values (datasketch's are 32-bit)."""
-    return signature.astype("<u4").tobytes()
-
-
-def signature_from_blob(blob: bytes) -> np.ndarray[Any, np.dtype[np.uint64]]:
-    """The inverse of signature_blob."""
-    return np.frombuffer(blob, dtype="<u4").astype(np.uint64)
-
-
-def save_signatures(
-    con: Connection,
-    ids: Sequence[str],
-    keys: Sequence[str],
-    sigs: Sequence[Signature],
-    buckets: Sequence[list[tuple[int, int]]] | None = None,
-) -> None:
-    """Persist signatures and LSH buckets of originals and copies alike."""
-    if buckets is None:
-        buckets = [article_buckets(s) for s in sigs]
-    redo = [
-        r[0]
-        for r in execute(
-            con,
-            "SELECT article_id FROM core.minhash "
-            "WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
-            [list(ids)],
-        ).fetchall()
-    ]
-    if redo:  # articles processed again (rare): replace their bands
-        execute(
-            con,
-            "DELETE FROM core.lsh_bands WHERE article_id IN (SELECT unnest($1::VARCHAR[]))",
-            [redo],
-        )
-    insert_rows(
-        con,
-        "core.minhash",
-        ["article_id", "url_key", "shingle_count", "signature"],
-        [(i, k, s.size, signature_blob(s.full)) for i, k, s in zip(ids, keys, sigs, strict=True)],
-        on_conflict="ON CONFLICT DO NOTHING",
-    )
-    execute(
-        con,
-        "INSERT INTO core.lsh_bands SELECT unnest($1::SMALLINT[]), unnest($2::BIGINT[]), "
-        "unnest($3::VARCHAR[])",
-        [
-            [b for bs in buckets for b, _ in bs],
-            [k for bs in buckets for _, k in bs],
-            [i for i, bs in zip(ids, buckets, strict=True) for _ in bs],
-        ],
-    )

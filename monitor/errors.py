@@ -5,6 +5,8 @@ Callers catch a class, never a message string::
     MonitorError
     ├── ConfigError            bad config file, unknown key, wrong type, bad URL
     ├── StoreError             database cannot be opened / migrated / written
+    │   ├── StoreMissing       a reader found no database file (readers never create one)
+    │   ├── StoreOutdated      a reader found a database that still needs migrating
     │   └── StoreLocked        another process held the DuckDB lock for too long
     │       └── RunLocked      another ingest run holds this database's run lock
     ├── SeedError              one seed file is empty, binary, undecodable or oversized
@@ -16,8 +18,7 @@ Callers catch a class, never a message string::
     │   ├── FetchUnsupported   content type we do not extract (PDF, image, binary)
     │   └── FetchConnection    DNS failure, refused, reset, too many redirects
     ├── ParseError             a feed, sitemap, API answer or page that will not parse
-    ├── ExtractError           a page with no extractable article text
-    └── DeliveryError          a digest could not be delivered to a notification URL
+    └── ExtractError           a page with no extractable article text
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ class ConfigError(MonitorError):
 
 class StoreError(MonitorError):
     """The database cannot be opened, migrated or written."""
+
+
+class StoreMissing(StoreError):
+    """There is no database file where a read command looked."""
+
+
+class StoreOutdated(StoreError):
+    """The database lacks schema migrations; only an ingest run applies them."""
 
 
 class StoreLocked(StoreError):
@@ -85,7 +94,3 @@ class ParseError(MonitorError):
 
 class ExtractError(MonitorError):
     """A page yielded no article text."""
-
-
-class DeliveryError(MonitorError):
-    """A digest could not be delivered."""

@@ -12,29 +12,24 @@ from __future__ import annotations
 import codecs
 import logging
 import re
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import trafilatura
 from charset_normalizer import from_bytes
-from courlan import normalize_url
 from htmldate.extractors import extract_url_date
 from htmldate.utils import Extractor
 
-from monitor import classify as classify_mod
 from monitor.errors import ExtractError
 from monitor.models import Article, DateSource, Page
+from monitor.prepare import Preparation, prepare_articles
+from monitor.urls import canonical_url, host_of
 
 log = logging.getLogger(__name__)
 
 # Below this, what trafilatura found is page furniture ("Home", a cookie notice), not an article.
 MIN_TEXT_CHARS = 40
-# zlib level of the stored raw HTML: 3 compresses ~5x at a fraction of level 6's time.
-RAW_ZLIB_LEVEL = 3
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _HTML_LANG = re.compile(
@@ -97,32 +92,6 @@ def decode_html(data: bytes, declared: str | None = None) -> tuple[str, str]:
                 pass
         return data.decode(encoding, errors="replace"), encoding
     return data.decode("utf-8", errors="replace"), "utf-8"
-
-
-def clean_url(url: str) -> str:
-    """The URL without tracking parameters (utm_*, fbclid, gclid ...) and fragment."""
-    try:
-        cleaned = normalize_url(url, strict=False)
-    except (ValueError, TypeError):
-        cleaned = url
-    parts = urlsplit(cleaned)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
-
-
-def canonical_url(declared: str | None, url: str) -> str:
-    """The page's rel=canonical when it is a plausible article URL, else the cleaned URL."""
-    if declared:
-        parts = urlsplit(declared)
-        page = urlsplit(url)
-        plausible = (
-            parts.scheme in ("http", "https")
-            and bool(parts.hostname)
-            # A canonical pointing at a site's home page would merge every article into one.
-            and (parts.path.strip("/") != "" or page.path.strip("/") == "")
-        )
-        if plausible:
-            return clean_url(declared)
-    return clean_url(url)
 
 
 _URL_DATES = Extractor(False, datetime(2100, 1, 1), datetime(1995, 1, 1), True, "%Y-%m-%d")
@@ -201,7 +170,7 @@ def extract_page(page: Page) -> Article:
         or (lang_match.group(1).decode("ascii").lower() if lang_match else None)
         or (link.language if link else None)
     )
-    host = (urlsplit(page.final_url).hostname or "").removeprefix("www.")
+    host = host_of(page.final_url)
     sitename = getattr(doc, "sitename", None)
     if sitename and _DOMAIN.match(sitename) and link is not None and link.outlet:
         sitename = None  # trafilatura's fallback is the bare host; the source named the outlet
@@ -211,7 +180,7 @@ def extract_page(page: Page) -> Article:
         text=text,
         title=getattr(doc, "title", None) or (link.title if link else None),
         canonical_url=canonical_url(getattr(doc, "url", None), page.final_url),
-        outlet=sitename or (link.outlet if link else None) or host or None,
+        outlet=sitename or (link.outlet if link else None) or host,
         author=getattr(doc, "author", None),
         published_at=published,
         date_source=date_source,
@@ -220,47 +189,22 @@ def extract_page(page: Page) -> Article:
     )
 
 
-def extract_pages(
-    pages: Sequence[Page],
-    *,
-    compress: bool = False,
-    classify: bool = False,
-    taxonomy: Path | None = None,
-    relevance_threshold: float | None = None,
-) -> list[Article | ExtractFailure]:
-    """Extract a chunk of pages; picklable, for worker processes. Raw HTML is left to the caller.
+def extract_pages(pages: Sequence[Page], how: Preparation) -> list[Article | ExtractFailure]:
+    """Extract and prepare a chunk of pages; picklable, for worker processes.
 
-    With `compress` each article also carries its raw HTML zlib-compressed (`html_zlib`), with
-    `classify` its classification (taxonomy and threshold as configured): CPU work done here,
-    in parallel, instead of serially in the main process after collecting.
+    Each article comes back prepared (`prepare.prepare_articles`: hash, signatures,
+    classification, compressed HTML), CPU work done here, in parallel, instead of serially in
+    the main process.
     """
     out: list[Article | ExtractFailure] = []
-    tax = None
-    if classify:
-        try:
-            tax = classify_mod.load_taxonomy(taxonomy)
-        except Exception:  # e.g. a broken taxonomy: the main process reports it, as before
-            log.warning("cannot load the taxonomy in the worker", exc_info=True)
+    extracted: list[Article] = []
     for page in pages:
         try:
-            article = extract_page(page)
+            article = replace(extract_page(page), raw_html=page.html)
         except ExtractError as exc:
             out.append(ExtractFailure(page.url, page.source, str(exc)))
             continue
-        if compress:
-            article = replace(article, html_zlib=zlib.compress(page.html, RAW_ZLIB_LEVEL))
-        if tax is not None:
-            try:
-                found = classify_mod.classify(
-                    article.article_id,
-                    article.title,
-                    article.text,
-                    taxonomy=tax,
-                    relevance_threshold=relevance_threshold,
-                )
-            except Exception:  # the main process classifies it again and reports the failure
-                log.warning("classifying %s in the worker failed", page.url, exc_info=True)
-            else:
-                article = replace(article, classification=found)
+        extracted.append(article)
         out.append(article)
-    return out
+    prepared = iter(prepare_articles(extracted, how))
+    return [item if isinstance(item, ExtractFailure) else next(prepared) for item in out]

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
 
 import httpx
+from protego import Protego
 
 from monitor.errors import (
     FetchBlocked,
@@ -51,7 +51,7 @@ from monitor.errors import (
     FetchTooLarge,
     FetchUnsupported,
 )
-from monitor.models import FetchOutcome, FetchRecord, Link, Page
+from monitor.models import CacheEntry, FetchOutcome, FetchRecord, Link, Page
 from monitor.settings import FetchSettings
 
 log = logging.getLogger(__name__)
@@ -64,15 +64,6 @@ ROBOTS_MAX_BYTES = 512_000
 _BASE_BACKOFF_S = 1.0
 
 Purpose = Literal["page", "source", "robots"]
-
-
-@dataclass(frozen=True)
-class CacheEntry:
-    """What we remember of one URL for conditional GET and the unchanged-body skip."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,7 +240,7 @@ class Fetcher:
         self._all = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_at: dict[str, float] = {}
-        self._robots: dict[str, asyncio.Task[RobotFileParser | str]] = {}
+        self._robots: dict[str, asyncio.Task[Protego | str]] = {}
         self._addresses: dict[str, asyncio.Task[str | None]] = {}
         self.requests = 0
 
@@ -269,10 +260,17 @@ class Fetcher:
         fetched_at = datetime.now(UTC).replace(tzinfo=None)
 
         def record(
-            outcome: FetchOutcome, status: int | None, error: str | None, size: int = 0
+            outcome: FetchOutcome,
+            status: int | None,
+            error: FetchError | None = None,
+            size: int = 0,
         ) -> FetchRecord:
             elapsed = int((time.monotonic() - started) * 1000)
-            return FetchRecord(url, source, fetched_at, outcome, status, error, size, elapsed)
+            kind = type(error).__name__ if error is not None else None
+            message = str(error) if error is not None else None
+            return FetchRecord(
+                url, source, fetched_at, outcome, status, message, size, elapsed, kind
+            )
 
         try:
             answer = await self._fetch(url, purpose, cache)
@@ -282,17 +280,17 @@ class Fetcher:
                 "skipped" if isinstance(exc, FetchBlocked | FetchUnsupported) else "error"
             )
             log.info("fetch %s: %s (%s)", url, outcome, exc)
-            return FetchResult(record(outcome, status, f"{type(exc).__name__}: {exc}"))
+            return FetchResult(record(outcome, status, exc))
         max_age = cache_max_age_s(answer.headers)
         if answer.status == 304:
-            return FetchResult(record("not_modified", 304, None), cache=cache, max_age_s=max_age)
+            return FetchResult(record("not_modified", 304), cache=cache, max_age_s=max_age)
         digest = body_hash(answer.body)
         entry = CacheEntry(answer.headers.get("etag"), answer.headers.get("last-modified"), digest)
         if cache is not None and cache.body_hash == digest:
-            rec = record("not_modified", answer.status, None, len(answer.body))
+            rec = record("not_modified", answer.status, size=len(answer.body))
             return FetchResult(rec, cache=entry, max_age_s=max_age)
         if not answer.body.strip():
-            rec = record("error", answer.status, "FetchError: empty body", 0)
+            rec = record("error", answer.status, FetchError("empty body"))
             return FetchResult(rec, cache=entry, max_age_s=max_age)
         content_type = answer.headers.get("content-type")
         page = Page(
@@ -309,7 +307,7 @@ class Fetcher:
             last_modified=entry.last_modified,
             link=link,
         )
-        rec = record("new", answer.status, None, len(answer.body))
+        rec = record("new", answer.status, size=len(answer.body))
         return FetchResult(rec, page=page, cache=entry, max_age_s=max_age)
 
     # -- the rules ----------------------------------------------------------------------------
@@ -390,22 +388,20 @@ class Fetcher:
         rules = await task
         if isinstance(rules, str):
             raise FetchBlocked(rules)
-        if not rules.can_fetch(self.settings.user_agent, url):
+        if not rules.can_fetch(url, self.settings.user_agent):
             raise FetchBlocked("disallowed by robots.txt")
 
-    async def _load_robots(self, origin: str) -> RobotFileParser | str:
-        parser = RobotFileParser(origin + "/robots.txt")
+    async def _load_robots(self, origin: str) -> Protego | str:
+        """Rules of an origin's robots.txt (Protego: RFC 9309 wildcards, `$`, longest match)."""
         try:
             answer = await self._fetch(origin + "/robots.txt", "robots", None)
         except FetchHTTPStatus as exc:
             if 400 <= exc.status_code < 500:
-                parser.parse([])
-                return parser
+                return Protego.parse("")
             return f"robots.txt answered HTTP {exc.status_code}; not fetching from {origin}"
         except FetchError as exc:
             return f"robots.txt unreachable ({exc}); not fetching from {origin}"
-        parser.parse(answer.body.decode("utf-8", errors="replace").splitlines())
-        return parser
+        return Protego.parse(answer.body.decode("utf-8", errors="replace"))
 
     @contextlib.asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:

@@ -3,11 +3,13 @@
 Each stage's input and output is visible in its signature:
 
     sources  -> Link              (a URL some source handed us, with what the source said of it)
-    fetch    -> Page | FetchFailure
+    fetch    -> Page | FetchRecord (every URL ends in a record; a page when a body arrived)
     extract  -> Article           (seeds also produce Article directly)
+    prepare  -> Article with its content hash, MinHash signature and Classification
+                (done where the text is made: extraction workers, or the seed reader)
+    store    -> StoredArticle     (read back for processing, signature included)
     dedup    -> DedupDecision     (exact / near duplicate of an earlier article, or original)
     stories  -> story_id per article
-    classify -> Classification    (relevance, stance, topics, entities, quotes, figures)
 """
 
 from __future__ import annotations
@@ -79,7 +81,11 @@ class Page:
 
 @dataclass(frozen=True)
 class FetchRecord:
-    """One row of the fetch log: what happened to one URL."""
+    """One row of the fetch log: what happened to one URL.
+
+    `error_kind` is the class name of the error (`FetchTimeout`, `ParseError`, ...; see
+    errors.py) and `error` the one-line reason.
+    """
 
     url: str
     source: str
@@ -89,6 +95,28 @@ class FetchRecord:
     error: str | None = None
     bytes: int = 0
     elapsed_ms: int = 0
+    error_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """What we remember of one URL for conditional GET and the unchanged-body skip."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class TextSignature:
+    """MinHash signatures of a text, over all its shingles and over its lead (dedup.py).
+
+    Each is NUM_PERM little-endian uint32 values, as stored in `core.minhash`.
+    """
+
+    full: bytes
+    lead: bytes
+    shingles: int
 
 
 @dataclass(frozen=True)
@@ -106,9 +134,13 @@ class Article:
     date_source: DateSource = "unknown"
     language: str | None = None
     raw_html: bytes | None = field(default=None, repr=False)
-    # Filled in by extraction workers so the main process need not: the raw HTML already
-    # zlib-compressed for `raw_pages`, and the classification of title + text.
+    # Filled in by `prepare.prepare_articles` where the text is made (extraction workers, the
+    # seed reader), so that storing and processing only read them: the raw HTML already
+    # zlib-compressed for `raw_pages`, the hash and signatures dedup compares, and the
+    # classification of title + text.
     html_zlib: bytes | None = field(default=None, repr=False)
+    content_hash: str | None = None
+    signature: TextSignature | None = field(default=None, repr=False)
     classification: Classification | None = field(default=None, repr=False)
 
     @property
@@ -208,3 +240,5 @@ class StoredArticle:
     date_source: str
     content_hash: str
     first_seen_at: datetime
+    url_key: str | None = None
+    signature: TextSignature | None = field(default=None, repr=False)

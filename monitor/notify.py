@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 import apprise
 
-from monitor.store import Store, utcnow
+from monitor.store import Store, digests, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -204,27 +204,21 @@ def deliver(
     report = DeliveryReport()
     now = utcnow()
     if digest_id is None:
-        rows = store.query(
-            "SELECT digest_id FROM core.digests ORDER BY generated_at DESC, digest_id DESC LIMIT 1"
-        )
-        digest_id = rows[0][0] if rows else None
+        with store.read() as con:
+            last = digests.latest(con)
+        digest_id = last.digest_id if last else None
 
+    fresh = [
+        digests.NewDelivery(uuid.uuid4().hex[:16], h, redact_url(u)) for h, u in by_hash.items()
+    ]
     with store.write() as con:
-        earlier = con.execute(
-            "SELECT delivery_id, url_hash, url_redacted, attempts FROM core.deliveries "
-            "WHERE status IN ('pending', 'failed') ORDER BY created_at, delivery_id"
-        ).fetchall()
-        fresh = [(uuid.uuid4().hex[:16], h) for h in by_hash]
-        for delivery_id, h in fresh:
-            con.execute(
-                "INSERT INTO core.deliveries (delivery_id, digest_id, url_hash, url_redacted, "
-                "title, body, status, attempts, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
-                [delivery_id, digest_id, h, redact_url(by_hash[h]), title, digest_text, now],
-            )
+        earlier = digests.waiting_deliveries(con)
+        digests.add_deliveries(
+            con, fresh, digest_id=digest_id, title=title, body=digest_text, now=now
+        )
 
-    queue = [(d, h, r, a, True) for d, h, r, a in earlier] + [
-        (d, h, redact_url(by_hash[h]), 0, False) for d, h in fresh
+    queue = [(d.delivery_id, d.url_hash, d.url_redacted, d.attempts, True) for d in earlier] + [
+        (d.delivery_id, d.url_hash, d.url_redacted, 0, False) for d in fresh
     ]
     for delivery_id, h, redacted, attempts, retried in queue:
         url = by_hash.get(h)
@@ -265,11 +259,8 @@ def deliver(
 
 
 def _body(store: Store, delivery_id: str) -> tuple[str, str]:
-    rows = store.query(
-        "SELECT coalesce(title, ''), body FROM core.deliveries WHERE delivery_id = ?",
-        [delivery_id],
-    )
-    return rows[0][0], rows[0][1]
+    with store.read() as con:
+        return digests.delivery_message(con, delivery_id)
 
 
 def _finish(
@@ -281,26 +272,23 @@ def _finish(
     *,
     counted: bool,
 ) -> None:
-    now = utcnow()
     with store.write() as con:
-        con.execute(
-            "UPDATE core.deliveries SET status = ?, attempts = ?, last_error = ?, "
-            "last_attempt_at = CASE WHEN ? THEN ? ELSE last_attempt_at END, "
-            "delivered_at = CASE WHEN ? = 'sent' THEN ? ELSE delivered_at END "
-            "WHERE delivery_id = ?",
-            [status, attempts, error, counted, now, status, now, delivery_id],
+        digests.finish_delivery(
+            con,
+            delivery_id,
+            status=status,
+            attempts=attempts,
+            error=error,
+            attempted=counted,
+            now=utcnow(),
         )
 
 
 def pending_deliveries(store: Store) -> list[tuple[str, str, str, int, str | None]]:
     """Deliveries waiting for a retry: (delivery_id, redacted url, status, attempts, error)."""
-    return [
-        (r[0], r[1], r[2], int(r[3]), r[4])
-        for r in store.query(
-            "SELECT delivery_id, url_redacted, status, attempts, last_error FROM core.deliveries "
-            "WHERE status IN ('pending', 'failed') ORDER BY created_at, delivery_id"
-        )
-    ]
+    with store.read() as con:
+        waiting = digests.waiting_deliveries(con)
+    return [(d.delivery_id, d.url_redacted, d.status, d.attempts, d.last_error) for d in waiting]
 
 
 __all__: Sequence[str] = (

@@ -149,7 +149,8 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _describe(error: ValidationError) -> str:
+def describe(error: ValidationError) -> str:
+    """A validation error as one line naming each bad key (unknown keys said so)."""
     parts = []
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"])
@@ -203,4 +204,4 @@ def load_settings(
         return Settings.model_validate(data)
     except ValidationError as exc:
         where = f"{path}: " if path else ""
-        raise ConfigError(f"{where}{_describe(exc)}") from exc
+        raise ConfigError(f"{where}{describe(exc)}") from exc

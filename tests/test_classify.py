@@ -529,7 +529,7 @@ def test_years_are_not_figures() -> None:
 
 
 def _packaged_text() -> str:
-    return resources.files("monitor").joinpath("taxonomy.toml").read_text(encoding="utf-8")
+    return resources.files("monitor.classify").joinpath("taxonomy.toml").read_text(encoding="utf-8")
 
 
 def test_user_taxonomy_edit_changes_version_and_behaviour(tmp_path: Path) -> None:
@@ -614,6 +614,19 @@ def test_nothing_is_loaded_at_import_time() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["0", "1"]
+
+
+def test_word_lists_are_read_on_first_use_not_at_import() -> None:
+    code = (
+        "import monitor.classify as c; from monitor.classify import wordlists as w; "
+        "print(w.words.cache_info().currsize); "
+        "c.classify('x', None, 'Gen. Smith said 5,000 US troops would stay in Iraq.'); "
+        "print(w.words.cache_info().currsize > 0)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["0", "True"]
 
 
 # --- reclassify over a real store ----------------------------------------------------------------

@@ -58,6 +58,9 @@ def test_run_then_digest_then_sql(project: Path) -> None:
 
     rows = monitor("sql", "SELECT count(*) AS n FROM articles", "--format", "json", cwd=project)
     assert json.loads(rows.stdout) == [{"n": 5}]
+    # Every DuckDB connection is closed before exit: DuckDB 2 reports leaked ones on stderr.
+    for done in (first, again, digest, as_json, rows):
+        assert "nanobind" not in done.stderr and "leaked" not in done.stderr, done.stderr
 
 
 def test_sql_is_read_only(project: Path) -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor import dedup
-from monitor.models import Article, FetchRecord
+from monitor import dedup, prepare
+from monitor.models import Article, FetchRecord, StoredArticle, TextSignature
 from monitor.pipeline import process_pending, store_articles
+from monitor.prepare import Preparation, prepare_articles
 from monitor.settings import Settings
 from monitor.store import Store
 
@@ -53,9 +54,9 @@ def _settings(db: Path) -> Settings:
 def _ingest(db: Path, articles: list[Article], run: str = "r1") -> dict[str, tuple]:
     """Store and process articles; return url -> (article_id, duplicate_of, reason, story_id)."""
     store = Store(db)
-    store.initialize()
+    store.migrate()
     records = [FetchRecord(a.url, a.source, WHEN, "new") for a in articles]
-    store_articles(store, run, articles, records)
+    store_articles(store, run, prepare_articles(articles, Preparation()), records)
     process_pending(store, _settings(db))
     rows = store.query(
         "SELECT url, article_id, duplicate_of, duplicate_reason, story_id, similarity "
@@ -140,25 +141,6 @@ def test_utm_and_amp_variants_are_the_same_url(db: Path) -> None:
     assert rows[amp][1:3] == (original_id, "url")
 
 
-def test_normalise_url_strips_tracking_amp_and_trailing_slash() -> None:
-    base = dedup.normalise_url("https://www.example.com/news/story-1")
-    for variant in (
-        "https://example.com/news/story-1/",
-        "http://www.example.com/news/story-1?utm_source=x&utm_medium=y",
-        "https://example.com/news/story-1?gclid=abc#comments",
-        "https://amp.example.com/news/story-1",
-        "https://example.com/amp/news/story-1",
-        "https://example.com/news/story-1/amp",
-        "https://example.com/news/story-1?amp=1",
-        "https://m.example.com/news/story-1",
-    ):
-        assert dedup.normalise_url(variant) == base, variant
-    assert dedup.normalise_url("https://example.com/news?id=3") != dedup.normalise_url(
-        "https://example.com/news?id=4"
-    )
-    assert dedup.normalise_url("seed:000_x") == "seed:000_x"
-
-
 def test_truncated_copy_points_at_full_original(db: Path) -> None:
     paragraphs = WIRE_BODY.split("\n\n")
     short = "\n\n".join(paragraphs[:3]) + "\n\nRead the full story on our partner's site."
@@ -225,16 +207,18 @@ def test_second_batch_hashes_only_new_articles_and_uses_stored_signatures(
     stored = Store(db).query("SELECT signature FROM core.minhash")
     bands = Store(db).query("SELECT count(*) FROM core.lsh_bands")[0][0]
     assert len(stored) == 1 and bands == 2 * dedup.BANDS
-    assert len(dedup.signature_from_blob(stored[0][0])) == dedup.NUM_PERM
+    assert len(dedup.signature_values(stored[0][0])) == dedup.NUM_PERM
 
     hashed: list[str] = []
-    real = dedup.signatures
+    real = dedup.sign
 
-    def counting(texts: list[str]) -> list[dedup.Signature]:
+    def counting(texts: list[str]) -> list[TextSignature]:
         hashed.extend(texts)
         return real(texts)
 
-    monkeypatch.setattr(dedup, "signatures", counting)
+    # Signatures are made once, when the article is prepared, and read back for processing.
+    monkeypatch.setattr(dedup, "sign", counting)
+    monkeypatch.setattr(prepare, "sign", counting)
     copy_url = "https://syndicator.example.com/iraq-committee"
     rows = _ingest(db, [_article(copy_url, "Advertisement\n\n" + WIRE_BODY)], run="r2")
     assert hashed == ["Advertisement\n\n" + WIRE_BODY]  # the stored original was not re-hashed
@@ -262,30 +246,50 @@ def test_near_copy_outside_time_window_is_not_linked(db: Path) -> None:
     assert rows["https://later.example.com/anniversary"][1] is None
 
 
-def test_bulk_parameters_round_trip_every_column_type(tmp_path: Path) -> None:
-    from monitor import bulkio
+def _pending(url: str, text: str, when: datetime | None = WHEN) -> StoredArticle:
+    return StoredArticle(
+        article_id=url,
+        url=url,
+        canonical_url=url,
+        source="t",
+        outlet=None,
+        title=None,
+        text=text,
+        published_at=when,
+        date_source="metadata",
+        content_hash=dedup.content_hash(text),
+        first_seen_at=WHEN,
+    )
 
-    store = Store(tmp_path / "b.duckdb")
-    store.initialize()
-    when = datetime(2024, 2, 8, 9, 30)
-    with store.write() as con:
-        n = bulkio.temp_table(
-            con,
-            "_t",
-            [
-                ("s", "VARCHAR", ["a b", None, ""]),
-                ("i", "BIGINT", [2**62, None, -1]),
-                ("t", "TIMESTAMP", [when, None, when]),
-                ("b", "BLOB", [b"\x00\xff", None, b""]),
-                ("l", "VARCHAR[]", [["x", "y z"], [], None]),
-            ],
-        )
-        rows = con.execute("SELECT s, i, t, b, l FROM _t").fetchall()
-        empty = bulkio.temp_table(con, "_e", [("s", "VARCHAR", [])])
-        assert con.execute("SELECT count(*) FROM _e").fetchone() == (0,)
-    assert n == 3 and empty == 0
-    assert rows == [
-        ("a b", 2**62, when, b"\x00\xff", ["x", "y z"]),
-        (None, None, None, None, []),
-        ("", -1, when, b"", None),
+
+def test_decisions_are_made_over_records_without_a_database() -> None:
+    """dedup decides over what the store hands it: a stored origin found by LSH, a batch copy."""
+    stored = dedup.Origin("stored-1", WHEN, WIRE_BODY)
+    batch = [
+        _pending("https://a.example/copy", "Advertisement\n" + WIRE_BODY),
+        _pending(
+            "https://b.example/other", WIRE_BODY.replace("committee", "panel") * 0 + TITLE * 9
+        ),
+        _pending("https://c.example/again", TITLE * 9),
     ]
+    probes = dedup.probes(batch)
+    known = dedup.Known(
+        lsh_hits={"https://a.example/copy": [("stored-1", 40)]}, origins={"stored-1": stored}
+    )
+    result = dedup.find_duplicates(batch, probes, known)
+    by_id = {d.article_id: d for d in result.decisions}
+    assert by_id["https://a.example/copy"].duplicate_of == "stored-1"
+    assert by_id["https://a.example/copy"].reason == "near"
+    assert by_id["https://b.example/other"].duplicate_of is None
+    assert by_id["https://c.example/again"].duplicate_of == "https://b.example/other"
+    assert by_id["https://c.example/again"].reason == "hash"
+    assert result.repoints == []
+
+
+def test_an_earlier_copy_in_the_batch_repoints_the_stored_original() -> None:
+    stored = dedup.Origin("stored-1", datetime(2024, 2, 9), WIRE_BODY)
+    early = _pending("https://first.example/x", WIRE_BODY, datetime(2024, 2, 8))
+    known = dedup.Known(by_hash={early.content_hash: "stored-1"}, origins={"stored-1": stored})
+    result = dedup.find_duplicates([early], dedup.probes([early]), known)
+    assert result.decisions[0].duplicate_of is None
+    assert result.repoints == [dedup.Repoint("stored-1", early.article_id, "hash", 1.0)]

@@ -4,8 +4,9 @@ Two fixture databases:
 - `pipeline_db`: the repository's seeds plus synthetic seed files (markup in titles, an exact
   copy of a seed, an off-topic article), ingested by the real pipeline. Expectations are
   computed from the database with SQL, so they hold whatever the classifier decides.
-- `crafted_db`: rows inserted directly into the core tables, so story structure, stances,
-  entities, quotes and figures are known exactly.
+- `crafted_db`: articles, classifications, dedup decisions and stories written through the
+  store's functions with chosen values, so story structure, stances, entities, quotes and
+  figures are known exactly.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from monitor.dedup import content_hash
 from monitor.digest import (
     CSV_COLUMNS,
     SCHEMA_VERSION,
@@ -37,14 +39,18 @@ from monitor.digest import (
     timeline_chart,
     write_digest,
 )
+from monitor.digest.model import json_schema_text
+from monitor.digest.schema import main as schema_main
 from monitor.errors import ConfigError
-from monitor.models import make_id
-from monitor.pipeline import CLASSIFICATION_COLUMNS, run_ingest
+from monitor.models import Article, Classification, DedupDecision, Entity, Figure, Quote, make_id
+from monitor.pipeline import run_ingest
 from monitor.settings import load_settings
-from monitor.store import Store, insert_rows
+from monitor.store import Store
+from monitor.store import articles as stored
+from monitor.store import stories as story_store
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA_PATH = REPO / "monitor" / "templates" / "digest.schema.json"
+SCHEMA_PATH = REPO / "monitor" / "digest" / "digest.schema.json"
 
 # Payloads whose execution would leave a mark in the DOM (checked in the Chromium test too).
 SCRIPT_PAYLOAD = "<script>alert(1)</script>"
@@ -103,165 +109,132 @@ def pipeline_db(tmp_path: Path) -> Store:
 # ----------------------------------------------------------------------------- crafted DB
 
 T0 = datetime(2026, 1, 1, 8, 0, 0)
-
-
-def _add_articles(store: Store, rows: list[dict[str, Any]]) -> None:
-    with store.write() as con:
-        insert_rows(
-            con,
-            "core.articles",
-            [
-                "article_id",
-                "url",
-                "canonical_url",
-                "source",
-                "outlet",
-                "title",
-                "published_at",
-                "date_source",
-                "text",
-                "word_count",
-                "content_hash",
-                "first_seen_at",
-                "duplicate_of",
-                "story_id",
-                "processed_at",
-            ],
-            [
-                (
-                    r["id"],
-                    r["url"],
-                    r["url"],
-                    "test",
-                    r.get("outlet"),
-                    r.get("title"),
-                    r.get("published"),
-                    "metadata" if r.get("published") else "unknown",
-                    r.get("text", "Some text about the story."),
-                    5,
-                    make_id(r["id"]),
-                    r["seen"],
-                    r.get("dup"),
-                    r["story"],
-                    r["seen"],
-                )
-                for r in rows
-            ],
-        )
-        insert_rows(
-            con,
-            "core.stories",
-            ["story_id", "representative_article_id", "created_at", "updated_at"],
-            [(r["story"], r["id"], r["seen"], r["seen"]) for r in rows if r.get("rep")],
-            on_conflict="ON CONFLICT DO NOTHING",
-        )
-        insert_rows(
-            con,
-            "core.classifications",
-            CLASSIFICATION_COLUMNS,
-            [
-                (
-                    r["id"],
-                    r["relevant"],
-                    0.9 if r["relevant"] else 0.1,
-                    r["stance"],
-                    0.8,
-                    r.get("topics", []),
-                    "{}",
-                    "test",
-                    r["seen"],
-                )
-                for r in rows
-                if r.get("relevant") is not None
-            ],
-        )
-
-
-def _add_extras(store: Store) -> None:
-    with store.write() as con:
-        insert_rows(
-            con,
-            "core.entities",
-            ["article_id", "name", "kind", "mentions"],
-            [
-                ("a1", "Mohammed Shia al-Sudani", "person", 3),
-                ("a1", "Baghdad", "place", 9),
-                ("a1", "Pentagon", "organization", 2),
-                ("a3", "Mohammed Shia al-Sudani", "person", 1),
-                ("a3", "Kataib Hezbollah", "group", 4),
-            ],
-        )
-        insert_rows(
-            con,
-            "core.quotes",
-            ["article_id", "speaker", "quote"],
-            [
-                (
-                    "a1",
-                    "Mohammed Shia al-Sudani",
-                    "The mission of the international coalition in Iraq has ended and a timetable "
-                    "for the departure of its forces is now being drawn up.",
-                ),
-                ("a3", None, "too short"),
-                (
-                    "a3",
-                    "Pentagon spokesman",
-                    "We have no plans to withdraw our forces from Iraq at this time, he said.",
-                ),
-                (
-                    "a2",
-                    "Mohammed Shia al-Sudani",
-                    "The mission of the international coalition in Iraq has ended and a timetable "
-                    "for the departure of its forces is now being drawn up.",
-                ),
-            ],
-        )
-        insert_rows(
-            con,
-            "core.figures",
-            ["article_id", "value", "what", "sentence"],
-            [
-                ("a1", 2500.0, "troops", "About 2,500 US troops remain in Iraq."),
-                ("a3", 2500.0, "troops", "The 2,500 American troops in Iraq ..."),
-                ("a3", 86.0, "lawmakers", "86 lawmakers signed the request."),
-            ],
-        )
-
-
 STORY_1, STORY_2, STORY_3, STORY_4 = "s1", "s2", "s3", "s4"
+
+# Crafted articles by short name; an article's id is derived from its URL, as for every article.
+URLS = {
+    "a1": "https://reuters.example/a1",
+    "a2": "https://apnews.example/a2",
+    "a3": "https://aljazeera.example/a3",
+    "a4": "https://www.kurdistan24.example/a4",
+    "a5": "https://bbc.example/a5",
+    "b1": "https://espn.example/b1",
+    "c1": "https://rt.example/c1",
+    "c2": "javascript:alert(1)",
+    "d1": "https://bbc.example/d1",
+}
+ID = {name: make_id(url) for name, url in URLS.items()}
+
+SUDANI_QUOTE = (
+    "The mission of the international coalition in Iraq has ended and a timetable "
+    "for the departure of its forces is now being drawn up."
+)
+# What the classifier found in some of the articles: actors, quotes, figures.
+EXTRAS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "a1": {
+        "entities": (
+            Entity("Mohammed Shia al-Sudani", "person", 3),
+            Entity("Baghdad", "place", 9),
+            Entity("Pentagon", "organization", 2),
+        ),
+        "quotes": (Quote(SUDANI_QUOTE, "Mohammed Shia al-Sudani"),),
+        "figures": (Figure(2500.0, "troops", "About 2,500 US troops remain in Iraq."),),
+    },
+    "a2": {"quotes": (Quote(SUDANI_QUOTE, "Mohammed Shia al-Sudani"),)},
+    "a3": {
+        "entities": (
+            Entity("Mohammed Shia al-Sudani", "person", 1),
+            Entity("Kataib Hezbollah", "group", 4),
+        ),
+        "quotes": (
+            Quote("too short", None),
+            Quote(
+                "We have no plans to withdraw our forces from Iraq at this time, he said.",
+                "Pentagon spokesman",
+            ),
+        ),
+        "figures": (
+            Figure(2500.0, "troops", "The 2,500 American troops in Iraq ..."),
+            Figure(86.0, "lawmakers", "86 lawmakers signed the request."),
+        ),
+    },
+}
+
+
+def _add_articles(store: Store, rows: list[dict[str, Any]], seen: datetime) -> None:
+    """Store the rows as an ingest run would: the articles first seen at `seen`, their
+    classification (with EXTRAS), their dedup decision and their story."""
+    articles = []
+    classifications = []
+    for r in rows:
+        text = r.get("text", "Some text about the story.")
+        articles.append(
+            Article(
+                url=URLS[r["name"]],
+                source="test",
+                text=text,
+                title=r.get("title"),
+                outlet=r.get("outlet"),
+                published_at=r.get("published"),
+                date_source="metadata" if r.get("published") else "unknown",
+                content_hash=content_hash(text),
+            )
+        )
+        if r.get("relevant") is not None:
+            extras = EXTRAS.get(r["name"], {})
+            classifications.append(
+                Classification(
+                    article_id=ID[r["name"]],
+                    relevant=r["relevant"],
+                    relevance_score=0.9 if r["relevant"] else 0.1,
+                    stance=r["stance"],
+                    stance_score=0.8,
+                    topics=tuple(r.get("topics", ())),
+                    entities=extras.get("entities", ()),
+                    quotes=extras.get("quotes", ()),
+                    figures=extras.get("figures", ()),
+                    version="test",
+                )
+            )
+    decisions = [
+        DedupDecision(ID[r["name"]], ID[r["dup"]], "near")
+        if r.get("dup")
+        else DedupDecision(ID[r["name"]], None)
+        for r in rows
+    ]
+    story_of = {ID[r["name"]]: r["story"] for r in rows}
+    with store.write() as con:
+        stored.insert(con, "test", articles, seen)
+        stored.write_classifications(con, classifications, seen)
+        stored.write_decisions(con, decisions, story_of, seen)
+        story_store.place(con, story_of, seen)
 
 
 def build_crafted_db(tmp_path: Path) -> Store:
     """A small database with known stories; all first seen at T0."""
     store = Store(tmp_path / "crafted.duckdb")
-    store.initialize()
-    seen = T0
+    store.migrate()
     _add_articles(
         store,
         [
             # Story 1: origin a1 (Reuters), copied by AP (a2); Al Jazeera's own report a3
             # copied by Kurdistan24 (a4).
             dict(
-                id="a1",
-                url="https://reuters.example/a1",
+                name="a1",
                 outlet="Reuters",
                 title="Iraq and US open talks on coalition exit",
                 published=datetime(2024, 1, 10, 9),
-                seen=seen,
                 story=STORY_1,
-                rep=True,
                 relevant=True,
                 stance="against_withdrawal",
                 topics=["talks"],
                 text="Baghdad and Washington opened talks on Monday.",
             ),
             dict(
-                id="a2",
-                url="https://apnews.example/a2",
+                name="a2",
                 outlet="AP",
                 title="Iraq and US open talks on coalition exit",
                 published=datetime(2024, 1, 10, 12),
-                seen=seen,
                 story=STORY_1,
                 dup="a1",
                 relevant=True,
@@ -269,24 +242,20 @@ def build_crafted_db(tmp_path: Path) -> Store:
                 topics=["talks"],
             ),
             dict(
-                id="a3",
-                url="https://aljazeera.example/a3",
+                name="a3",
                 outlet="Al Jazeera",
                 title="Talks on US troop exit begin",
                 published=datetime(2024, 1, 11, 7),
-                seen=seen,
                 story=STORY_1,
                 relevant=True,
                 stance="for_withdrawal",
                 topics=["talks", "drawdown"],
             ),
             dict(
-                id="a4",
-                url="https://www.kurdistan24.example/a4",
+                name="a4",
                 outlet=None,
                 title="Talks on US troop exit begin",
                 published=datetime(2024, 1, 11, 9),
-                seen=seen,
                 story=STORY_1,
                 dup="a3",
                 relevant=True,
@@ -295,44 +264,36 @@ def build_crafted_db(tmp_path: Path) -> Store:
             ),
             # Story 2: off topic.
             dict(
-                id="b1",
-                url="https://espn.example/b1",
+                name="b1",
                 outlet="ESPN",
                 title="Cup final",
                 published=datetime(2024, 1, 12),
-                seen=seen,
                 story=STORY_2,
-                rep=True,
                 relevant=False,
                 stance="neutral",
             ),
             # Story 3: older, relevant; one report has a javascript: URL and a formula title.
             dict(
-                id="c1",
-                url="https://rt.example/c1",
+                name="c1",
                 outlet="RT",
                 title="Parliament votes to expel US troops",
                 published=datetime(2020, 1, 5),
-                seen=seen,
                 story=STORY_3,
-                rep=True,
                 relevant=True,
                 stance="for_withdrawal",
             ),
             dict(
-                id="c2",
-                url="javascript:alert(1)",
+                name="c2",
                 outlet="Evil",
                 title='=HYPERLINK("http://evil.example","click")',
                 published=datetime(2020, 1, 6),
-                seen=seen,
                 story=STORY_3,
                 relevant=None,
                 stance=None,
             ),
         ],
+        seen=T0,
     )
-    _add_extras(store)
     return store
 
 
@@ -523,19 +484,19 @@ def test_write_digest_without_out_returns_text_and_still_records(pipeline_db: St
 
 def test_story_summary_has_outlets_origin_first_and_folded_reports(crafted_db: Store) -> None:
     s1 = _story(_json(crafted_db, since=None, now=T0), STORY_1)
-    assert s1["origin_article_id"] == "a1"
+    assert s1["origin_article_id"] == ID["a1"]
     assert s1["outlets"] == ["Reuters", "AP", "Al Jazeera", "kurdistan24.example"]
     assert s1["first_published_at"] == "2024-01-10T09:00:00Z"
     assert s1["last_published_at"] == "2024-01-11T09:00:00Z"
     assert [(a["article_id"], a["role"], a["folded_under"]) for a in s1["articles"]] == [
-        ("a1", "origin", None),
-        ("a2", "duplicate", "a1"),
-        ("a3", "report", None),
-        ("a4", "duplicate", "a3"),
+        (ID["a1"], "origin", None),
+        (ID["a2"], "duplicate", ID["a1"]),
+        (ID["a3"], "report", None),
+        (ID["a4"], "duplicate", ID["a3"]),
     ]
     digest = build_digest(crafted_db, since=None, now=T0)
     story = next(s for s in digest.stories if s.story_id == STORY_1)
-    assert [r.article_id for r in story.reports] == ["a1", "a3"]
+    assert [r.article_id for r in story.reports] == [ID["a1"], ID["a3"]]
     assert [r.outlet for r in story.reports[1].also_ran] == ["kurdistan24.example"]
 
 
@@ -582,29 +543,25 @@ def test_since_last_reports_new_and_grown_stories(crafted_db: Store) -> None:
         crafted_db,
         [
             dict(
-                id="a5",
-                url="https://bbc.example/a5",
+                name="a5",
                 outlet="BBC",
                 title="Talks continue",
                 published=datetime(2024, 1, 12),
-                seen=later,
                 story=STORY_1,
                 relevant=True,
                 stance="neutral",
             ),
             dict(
-                id="d1",
-                url="https://bbc.example/d1",
+                name="d1",
                 outlet="BBC",
                 title="New base attack",
                 published=datetime(2024, 1, 13),
-                seen=later,
                 story=STORY_4,
-                rep=True,
                 relevant=True,
                 stance="neutral",
             ),
         ],
+        seen=later,
     )
     second = build_digest(crafted_db, since="last", now=T0 + timedelta(hours=3))
     data = json.loads(render_digest(second, "json"))
@@ -622,7 +579,7 @@ def test_since_last_reports_new_and_grown_stories(crafted_db: Store) -> None:
     ]
     s1 = _story(data, STORY_1)
     assert s1["status"] == "grew" and s1["article_count"] == 5 and s1["new_article_count"] == 1
-    assert [a["article_id"] for a in s1["articles"] if a["is_new"]] == ["a5"]
+    assert [a["article_id"] for a in s1["articles"] if a["is_new"]] == [ID["a5"]]
     assert data["overview"]["new_articles"] == 2 and data["overview"]["articles"] == 6
     assert data["overview"]["stance_by_outlet"] == [
         {
@@ -673,7 +630,7 @@ def test_unsafe_urls_are_never_links_and_csv_formulas_are_defused(crafted_db: St
     md = render_digest(digest, "md")
     assert "](javascript" not in md
     rows = list(csv.DictReader(io.StringIO(render_digest(digest, "csv"))))
-    formula = next(r for r in rows if r["article_id"] == "c2")
+    formula = next(r for r in rows if r["article_id"] == ID["c2"])
     assert formula["title"].startswith("'=HYPERLINK")
 
 
@@ -690,7 +647,7 @@ def test_record_digest_twice_in_two_formats_keeps_one_row(
 
 def test_empty_database_gives_empty_digest_in_every_format(tmp_path: Path) -> None:
     store = Store(tmp_path / "empty.duckdb")
-    store.initialize()
+    store.migrate()
     digest = build_digest(store, since="last")
     assert digest.is_empty and digest.since is None
     for fmt in ("md", "html", "json", "csv"):
@@ -744,6 +701,12 @@ def test_timeline_chart_bins_long_spans_and_keeps_every_article() -> None:
     assert round(sum(s.height for s in tallest.segments)) == chart.plot_height
     short = timeline_chart(days[:1])
     assert short.unit == "day" and len(short.bars) == 1
+
+
+def test_packaged_json_schema_is_the_one_generated_from_the_models() -> None:
+    # Regenerate with `python -m monitor.digest.schema --write` after changing a JSON model.
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == json_schema_text()
+    assert schema_main(["--check"]) == 0
 
 
 def test_docs_carry_the_packaged_json_schema() -> None:

@@ -17,15 +17,14 @@ from monitor.collect import collect
 from monitor.errors import ExtractError
 from monitor.extract import (
     ExtractFailure,
-    canonical_url,
     choose_date,
-    clean_url,
     decode_html,
     extract_page,
     extract_pages,
 )
-from monitor.models import Link, Page
+from monitor.models import Article, Link, Page
 from monitor.pipeline import open_store, store_articles
+from monitor.prepare import Preparation
 from monitor.settings import Settings
 from tests.fetch_server import (
     AEB,
@@ -110,17 +109,6 @@ def test_choose_date_prefers_metadata_and_keeps_the_feed_time_of_the_same_day() 
     assert choose_date("2021-03-04", feed, "https://x.org/2021/03/04/a") == (feed, "feed")
 
 
-def test_tracking_parameters_and_home_page_canonicals_are_dropped() -> None:
-    assert clean_url("https://ex.org/a/b?utm_medium=x&utm_campaign=y&fbclid=z&gclid=q&p=2#top") == (
-        "https://ex.org/a/b?p=2"
-    )
-    # A canonical pointing at the home page would merge every article of the site: ignored.
-    assert canonical_url("https://ex.org/", "https://ex.org/story/1?utm_source=t") == (
-        "https://ex.org/story/1"
-    )
-    assert canonical_url("/relative", "https://ex.org/story/1") == "https://ex.org/story/1"
-
-
 def test_a_lying_charset_header_is_overruled_by_the_bytes() -> None:
     cp1252 = article_html("Café", [CHARSET_SENTENCE] * 4).encode("cp1252")
     text, encoding = decode_html(cp1252, "utf-8")
@@ -141,10 +129,15 @@ def test_pages_without_text_fail_and_chunks_report_each_failure() -> None:
             page(article_html("ok", PARAS)),
             page(b"\x00\x01binary", "https://example.org/bin"),
             page("", "https://example.org/empty"),
-        ]
+        ],
+        Preparation(),
     )
     assert [type(o).__name__ for o in out] == ["Article", "ExtractFailure", "ExtractFailure"]
     assert isinstance(out[2], ExtractFailure) and out[2].reason
+    # The article comes back prepared, its raw page compressed, nothing left for the main process.
+    assert isinstance(out[0], Article)
+    assert out[0].content_hash and out[0].signature and out[0].classification
+    assert out[0].raw_html is None and zlib.decompress(out[0].html_zlib or b"").startswith(b"<")
 
 
 # -- quality on realworld/aeb ------------------------------------------------------------------

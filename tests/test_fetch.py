@@ -77,7 +77,8 @@ def server() -> Iterator[LocalServer]:
 def fetches(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     out: dict[str, list[tuple[Any, ...]]] = {}
     for url, outcome, error, code in store.query(
-        "SELECT url, outcome, error, status_code FROM fetches ORDER BY fetched_at"
+        "SELECT url, outcome, nullif(concat_ws(': ', error_kind, error), ''), status_code "
+        "FROM fetches ORDER BY fetched_at"
     ):
         out.setdefault(url, []).append((outcome, error, code))
     return out
@@ -196,6 +197,40 @@ def test_a_304_costs_no_extraction_and_an_unchanged_body_is_skipped(server: Loca
     assert plain2.record.outcome == "not_modified" and plain2.page is None
 
 
+def test_robots_rules_follow_rfc_9309_wildcards_end_anchors_and_longest_match(
+    server: LocalServer,
+) -> None:
+    server.routes["/robots.txt"] = static(
+        b"User-agent: *\n"
+        b"Disallow: /*?print=\n"
+        b"Disallow: /*.pdf$\n"
+        b"Disallow: /news/\n"
+        b"Allow: /news/iraq\n",
+        "text/plain",
+    )
+    allowed = ["/news/iraq-vote.html", "/story.html", "/doc.pdf.html"]
+    refused = ["/story.html?print=1", "/files/report.pdf", "/news/other.html"]
+    for path in allowed + refused:
+        server.routes[path] = static(b"<html><body><p>page</p></body></html>")
+    settings = FetchSettings(**FAST_FETCH)
+
+    async def go() -> dict[str, Any]:
+        async with build_client(settings) as client:
+            fetcher = Fetcher(client, settings)
+            return {p: await fetcher.fetch(server.url(p), "t") for p in allowed + refused}
+
+    results = asyncio.run(go())
+    for path in allowed:
+        assert results[path].record.outcome == "new", path
+    for path in refused:
+        record = results[path].record
+        assert (record.outcome, record.error_kind) == ("skipped", "FetchBlocked"), path
+        assert record.error == "disallowed by robots.txt"
+    # Refused without a request: the only hit on /story.html is the allowed one.
+    assert server.hits["/story.html"] == 1
+    assert "/files/report.pdf" not in server.hits and "/news/other.html" not in server.hits
+
+
 def test_retry_after_is_honoured_within_the_bound(server: LocalServer) -> None:
     server.routes["/slow-down"] = then_ok(status(429, {"Retry-After": "1"}), b"<p>ok</p>")
     settings = FetchSettings(**{**FAST_FETCH, "max_retry_delay_s": 5, "respect_robots": False})
@@ -283,7 +318,8 @@ def test_failing_source_backs_off_then_is_disabled(server: LocalServer, tmp_path
     assert health["broken"].state == "backing off"
     assert "503" in (health["broken"].last_error or "")
     assert health["gone"].state == "backing off"
-    assert "FetchConnection" in (health["gone"].last_error or "")
+    assert health["gone"].last_error_kind == "FetchConnection"
+    assert "connection" in (health["gone"].last_error or "").lower()
 
     # Not due yet: skipped without a request.
     second = collect(settings, store, "r2")
@@ -369,4 +405,32 @@ def test_an_executor_passed_in_runs_the_extraction(server: LocalServer, tmp_path
     assert sorted(a.url for a in result.articles) == [
         server.url(f"/story{i}.html") for i in range(3)
     ]
-    assert sum(calls) == 3 and all(a.raw_html for a in result.articles)
+    # Extracted and prepared in the pool: compressed page, hash, signature, classification.
+    assert sum(calls) == 3
+    assert all(a.html_zlib and a.content_hash and a.signature for a in result.articles)
+    assert all(a.classification for a in result.articles)
+
+
+def test_a_stored_page_linked_again_with_tracking_parameters_is_not_fetched_again(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    paras = ["Coalition advisers will leave Baghdad by September, officials said on Friday."] * 6
+    server.routes["/story.html"] = static(article_html("Story", paras).encode())
+    server.routes["/first.xml"] = static(
+        rss([{"title": "s", "link": server.url("/story.html")}]), "application/rss+xml"
+    )
+    server.routes["/second.xml"] = static(
+        rss([{"title": "s", "link": server.url("/story.html?ocid=rss&smid=tw")}]),
+        "application/rss+xml",
+    )
+    first = make_settings(
+        tmp_path, [{"name": "a", "kind": "feed", "url": server.url("/first.xml")}]
+    )
+    assert run_ingest(first).articles_new == 1
+    second = make_settings(
+        tmp_path, [{"name": "b", "kind": "feed", "url": server.url("/second.xml")}]
+    )
+    again = run_ingest(second)
+    # collect and dedup share one URL key: the tracking parameters do not make it a new page.
+    assert (again.articles_new, again.unchanged) == (0, 1)
+    assert server.hits["/story.html"] == 1

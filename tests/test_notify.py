@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from monitor.notify import deliver, pending_deliveries, redact_text, redact_url, url_hash
-from monitor.store import Store
+from monitor.store import Store, digests, utcnow
 
 SECRET_PASSWORD = "s3cretPassw0rd"
 SECRET_TOKEN = "T0KENabcdef123456"
@@ -77,7 +77,7 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     s = Store(tmp_path / "m.duckdb")
-    s.initialize()
+    s.migrate()
     return s
 
 
@@ -197,8 +197,15 @@ def test_invalid_apprise_url_is_recorded_as_failed(store: Store) -> None:
 
 def test_delivery_is_linked_to_the_latest_recorded_digest(store: Store, receiver: Receiver) -> None:
     with store.write() as con:
-        con.execute(
-            "INSERT INTO core.digests VALUES ('dg1', now()::TIMESTAMP, NULL, 'md', NULL, 1, 1)"
+        digests.record(
+            con,
+            digest_id="dg1",
+            generated_at=utcnow(),
+            since=None,
+            fmt="md",
+            path=None,
+            stories=1,
+            articles=1,
         )
     deliver(store, "x", "t", [_url(receiver.port)])
     deliver(store, "y", "t", [_url(receiver.port)], digest_id="explicit")

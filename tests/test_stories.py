@@ -11,9 +11,10 @@ import pytest
 from monitor.cluster_eval import evaluate_clustering, pairwise_scores, read_eval_dir
 from monitor.models import Article
 from monitor.pipeline import process_pending, run_ingest, store_articles
+from monitor.prepare import Preparation, prepare_articles
 from monitor.settings import Settings
 from monitor.store import Store
-from monitor.stories import cues_conflict, event_cues
+from monitor.stories.features import cues_conflict, event_cues
 
 BASELINES = Path(__file__).with_name("baselines.json")
 
@@ -61,8 +62,8 @@ def _settings(db: Path) -> Settings:
 
 def _ingest(db: Path, articles: list[Article], run: str = "r1") -> dict[str, tuple]:
     store = Store(db)
-    store.initialize()
-    store_articles(store, run, articles, [])
+    store.migrate()
+    store_articles(store, run, prepare_articles(articles, Preparation()), [])
     process_pending(store, _settings(db))
     rows = store.query(
         "SELECT url, story_id, published_at, date_source, duplicate_of FROM core.articles"

@@ -1,44 +1,60 @@
-"""DuckDB storage: ordered named migrations, public views, short transactional writes.
+"""Schema migrations: ordered, named steps, each applied once in one transaction with its record.
 
-DuckDB lets one process write a file and refuses every other process meanwhile
-("Could not set lock on file"). So no connection is held for long: each write opens,
-runs one transaction, commits and closes; each read opens read-only and closes. Both
-retry with backoff while another process holds the lock, so `monitor digest` and
-`monitor sql` started during an ingest wait a moment and then succeed.
+Base tables live in schema `core`; the public views users query live in `main` (CONTRACT.md).
+A migration is never edited once released: a change is a new step at the end. `MIGRATIONS` is
+checked when this module is imported: names unique, in increasing order.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import itertools
 import logging
-import random
-import sys
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from datetime import datetime
 
 import duckdb
 
-from monitor.errors import StoreError, StoreLocked
+from monitor.errors import StoreError
 
 log = logging.getLogger(__name__)
-
-Connection = duckdb.DuckDBPyConnection
 
 
 @dataclass(frozen=True)
 class Migration:
-    """One schema step; applied once, in order, in one transaction with its record."""
+    """One schema step; applied once, in order, in one transaction with its record.
+
+    `python`, when given, runs after the SQL in the same transaction: for a backfill that needs
+    the library's own code (a URL key, a hash), never for schema changes.
+    """
 
     name: str
     sql: str
+    python: Callable[[duckdb.DuckDBPyConnection], None] | None = None
 
 
-# Base tables live in schema `core`; users query the views in `main` (CONTRACT.md).
+def _backfill_url_keys(con: duckdb.DuckDBPyConnection) -> None:
+    from monitor.store import bulk  # the migration list must not need bulk at import
+    from monitor.urls import url_key
+
+    rows = con.execute(
+        "SELECT article_id, coalesce(canonical_url, url) FROM core.articles"
+    ).fetchall()
+    keys = {"article_id": [r[0] for r in rows], "url_key": [url_key(r[1]) for r in rows]}
+    bulk.execute(
+        con,
+        "UPDATE core.articles a SET url_key = k.url_key FROM {rows} k "
+        "WHERE a.article_id = k.article_id",
+        keys,
+    )
+    bulk.execute(
+        con,
+        "UPDATE core.minhash m SET url_key = k.url_key FROM {rows} k "
+        "WHERE m.article_id = k.article_id",
+        keys,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         "0001_initial",
@@ -205,25 +221,6 @@ MIGRATIONS: list[Migration] = [
         """,
     ),
     Migration(
-        "0006_digest_deliveries",
-        """
-        CREATE TABLE core.deliveries (
-            delivery_id VARCHAR PRIMARY KEY,
-            digest_id VARCHAR,
-            url_hash VARCHAR NOT NULL,      -- sha256 of the Apprise URL; the URL is never stored
-            url_redacted VARCHAR NOT NULL,  -- secrets masked, for display
-            title VARCHAR,
-            body VARCHAR NOT NULL,          -- kept so a failed delivery can be re-sent
-            status VARCHAR NOT NULL,        -- pending | sent | failed | abandoned
-            attempts INTEGER NOT NULL DEFAULT 0,
-            last_error VARCHAR,
-            created_at TIMESTAMP NOT NULL,
-            last_attempt_at TIMESTAMP,
-            delivered_at TIMESTAMP
-        );
-        """,
-    ),
-    Migration(
         "0003_dedup_stories",
         r"""
         CREATE TABLE core.minhash (
@@ -315,162 +312,107 @@ MIGRATIONS: list[Migration] = [
         LEFT JOIN core.articles r ON r.article_id = s.representative_article_id;
         """,
     ),
+    Migration(
+        "0006_digest_deliveries",
+        """
+        CREATE TABLE core.deliveries (
+            delivery_id VARCHAR PRIMARY KEY,
+            digest_id VARCHAR,
+            url_hash VARCHAR NOT NULL,      -- sha256 of the Apprise URL; the URL is never stored
+            url_redacted VARCHAR NOT NULL,  -- secrets masked, for display
+            title VARCHAR,
+            body VARCHAR NOT NULL,          -- kept so a failed delivery can be re-sent
+            status VARCHAR NOT NULL,        -- pending | sent | failed | abandoned
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            last_attempt_at TIMESTAMP,
+            delivered_at TIMESTAMP
+        );
+        """,
+    ),
+    Migration(
+        "0007_url_keys_error_kinds_lead_signatures",
+        r"""
+        -- One URL key (monitor.urls.url_key) for "already stored?" and for same-URL copies;
+        -- filled in for stored articles by _backfill_url_keys.
+        ALTER TABLE core.articles ADD COLUMN url_key VARCHAR;
+        CREATE INDEX articles_url_key ON core.articles (url_key);
+
+        -- Fetch failures by class (the error tree), the message without the class name.
+        ALTER TABLE core.fetches ADD COLUMN error_kind VARCHAR;
+        UPDATE core.fetches
+        SET error_kind = regexp_extract(error, '^([A-Z][A-Za-z]+): ', 1),
+            error = regexp_replace(error, '^[A-Z][A-Za-z]+: ', '')
+        WHERE error IS NOT NULL AND regexp_matches(error, '^[A-Z][A-Za-z]+: ');
+
+        ALTER TABLE core.sources ADD COLUMN last_error_kind VARCHAR;
+        UPDATE core.sources
+        SET last_error_kind = regexp_extract(last_error, '^([A-Z][A-Za-z]+): ', 1),
+            last_error = regexp_replace(last_error, '^[A-Z][A-Za-z]+: ', '')
+        WHERE last_error IS NOT NULL AND regexp_matches(last_error, '^[A-Z][A-Za-z]+: ');
+
+        -- Signatures are computed where the text is extracted and stored with the article.
+        ALTER TABLE core.minhash ADD COLUMN lead BLOB;
+
+        CREATE OR REPLACE VIEW fetches AS
+            SELECT url, source, fetched_at, status_code, outcome, error, bytes, elapsed_ms,
+                   error_kind
+            FROM core.fetches;
+        """,
+        python=_backfill_url_keys,
+    ),
 ]
 
-_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
+
+def check_order(migrations: Sequence[Migration]) -> None:
+    """Raise ValueError unless migration names are unique and strictly increasing."""
+    names = [m.name for m in migrations]
+    for before, after in itertools.pairwise(names):
+        if after <= before:
+            raise ValueError(f"migration {after!r} must come after {before!r} (unique, in order)")
 
 
-def _is_lock_error(exc: BaseException) -> bool:
-    return any(marker in str(exc) for marker in _LOCK_MARKERS)
+check_order(MIGRATIONS)
+
+_RECORD_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations "
+    "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+)
 
 
-def utcnow() -> datetime:
-    """Naive UTC now, the form every TIMESTAMP column stores."""
-    return datetime.now(UTC).replace(tzinfo=None)
+def applied(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Names of the migrations this database has applied (none for a new file)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_name = 'schema_migrations'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return set()
+    return {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
 
 
-class Store:
-    """A DuckDB file, opened briefly for each read or write."""
+def pending(con: duckdb.DuckDBPyConnection) -> list[Migration]:
+    """The migrations this database still lacks, in order."""
+    done = applied(con)
+    return [m for m in MIGRATIONS if m.name not in done]
 
-    def __init__(self, path: Path, *, lock_timeout_s: float = 60.0) -> None:
-        self.path = Path(path)
-        self.lock_timeout_s = lock_timeout_s
 
-    def _connect(self, *, read_only: bool) -> Connection:
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.05
-        while True:
-            try:
-                return duckdb.connect(str(self.path), read_only=read_only)
-            except duckdb.Error as exc:
-                if not _is_lock_error(exc):
-                    raise StoreError(f"cannot open database {self.path}: {exc}") from exc
-                if time.monotonic() >= deadline:
-                    raise StoreLocked(
-                        f"database {self.path} stayed locked by another process for "
-                        f"{self.lock_timeout_s:.0f}s"
-                    ) from exc
-                log.debug("database %s is locked, retrying in %.2fs", self.path, delay)
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 1.0)
-
-    def initialize(self) -> list[str]:
-        """Create the file if needed and apply pending migrations; return their names."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        applied: list[str] = []
-        con = self._connect(read_only=False)
+def migrate(con: duckdb.DuckDBPyConnection, now: datetime) -> list[str]:
+    """Apply every pending migration, each in one transaction with its record; return names."""
+    con.execute(_RECORD_TABLE)
+    names: list[str] = []
+    for migration in pending(con):
+        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
-            )
-            done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
-            for migration in MIGRATIONS:
-                if migration.name in done:
-                    continue
-                con.execute("BEGIN TRANSACTION")
-                try:
-                    con.execute(migration.sql)
-                    con.execute(
-                        "INSERT INTO schema_migrations VALUES (?, ?)", [migration.name, utcnow()]
-                    )
-                    con.execute("COMMIT")
-                except duckdb.Error as exc:
-                    con.execute("ROLLBACK")
-                    raise StoreError(f"migration {migration.name} failed: {exc}") from exc
-                applied.append(migration.name)
-                log.info("applied migration %s", migration.name)
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot prepare database {self.path}: {exc}") from exc
-        finally:
-            con.close()
-        return applied
-
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One transaction on a briefly held read-write connection."""
-        con = self._connect(read_only=False)
-        try:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            con.execute(migration.sql)
+            if migration.python is not None:
+                migration.python(con)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [migration.name, now])
             con.execute("COMMIT")
         except duckdb.Error as exc:
-            raise StoreError(f"write to {self.path} failed: {exc}") from exc
-        finally:
-            con.close()
-
-    @contextmanager
-    def read_write(self) -> Iterator[Connection]:
-        """A briefly held read-write connection without a transaction (for the writer process).
-
-        A process that writes uses this for its own reads: DuckDB refuses a read-only
-        connection in a process that has the file open read-write.
-        """
-        con = self._connect(read_only=False)
-        try:
-            yield con
-        finally:
-            con.close()
-
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A briefly held read-only connection; the database must exist."""
-        if not self.path.exists():
-            raise StoreError(f"no database at {self.path} yet: run `monitor run` first")
-        con = self._connect(read_only=True)
-        try:
-            yield con
-        finally:
-            con.close()
-
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run one read-only query and return all rows."""
-        with self.read() as con:
-            try:
-                return con.execute(sql, params or []).fetchall()
-            except duckdb.Error as exc:
-                raise StoreError(str(exc).splitlines()[0]) from exc
-
-
-def _table_columns(con: Connection, table: str) -> list[tuple[str, str]]:
-    schema, _, name = table.rpartition(".")
-    schema = schema or "main"
-    rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-        [schema, name],
-    ).fetchall()
-    if not rows:
-        raise StoreError(f"no table {table}")
-    return [(r[0], r[1]) for r in rows]
-
-
-def _stop_pandas_probes() -> None:
-    """Record once that pandas is absent: DuckDB tries `import pandas` for every Python value it
-    converts, and without pandas each try scans sys.path (~70% of a large insert's time)."""
-    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
-        # `import pandas` now fails at once, as it would anyway.
-        sys.modules["pandas"] = None  # type: ignore[assignment]
-
-
-def insert_rows(
-    con: Connection,
-    table: str,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    *,
-    on_conflict: str = "",
-) -> int:
-    """Insert many rows in one columnar statement (no row-at-a-time executemany)."""
-    if not rows:
-        return 0
-    _stop_pandas_probes()
-    types = dict(_table_columns(con, table))
-    selects = ", ".join(f"unnest(${i + 1}::{types[col]}[])" for i, col in enumerate(columns))
-    data = [list(col) for col in zip(*rows, strict=True)]
-    con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selects} {on_conflict}", data)
-    return len(rows)
+            con.execute("ROLLBACK")
+            raise StoreError(f"migration {migration.name} failed: {exc}") from exc
+        names.append(migration.name)
+        log.info("applied migration %s", migration.name)
+    return names

@@ -1,8 +1,9 @@
-"""Work moved off the main process: compression, classification and dedup signatures done early."""
+"""Preparing an article where its text is made: hash, signatures, classification, zipped HTML."""
 
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from monitor import classify as classify_mod
 from monitor import dedup
 from monitor.extract import extract_pages
 from monitor.models import Article, Page
-from monitor.pipeline import open_store, process_pending, run_ingest
+from monitor.pipeline import open_store, process_pending, read_seeds, run_ingest
+from monitor.prepare import Preparation, prepare_articles
 from monitor.settings import Settings
 from tests.fetch_server import LocalServer, article_html, rss, running, static
 
@@ -38,14 +40,15 @@ def _page(stem: str) -> Page:
     return Page(url, url, "test", 200, html, "text/html", "utf-8", datetime(2024, 1, 1), 5)
 
 
-def test_workers_compress_the_raw_page_and_classify_as_the_main_process_would() -> None:
+def test_workers_prepare_each_article_as_the_main_process_would() -> None:
     pages = [_page(stem) for stem in STORIES]
-    plain = extract_pages(pages)
-    done = extract_pages(pages, compress=True, classify=True, relevance_threshold=0.5)
-    for page, before, after in zip(pages, plain, done, strict=True):
-        assert isinstance(before, Article) and isinstance(after, Article)
-        assert before.html_zlib is None and before.classification is None
+    done = extract_pages(pages, Preparation(relevance_threshold=0.5))
+    for page, after in zip(pages, done, strict=True):
+        assert isinstance(after, Article)
+        assert after.raw_html is None  # only the compressed page travels back
         assert after.html_zlib is not None and zlib.decompress(after.html_zlib) == page.html
+        assert after.content_hash == dedup.content_hash(after.text)
+        assert after.signature == dedup.sign([after.text])[0]
         expected = classify_mod.classify(
             after.article_id, after.title, after.text, relevance_threshold=0.5
         )
@@ -54,19 +57,16 @@ def test_workers_compress_the_raw_page_and_classify_as_the_main_process_would() 
     assert relevant["vote"] != relevant["harvest"]  # the check above compared real work
 
 
-def test_primed_signatures_and_hashes_equal_computed_ones() -> None:
-    texts = [" ".join(paras) for paras in STORIES.values()]
-    fresh = dedup.signatures(texts)
-    hashes = [dedup.content_hash(t) for t in texts]
-    dedup.prime_signatures(texts)
-    assert [dedup.content_hash(t) for t in texts] == hashes
-    primed = dedup.signatures(texts)
-    for a, b in zip(fresh, primed, strict=True):
-        assert (a.full == b.full).all() and (a.lead == b.lead).all()
-        assert a.size == b.size and a.shingle_set == b.shingle_set
-    assert not dedup._PRIMED  # signatures are taken out once used
-    dedup.clear_primed()
-    assert not dedup._PRIMED_HASH
+def test_seeds_are_prepared_in_the_main_process_the_same_way(settings: Settings) -> None:
+    articles, records = read_seeds(settings)
+    assert len(articles) == 5 and records == []
+    again = prepare_articles(
+        [replace(a, content_hash=None, signature=None, classification=None) for a in articles],
+        Preparation(),
+    )
+    assert [a.content_hash for a in again] == [a.content_hash for a in articles]
+    assert [a.signature for a in again] == [a.signature for a in articles]
+    assert all(a.classification and a.classification.relevant for a in articles)
 
 
 @pytest.fixture
@@ -132,8 +132,6 @@ def test_ingest_keeps_worker_classifications_and_redoes_outdated_ones(
 def test_a_taxonomy_the_worker_cannot_load_leaves_classifying_to_the_main_process(
     tmp_path: Path,
 ) -> None:
-    out = extract_pages(
-        [_page("vote")], compress=True, classify=True, taxonomy=tmp_path / "missing.toml"
-    )
+    out = extract_pages([_page("vote")], Preparation(taxonomy=tmp_path / "missing.toml"))
     assert len(out) == 1 and isinstance(out[0], Article)  # the article is not lost
     assert out[0].classification is None and out[0].html_zlib is not None

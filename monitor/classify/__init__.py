@@ -1,0 +1,69 @@
+"""Classification of articles: relevance, event types, stance, actors, quotes and figures.
+
+Everything the classifier looks for lives in a taxonomy file (packaged `taxonomy.toml`, or an
+analyst's copy named by `settings.classify.taxonomy`); the code here only says how the pieces are
+weighed. The rules are transparent on purpose: each classification carries the terms, actors and
+sentences that moved its scores (`Classification.evidence`), and the version records both this
+code and the taxonomy's content hash, so a taxonomy edit marks old classifications outdated.
+
+Relevance is judged sentence by sentence: a sentence counts when it speaks of US / coalition
+forces (with presence, withdrawal or attack language, or a US strike) and is placed in Iraq by the
+places and actors it names (or the previous sentence's place). Sentences about troops elsewhere
+(Germany, Afghanistan, Syria, Korea ...) pull the article's focus away from Iraq. See
+docs/classification.md for the rubric.
+
+The package, by concern:
+
+* `taxonomy`: the taxonomy file's models, parsing, loading and caching; the version string.
+* `matching`: tokens, the phrase matcher (`Found`, `Hit`), sentences and the offset index.
+* `scoring`: relevance, stance and topic scores.
+* `quotes`: quotes and their speakers.
+* `figures`: the numbers an article reports.
+* `classifier`: `classify` and `classify_articles`, which put those together.
+* `wordlists`: the word lists in `words/*.txt` (speech verbs, abbreviations, what a figure
+  counts ...), read on first use.
+
+Import from here (`from monitor.classify import classify`); the modules are the layout, this is
+the API.
+"""
+
+from __future__ import annotations
+
+from monitor.classify.classifier import classify, classify_articles
+from monitor.classify.matching import Found, Hit, PhraseMatcher
+from monitor.classify.taxonomy import (
+    CODE_VERSION,
+    TOPIC_NAMES,
+    Actor,
+    Taxonomy,
+    TopicRule,
+    classifier_version,
+    load_taxonomy,
+    parse_taxonomy,
+)
+
+# The packaged taxonomy's cache: tests check through it that importing loads nothing.
+from monitor.classify.taxonomy import _packaged as _packaged
+
+__all__ = [
+    "CODE_VERSION",
+    "TOPIC_NAMES",
+    "Actor",
+    "Found",
+    "Hit",
+    "PhraseMatcher",
+    "Taxonomy",
+    "TopicRule",
+    "classifier_version",
+    "classify",
+    "classify_articles",
+    "load_taxonomy",
+    "parse_taxonomy",
+]
+
+
+def __getattr__(name: str) -> str:
+    # CLASSIFIER_VERSION is computed on first use, never at import time.
+    if name == "CLASSIFIER_VERSION":
+        return classifier_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,330 @@
+"""Finding the taxonomy's terms in a text, and cutting the text into sentences.
+
+* `PhraseMatcher`: literal phrases are looked up word by word in a table (a trie walk over the
+  normalized words, so "U.S." = "US", "Abdul-Mahdi" = "Abdul Mahdi", "Kata'ib" = "Kataib"), which
+  keeps the cost flat as the taxonomy grows; "re:" terms are one regular expression per category,
+  run only when that category is asked for (`Found.get`).
+* `segment`: sentences (the title is one of them) with their paragraph; `Index` maps a character
+  offset to its sentence, since the scores are counted per sentence.
+* `dateline_spans`: "BAGHDAD, Jan. 25 (Xinhua) --" says where the reporter sits, so the places in
+  it place nothing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import importlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+from monitor.classify import wordlists
+from monitor.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One match of a term or alias in the text (character offsets)."""
+
+    start: int
+    end: int
+    text: str
+    payload: int = -1
+
+
+# Words: letters/digits with inner apostrophes ("Kata'ib"); initials ("U.S.") are one word, so
+# "U.S." and "US" give the same key.
+_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|\w+(?:['’]\w+)*")
+
+
+def _normalize_token(raw: str) -> str:
+    low = raw.casefold()
+    if "'" in low or "’" in low or "." in low:
+        if low.endswith(("'s", "’s")):
+            low = low[:-2]
+        low = low.replace("'", "").replace("’", "").replace(".", "")
+    return low
+
+
+_NON_WORD = re.compile(r"[\W_]")
+_TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")
+_GAP_CHARS = " \t\r\n-\u2010\u2011\u2012\u2013\u2014\u2015'’."
+
+
+def _tokenize(text: str) -> tuple[list[int], list[int], list[str], list[bool]]:
+    """Start, end and normalized form of each word, and whether it may join the next word."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a rare character whose lower case is longer
+        lowered = text
+    # split() with a captured group alternates gap, word, gap, ...: offsets come from lengths,
+    # all in C, which is much faster than a Python loop over match objects.
+    parts = _TOKEN_SPLIT.split(lowered)
+    offsets = list(accumulate(map(len, parts), initial=0))
+    words = parts[1::2]
+    starts = offsets[1::2]
+    ends = offsets[2::2]
+    norms = [
+        _normalize_token(w) if ("'" in w or "’" in w or "." in w or lowered is text) else w
+        for w in words
+    ]
+    joinable = [not gap.strip(_GAP_CHARS) for gap in parts[2:-1:2]]
+    return starts, ends, norms, joinable
+
+
+def _first_chars(items: Any) -> set[str] | None:
+    """Characters a parsed regex can start with, or None when that cannot be told simply."""
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    out: set[str] = set()
+    for op, av in items:
+        if op is c.LITERAL:
+            out.add(chr(av))
+            return out
+        if op is c.IN:
+            for sub_op, sub_av in av:
+                if sub_op is c.LITERAL:
+                    out.add(chr(sub_av))
+                elif sub_op is c.RANGE and sub_av[1] - sub_av[0] < 64:
+                    out.update(chr(x) for x in range(sub_av[0], sub_av[1] + 1))
+                elif sub_op is c.CATEGORY and sub_av is c.CATEGORY_DIGIT:
+                    out.update("0123456789")
+                else:
+                    return None
+            return out
+        if op is c.BRANCH:
+            for branch in av[1]:
+                first = _first_chars(branch)
+                if first is None:
+                    return None
+                out |= first
+            return out
+        if op is c.SUBPATTERN:
+            first = _first_chars(av[3])
+            if first is None:
+                return None
+            return out | first
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+            first = _first_chars(av[2])
+            if first is None:
+                return None
+            out |= first
+            if av[0] > 0:
+                return out
+            continue
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            continue  # zero-width: look at what follows
+        return None
+    return None  # the pattern can match the empty string
+
+
+def fast_prefix(pattern: str) -> str:
+    """A cheap guard (word start + first-character class) that lets `re` skip most positions.
+
+    Python's `re` tries a case-insensitive alternation at every position of the text; telling it
+    the possible first characters makes the regex terms about ten times faster.
+    """
+    try:
+        parser = importlib.import_module("re._parser")
+        first = _first_chars(parser.parse(pattern, re.I))
+    except Exception:  # a private module: any surprise only costs speed
+        return ""
+    if not first:
+        return ""
+    chars = {ch for f in first for ch in (f.lower(), f.upper())}
+    klass = "".join(re.escape(ch) for ch in sorted(chars))
+    word_start = "\\b" if all(ch.isalnum() or ch == "_" for ch in chars) else ""
+    return f"{word_start}(?=[{klass}])"
+
+
+class PhraseMatcher:
+    """Literal phrases looked up word by word (fast); "re:" terms as one regex per category."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, list[tuple[str, int, str | None]]] = {}
+        self.firsts: set[str] = set()
+        self.prefixes: set[str] = set()  # every proper word-prefix of a multi-word phrase
+        self.regex_terms: dict[str, list[str]] = {}
+        self.regexes: dict[str, re.Pattern[str]] = {}
+
+    def add(self, category: str, term: str, payload: int = -1, *, where: str = "") -> None:
+        """Register one term (a phrase, or "re:" + a regular expression) under a category."""
+        if term.startswith("re:"):
+            try:
+                re.compile(term[3:])
+            except re.error as exc:
+                raise ConfigError(f"taxonomy {where}: bad pattern {term!r}: {exc}") from exc
+            self.regex_terms.setdefault(category, []).append(term[3:])
+            return
+        norms = _tokenize(term)[2]
+        if not norms:
+            return
+        key = " ".join(norms)
+        case = _NON_WORD.sub("", term) if _case_sensitive(term) else None
+        self.table.setdefault(key, []).append((category, payload, case))
+        self.firsts.add(norms[0])
+        for k in range(1, len(norms)):
+            self.prefixes.add(" ".join(norms[:k]))
+
+    def freeze(self) -> None:
+        """Compile the regular-expression terms, longest first within each category."""
+        for category, terms in self.regex_terms.items():
+            parts = sorted(set(terms), key=len, reverse=True)
+            body = "|".join(f"(?:{p})" for p in parts)
+            self.regexes[category] = re.compile(fast_prefix(body) + f"(?:{body})", re.I)
+
+    def find(self, text: str) -> Found:
+        """Every category's matches: longest first, not overlapping within a category."""
+        starts, ends, norms, joinable = _tokenize(text)
+        n = len(norms)
+        found: dict[str, list[Hit]] = {}
+        busy_until: dict[str, int] = {}
+        table, firsts, prefixes = self.table, self.firsts, self.prefixes
+        for i in [i for i, w in enumerate(norms) if w in firsts]:
+            # Walk forward word by word while the words so far begin some phrase (a trie walk).
+            key, j = norms[i], i
+            matches: list[tuple[int, list[tuple[str, int, str | None]]]] = []
+            while True:
+                entries = table.get(key)
+                if entries:
+                    matches.append((j, entries))
+                if j + 1 >= n or not joinable[j] or key not in prefixes:
+                    break
+                j += 1
+                key = f"{key} {norms[j]}"
+            for last, entries in reversed(matches):  # longest first
+                length = last - i + 1
+                start, end = starts[i], ends[last]
+                for category, payload, case in entries:
+                    if busy_until.get(category, -1) > i:
+                        continue
+                    if case is not None:
+                        raw = text[start:end]
+                        if raw != case and _NON_WORD.sub("", raw) != case:
+                            continue
+                    found.setdefault(category, []).append(Hit(start, end, text[start:end], payload))
+                    busy_until[category] = i + length
+        return Found(text, found, self.regexes)
+
+
+class Found:
+    """A text's matches by category; a category's regular expressions run on first use only."""
+
+    def __init__(
+        self, text: str, literal: dict[str, list[Hit]], regexes: dict[str, re.Pattern[str]]
+    ) -> None:
+        self.text = text
+        self.hits = literal
+        self.pending = set(regexes)
+        self.regexes = regexes
+
+    def get(self, category: str) -> list[Hit]:
+        """The matches of one category, in text order."""
+        if category in self.pending:
+            self.pending.discard(category)
+            extra = [
+                Hit(m.start(), m.end(), m.group(0))
+                for m in self.regexes[category].finditer(self.text)
+            ]
+            if extra:
+                self.hits[category] = sorted(
+                    self.hits.get(category, []) + extra, key=lambda h: h.start
+                )
+        return self.hits.get(category, [])
+
+
+def _case_sensitive(alias: str) -> bool:
+    # "IS", "PMF", "US" in capitals only, so "is" is never the Islamic State.
+    letters = alias.replace(".", "")
+    return len(letters) <= 5 and letters.isalpha() and letters.isupper()
+
+
+# ------------------------------------------------------------------------------------------------
+# Segmentation.
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence's character span, its paragraph number, and whether it is the title."""
+
+    start: int
+    end: int
+    para: int
+    title: bool
+
+
+_SPLIT = re.compile(r"[.!?]+[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
+
+
+@functools.cache
+def _abbreviation() -> re.Pattern[str]:
+    # A full stop after initials ("U.S.") or an abbreviation (words/abbreviations.txt: "Gen.",
+    # "Jan.") does not end the sentence.
+    names = "|".join(map(re.escape, wordlists.words("abbreviations")))
+    return re.compile(rf"(?:\b(?:[A-Z]\.)+|\b(?:{names})\.)$")
+
+
+def segment(full: str, title_len: int) -> list[Sentence]:
+    """The sentences of `full`, whose first `title_len` characters are the title line."""
+    abbreviation = _abbreviation()
+    sentences: list[Sentence] = []
+    para = 0
+    pos = 0
+    for line in full.split("\n"):
+        line_start = pos
+        pos += len(line) + 1
+        if not line.strip():
+            continue
+        is_title = line_start < title_len
+        cut = 0
+        for match in _SPLIT.finditer(line):
+            head = line[cut : match.start() + 1]
+            if abbreviation.search(head[-12:]):
+                continue
+            end = match.end()
+            if line[cut:end].strip():
+                sentences.append(Sentence(line_start + cut, line_start + end, para, is_title))
+            cut = end
+        if line[cut:].strip():
+            sentences.append(Sentence(line_start + cut, line_start + len(line), para, is_title))
+        para += 1
+    return sentences
+
+
+class Index:
+    """Maps character offsets to sentence numbers."""
+
+    def __init__(self, sentences: Sequence[Sentence]) -> None:
+        self.starts = [s.start for s in sentences]
+
+    def of(self, pos: int) -> int:
+        """The number of the sentence that holds character `pos`."""
+        return max(0, bisect.bisect_right(self.starts, pos) - 1)
+
+    def group(self, hits: Sequence[Hit]) -> dict[int, list[str]]:
+        """The hits' texts by sentence number."""
+        found: dict[int, list[str]] = {}
+        for h in hits:
+            found.setdefault(self.of(h.start), []).append(h.text)
+        return found
+
+
+# "BAGHDAD, Jan. 25 (Xinhua) --", "QAMISHLI, Syria (North Press) –": where the reporter sits,
+# not what the article is about, so places named there do not place the sentence.
+_DATELINE = re.compile(
+    r"^[ \t]*[A-Z][A-Z.'\- ]{2,40}(?:,[ \t]*[A-Z][\w.' ]{1,40})?(?:[ \t]*,[ \t]*[A-Z][a-z]{2,8}\.?"
+    r"[ \t]*\d{1,2})?[ \t]*(?:\([^)\n]{1,40}\))?[ \t]*(?:--|[-–—:])[ \t]",
+    re.MULTILINE,
+)
+
+
+def dateline_spans(full: str) -> list[tuple[int, int]]:
+    """Character spans of the datelines that open a line of `full`."""
+    return [(m.start(), m.end()) for m in _DATELINE.finditer(full)]
+
+
+def inside(pos: int, spans: Sequence[tuple[int, int]]) -> bool:
+    """Whether `pos` lies in one of the half-open spans."""
+    return any(a <= pos < b for a, b in spans)

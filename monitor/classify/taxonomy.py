@@ -1,0 +1,319 @@
+"""The taxonomy: what the classifier looks for, read from a TOML file and compiled once.
+
+The packaged `taxonomy.toml` (next to this module) or an analyst's copy named by
+`settings.classify.taxonomy` is validated by the pydantic models below (an unknown key or a bad
+value stops with a message naming the key), then compiled into a `Taxonomy`: a `PhraseMatcher`
+holding every lexicon term, topic term, stance cue and actor alias, plus the topic rules and the
+scoring parameters. Loading is cached and lazy: nothing is read until the first classification,
+and an edited file is read again.
+
+The classification version is `CODE_VERSION` plus a hash of the taxonomy's parsed *content*
+(comments and layout do not count), so a taxonomy edit marks stored classifications outdated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from monitor.classify.matching import Hit, PhraseMatcher
+from monitor.errors import ConfigError
+from monitor.models import EntityKind
+from monitor.settings import describe
+
+CODE_VERSION = "rules-2"
+TOPIC_NAMES = (
+    "parliament_vote",
+    "negotiations",
+    "withdrawal_drawdown",
+    "attack_on_us_forces",
+    "us_strike",
+    "legal_basis",
+    "statement_reaction",
+    "protest",
+    "isis_threat",
+    "iran_influence",
+)
+
+# ------------------------------------------------------------------------------------------------
+# The taxonomy file, validated (pydantic names the bad key), then compiled into a Taxonomy.
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _RelevanceSpec(_Model):
+    threshold: float = Field(default=0.5, ge=0, le=1)
+    saturation: float = Field(default=1.4, gt=0)
+    core: float = Field(default=1.0, ge=0)
+    base_attack: float = Field(default=0.8, ge=0)
+    forces_only: float = Field(default=0.35, ge=0)
+    strike_only: float = Field(default=0.35, ge=0)
+    inherited: float = Field(default=0.7, ge=0, le=1)
+    mixed: float = Field(default=0.5, ge=0, le=1)
+    unplaced: float = Field(default=0.3, ge=0, le=1)
+    title_factor: float = Field(default=1.5, ge=0)
+    lead_factor: float = Field(default=1.3, ge=0)
+    lead_sentences: int = Field(default=3, ge=0)
+    elsewhere_prior: float = Field(default=0.5, gt=0)
+    focus_power: float = Field(default=0.5, gt=0)
+    sparse_floor: float = Field(default=0.5, ge=0, le=1)
+    sparse_slope: float = Field(default=5.0, ge=0)
+
+
+class _LexiconSpec(_Model):
+    us_forces: list[str] = Field(min_length=1)
+    troops_bare: list[str] = Field(default_factory=list)
+    presence: list[str] = Field(min_length=1)
+    attack: list[str] = Field(min_length=1)
+    us_strike: list[str] = Field(default_factory=list)
+    support: list[str] = Field(default_factory=list)
+    coalition_ref: list[str] = Field(default_factory=list)
+
+
+class _TopicSpec(_Model):
+    description: str = ""
+    all: list[list[str]] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+    min_sentences: int = Field(default=1, ge=1)
+    weight: float = Field(default=1.0, gt=0)
+    continues: list[str] = Field(default_factory=list)
+
+
+class _TopicRankSpec(_Model):
+    title: float = Field(default=3.0, ge=0)
+    lead: float = Field(default=2.0, ge=0)
+    lead_sentences: int = Field(default=3, ge=0)
+    body: float = Field(default=1.0, ge=0)
+    min_body_sentences: int = Field(default=2, ge=1)
+    continued: float = Field(default=0.5, ge=0)
+    keep_ratio: float = Field(default=0.5, ge=0, le=1)
+    max_topics: int = Field(default=3, ge=1)
+
+
+class _CueSpec(_Model):
+    strong: list[str] = Field(default_factory=list)
+    weak: list[str] = Field(default_factory=list)
+
+
+class _StanceSpec(_Model):
+    strong: float = Field(default=1.0, ge=0)
+    weak: float = Field(default=0.4, ge=0)
+    quoted: float = Field(default=0.5, ge=0, le=1)
+    reported: float = Field(default=0.35, ge=0, le=1)
+    reporting: list[str] = Field(default_factory=list)
+    damping: float = Field(default=1.5, gt=0)
+    threshold: float = Field(default=0.35, ge=0, le=1)
+    min_margin: float = Field(default=1.2, ge=0)
+    for_withdrawal: _CueSpec
+    against_withdrawal: _CueSpec
+
+
+class _ActorSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["person", "organization", "group", "place"]
+    aliases: list[str] = Field(min_length=1)
+    locates: Literal["iraq", "elsewhere", ""] = ""
+    base: bool = False
+    entity: bool = True
+
+
+class _TaxonomySpec(_Model):
+    schema_: int = Field(default=1, alias="schema")
+    relevance: _RelevanceSpec = _RelevanceSpec()
+    lexicon: _LexiconSpec
+    topics: dict[str, _TopicSpec] = Field(min_length=1)
+    topic_ranking: _TopicRankSpec = _TopicRankSpec()
+    stance: _StanceSpec
+    actors: list[_ActorSpec] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person, organisation, armed group or place, under its canonical name."""
+
+    name: str
+    kind: EntityKind
+    locates: str
+    base: bool
+    entity: bool
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    """An event type: every term group must match in one sentence, in `min_sentences` of them."""
+
+    name: str
+    groups: tuple[tuple[str, ...], ...]
+    min_sentences: int
+    exclude: tuple[str, ...] = ()
+    weight: float = 1.0
+    continues: str = ""
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """A compiled taxonomy: lexicons, actors, topic rules and stance cues."""
+
+    source: str
+    digest: str
+    relevance: _RelevanceSpec
+    stance: _StanceSpec
+    topics: tuple[TopicRule, ...]
+    topic_ranking: _TopicRankSpec
+    actors: tuple[Actor, ...]
+    matcher: PhraseMatcher
+
+    @property
+    def version(self) -> str:
+        """Code version plus the taxonomy's content hash."""
+        return f"{CODE_VERSION}+tax.{self.digest}"
+
+
+@dataclass(frozen=True)
+class ActorHit:
+    """One mention of an actor in the text (character offsets)."""
+
+    start: int
+    end: int
+    actor: Actor
+
+
+def actor_hits(tax: Taxonomy, hits: Sequence[Hit]) -> list[ActorHit]:
+    """The matcher's "actor" hits with the actor each alias stands for."""
+    return [ActorHit(h.start, h.end, tax.actors[h.payload]) for h in hits]
+
+
+def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy:
+    matcher = PhraseMatcher()
+    lex = spec.lexicon
+    for category, terms in (
+        ("us_forces", lex.us_forces),
+        ("troops_bare", lex.troops_bare),
+        ("presence", lex.presence),
+        ("attack", lex.attack),
+        ("us_strike", lex.us_strike),
+        ("support", lex.support),
+        ("coalition_ref", lex.coalition_ref),
+    ):
+        for term in terms:
+            matcher.add(category, term, where=f"lexicon.{category}")
+    topics: list[TopicRule] = []
+    lexicon_names = set(_LexiconSpec.model_fields)
+    for name, topic in spec.topics.items():
+        groups: list[tuple[str, ...]] = []
+        for g, group in enumerate([*topic.all, topic.exclude]):
+            last = g == len(topic.all)
+            if not group and not last:
+                raise ConfigError(f"taxonomy topics.{name}.all: an empty group")
+            category = f"topic:{name}:{'exclude' if last else g}"
+            categories = [category]
+            for term in group:
+                if term.startswith("@"):
+                    if term[1:] not in lexicon_names:
+                        raise ConfigError(f"taxonomy topics.{name}: no lexicon list {term[1:]!r}")
+                    categories.append(term[1:])
+                else:
+                    matcher.add(category, term, where=f"topics.{name}")
+            groups.append(tuple(categories))
+        *required, excluded = groups
+        continues = ""
+        if topic.continues:
+            continues = f"topic:{name}:continues"
+            for term in topic.continues:
+                matcher.add(continues, term, where=f"topics.{name}.continues")
+        topics.append(
+            TopicRule(name, tuple(required), topic.min_sentences, excluded, topic.weight, continues)
+        )
+    st = spec.stance
+    for term in st.reporting:
+        matcher.add("reporting", term, where="stance.reporting")
+    for side, cues in (("for", st.for_withdrawal), ("against", st.against_withdrawal)):
+        for strength in ("strong", "weak"):
+            for term in getattr(cues, strength):
+                matcher.add(f"cue:{side}:{strength}", term, where=f"stance.{side}.{strength}")
+    actors: list[Actor] = []
+    for spec_actor in spec.actors:
+        actor = Actor(
+            spec_actor.name, spec_actor.kind, spec_actor.locates, spec_actor.base, spec_actor.entity
+        )
+        actors.append(actor)
+        for alias in spec_actor.aliases:
+            if alias.startswith("re:"):
+                raise ConfigError(f"taxonomy actors {spec_actor.name!r}: aliases are plain names")
+            matcher.add("actor", alias, len(actors) - 1, where="actors")
+    matcher.freeze()
+    return Taxonomy(
+        source=source,
+        digest=digest,
+        relevance=spec.relevance,
+        stance=st,
+        topics=tuple(topics),
+        topic_ranking=spec.topic_ranking,
+        actors=tuple(actors),
+        matcher=matcher,
+    )
+
+
+def parse_taxonomy(text: str, source: str = "<string>") -> Taxonomy:
+    """Validate and compile taxonomy TOML text; raise ConfigError naming the bad key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"taxonomy {source}: not valid TOML: {exc}") from exc
+    try:
+        spec = _TaxonomySpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"taxonomy {source}: {describe(exc)}") from exc
+    # Hash the parsed content, not the bytes: comments and layout are not a taxonomy change.
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:10]
+    return _compile_taxonomy(spec, source, digest)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, mtime_ns: int, size: int) -> Taxonomy:
+    del mtime_ns, size  # part of the cache key only: an edited file is read again
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"taxonomy {path}: cannot read: {exc}") from exc
+    return parse_taxonomy(text, path)
+
+
+@lru_cache(maxsize=1)
+def _packaged() -> Taxonomy:
+    text = resources.files("monitor.classify").joinpath("taxonomy.toml").read_text(encoding="utf-8")
+    return parse_taxonomy(text, "packaged")
+
+
+def load_taxonomy(path: Path | None = None) -> Taxonomy:
+    """The taxonomy at `path`, or the packaged one; cached, and re-read when the file changes."""
+    if path is None:
+        return _packaged()
+    try:
+        stat = Path(path).stat()
+    except OSError as exc:
+        raise ConfigError(f"taxonomy file not found: {path}") from exc
+    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def classifier_version(
+    taxonomy: Taxonomy | None = None, relevance_threshold: float | None = None
+) -> str:
+    """The version string recorded with each classification (code + taxonomy [+ threshold])."""
+    tax = taxonomy or load_taxonomy()
+    version = tax.version
+    if relevance_threshold is not None and relevance_threshold != tax.relevance.threshold:
+        version += f"+t{relevance_threshold:g}"
+    return version

@@ -1,0 +1,77 @@
+"""What every article gets before it is stored, done where its text is made.
+
+For fetched pages that is an extraction worker process (`extract.extract_pages`), for seed files
+the main process (`pipeline.read_seeds`); both call `prepare_articles`, so the work is the same
+and is done once: the content hash and MinHash signatures dedup compares (dedup.py), the
+classification (classify), and the raw HTML compressed for `core.raw_pages`. The results travel
+on the `Article` record into the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from monitor import classify
+from monitor.dedup import content_hash, sign
+from monitor.models import Article, Classification
+
+log = logging.getLogger(__name__)
+
+# zlib level of the stored raw HTML: 3 compresses ~5x at a fraction of level 6's time.
+RAW_ZLIB_LEVEL = 3
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """How to prepare articles: the configured taxonomy and threshold (picklable, for workers)."""
+
+    taxonomy: Path | None = None
+    relevance_threshold: float | None = None
+
+
+def prepare_articles(articles: Sequence[Article], how: Preparation) -> list[Article]:
+    """Articles with content hash, signatures, classification and compressed raw HTML."""
+    if not articles:
+        return []
+    sigs = sign([a.text for a in articles])
+    results = _classify(articles, how)
+    out = []
+    for article, sig, found in zip(articles, sigs, results, strict=True):
+        html_zlib = article.html_zlib
+        if html_zlib is None and article.raw_html is not None:
+            html_zlib = zlib.compress(article.raw_html, RAW_ZLIB_LEVEL)
+        out.append(
+            replace(
+                article,
+                content_hash=content_hash(article.text),
+                signature=sig,
+                classification=found,
+                html_zlib=html_zlib,
+                raw_html=None,
+            )
+        )
+    return out
+
+
+def _classify(articles: Sequence[Article], how: Preparation) -> list[Classification | None]:
+    """Classifications, or None for each when the taxonomy cannot be used here: the main
+    process classifies those after storing, and reports the problem (pipeline.process_pending)."""
+    try:
+        taxonomy = classify.load_taxonomy(how.taxonomy)
+    except Exception:
+        log.warning("cannot load the taxonomy here; classifying later", exc_info=True)
+        return [None] * len(articles)
+    return [
+        classify.classify(
+            a.article_id,
+            a.title,
+            a.text,
+            taxonomy=taxonomy,
+            relevance_threshold=how.relevance_threshold,
+        )
+        for a in articles
+    ]

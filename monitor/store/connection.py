@@ -1,0 +1,167 @@
+"""The DuckDB file: brief connections, closed deterministically, that wait out another process.
+
+DuckDB lets one process write a file and refuses every other process meanwhile ("Could not set
+lock on file"). So no connection is held for long: each write opens, runs one transaction,
+commits and closes; each read opens read-only and closes. Both retry with backoff while another
+process holds the lock, so `monitor digest` and `monitor sql` started during an ingest wait a
+moment and then succeed. Every connection is a context manager's and is closed on the way out:
+none is left for the interpreter to collect at exit (DuckDB 2 reports such leaks on stderr).
+
+Only the writer (an ingest run) creates the file and migrates it (`Store.migrate`); readers open
+an existing, current database or fail with one line (`Store.require_current`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from monitor.errors import StoreError, StoreLocked, StoreMissing, StoreOutdated
+from monitor.store import migrations
+
+log = logging.getLogger(__name__)
+
+Connection = duckdb.DuckDBPyConnection
+
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return any(marker in str(exc) for marker in _LOCK_MARKERS)
+
+
+def utcnow() -> datetime:
+    """Naive UTC now, the form every TIMESTAMP column stores."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (DuckDB's carry hints on further lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Store:
+    """A DuckDB file, opened briefly for each read or write."""
+
+    def __init__(self, path: Path, *, lock_timeout_s: float = 60.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+
+    def _connect(self, *, read_only: bool) -> Connection:
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc):
+                    raise StoreError(
+                        f"cannot open database {self.path}: {first_line(exc)}"
+                    ) from exc
+                if time.monotonic() >= deadline:
+                    raise StoreLocked(
+                        f"database {self.path} stayed locked by another process for "
+                        f"{self.lock_timeout_s:.0f}s"
+                    ) from exc
+                log.debug("database %s is locked, retrying in %.2fs", self.path, delay)
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 1.0)
+
+    def migrate(self) -> list[str]:
+        """Create the file if needed and apply pending migrations; return their names."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.path.parent}: {exc.strerror}") from exc
+        con = self._connect(read_only=False)
+        try:
+            return migrations.migrate(con, utcnow())
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot prepare database {self.path}: {first_line(exc)}") from exc
+        finally:
+            con.close()
+
+    def require_current(self) -> None:
+        """For readers: the file exists and has every migration; else one line saying what to do."""
+        if not self.path.exists():
+            raise StoreMissing(f"no database at {self.path} yet: run `monitor run` first")
+        with self.read() as con:
+            try:
+                missing = migrations.pending(con)
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot read database {self.path}: {first_line(exc)}") from exc
+        if missing:
+            raise StoreOutdated(
+                f"database {self.path} was written by an older version ({len(missing)} schema "
+                "step(s) behind): run `monitor run` once to upgrade it"
+            )
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One transaction on a briefly held read-write connection."""
+        con = self._connect(read_only=False)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            raise StoreError(f"write to {self.path} failed: {first_line(exc)}") from exc
+        finally:
+            con.close()
+
+    @contextmanager
+    def read_write(self) -> Iterator[Connection]:
+        """A briefly held read-write connection without a transaction (for the writer process).
+
+        A process that writes uses this for its own reads: DuckDB refuses a read-only
+        connection in a process that has the file open read-write.
+        """
+        con = self._connect(read_only=False)
+        try:
+            yield con
+        except duckdb.Error as exc:
+            raise StoreError(f"read of {self.path} failed: {first_line(exc)}") from exc
+        finally:
+            con.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A briefly held read-only connection; the database must exist (it is never created)."""
+        if not self.path.exists():
+            raise StoreMissing(f"no database at {self.path} yet: run `monitor run` first")
+        con = self._connect(read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def user_query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """A user's query (`monitor sql`) on a read-only connection: column names and rows."""
+        with self.read() as con:
+            try:
+                cursor = con.execute(sql)
+                columns = [d[0] for d in cursor.description or []]
+                return columns, cursor.fetchall()
+            except duckdb.Error as exc:
+                raise StoreError(first_line(exc)) from exc
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one read-only query and return all rows."""
+        with self.read() as con:
+            try:
+                return con.execute(sql, params or []).fetchall()
+            except duckdb.Error as exc:
+                raise StoreError(first_line(exc)) from exc

@@ -1,0 +1,41 @@
+"""Ingest runs (`core.runs`): one row per run, closed out when the run ends or the next begins."""
+
+from __future__ import annotations
+
+import json
+
+from monitor.models import RunSummary
+from monitor.store.connection import Connection
+
+
+def start(con: Connection, summary: RunSummary) -> int:
+    """Record a new run; runs a crash left 'running' become 'interrupted' (their count)."""
+    stale = con.execute(
+        "UPDATE core.runs SET status = 'interrupted' WHERE status = 'running' RETURNING run_id"
+    ).fetchall()
+    con.execute(
+        "INSERT INTO core.runs (run_id, started_at, status) VALUES (?, ?, 'running')",
+        [summary.run_id, summary.started_at],
+    )
+    return len(stale)
+
+
+def finish(con: Connection, summary: RunSummary) -> None:
+    """Record the run's counts and final status."""
+    con.execute(
+        "UPDATE core.runs SET finished_at = ?, status = ?, articles_new = ?, duplicates = ?, "
+        "errors = ?, not_modified = ?, skipped = ?, relevant = ?, failures = ? "
+        "WHERE run_id = ?",
+        [
+            summary.finished_at,
+            summary.status,
+            summary.articles_new,
+            summary.duplicates,
+            summary.errors,
+            summary.not_modified,
+            summary.skipped,
+            summary.relevant,
+            json.dumps(summary.failures[:200]),
+            summary.run_id,
+        ],
+    )

@@ -1,0 +1,233 @@
+"""Stories: `core.stories`, their members' features (`core.story_features`), the inverted index
+of distinctive terms (`core.story_terms`), document frequencies (`core.term_df`, appended per
+batch and summed when read) and each story's dated span (`core.story_spans`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import pyarrow as pa
+
+from monitor.store import bulk
+from monitor.store.connection import Connection
+from monitor.stories import (
+    MAX_CANDIDATE_STORIES,
+    Batch,
+    Candidates,
+    Scored,
+    StoredStory,
+    TermStats,
+    event_at,
+)
+from monitor.stories.clustering import MIN_SHARED_TERMS, WINDOW_DAYS, Member
+from monitor.stories.features import decode_counts, encode_counts
+
+
+def term_stats(con: Connection, batch: Batch) -> TermStats:
+    """Stored document frequencies of the batch's terms, and the stored document count."""
+    df = {
+        term: int(n)
+        for term, n in bulk.select(
+            con,
+            "SELECT term, sum(df) FROM core.term_df WHERE term IN (SELECT term FROM {rows}) "
+            "GROUP BY term",
+            {"term": list(batch.df)},
+        )
+    }
+    row = con.execute("SELECT count(*) FROM core.story_features").fetchone()
+    return TermStats(df, int(row[0]) if row else 0)
+
+
+def candidates(con: Connection, scored: Scored) -> Candidates:
+    """Stored stories sharing distinctive terms with a batch article inside its time window."""
+    originals = scored.batch.originals
+    adopted = {
+        origin: story_id
+        for origin, story_id in bulk.select(
+            con,
+            "SELECT duplicate_of, any_value(story_id) FROM core.articles "
+            "WHERE duplicate_of IN (SELECT article_id FROM {rows}) AND story_id IS NOT NULL "
+            "GROUP BY duplicate_of",
+            {"article_id": [a.article_id for a in originals]},
+        )
+    }
+    queries = [
+        (a.article_id, term, event_at(a))
+        for a in originals
+        for term in scored.queries[a.article_id]
+    ]
+    if not queries:
+        return Candidates(adopted=adopted)
+    rows = bulk.select(
+        con,
+        f"""
+        WITH hits AS (
+            SELECT q.qid, f.story_id, count(DISTINCT q.term) AS shared, any_value(q.at) AS at
+            FROM {{rows}} q
+            JOIN core.story_terms t ON t.term = q.term
+            JOIN core.story_features f ON f.article_id = t.article_id
+            GROUP BY q.qid, f.story_id
+            HAVING count(DISTINCT q.term) >= {MIN_SHARED_TERMS}
+        ), windowed AS (
+            SELECT h.qid, h.story_id, h.shared,
+                   row_number() OVER (PARTITION BY h.qid ORDER BY h.shared DESC, h.story_id) AS rk
+            FROM hits h LEFT JOIN core.story_spans s USING (story_id)
+            WHERE h.at IS NULL OR s.first_at IS NULL
+               OR h.at BETWEEN s.first_at - INTERVAL {WINDOW_DAYS} DAY
+                           AND s.last_at + INTERVAL {WINDOW_DAYS} DAY
+        )
+        SELECT qid, story_id FROM windowed WHERE rk <= {MAX_CANDIDATE_STORIES}
+        """,
+        {
+            "qid": [q[0] for q in queries],
+            "term": [q[1] for q in queries],
+            "at": pa.array([q[2] for q in queries], type=pa.timestamp("us")),
+        },
+    )
+    of: dict[str, list[str]] = {}
+    for qid, story_id in rows:
+        of.setdefault(qid, []).append(story_id)
+    stories: dict[str, StoredStory] = {}
+    for story_id, article_id, at, vector, cues, first_at, last_at in bulk.select(
+        con,
+        "SELECT f.story_id, f.article_id, f.event_at, f.vector, f.cues, s.first_at, s.last_at "
+        "FROM core.story_features f LEFT JOIN core.story_spans s USING (story_id) "
+        "WHERE f.story_id IN (SELECT story_id FROM {rows})",
+        {"story_id": sorted({sid for _, sid in rows})},
+    ):
+        story = stories.get(story_id)
+        if story is None:
+            story = stories[story_id] = StoredStory(story_id, first_at=first_at, last_at=last_at)
+        story.members.append(Member(article_id, decode_counts(vector), list(cues), at))
+    return Candidates(stories, of, adopted)
+
+
+def stories_of(con: Connection, ids: Sequence[str]) -> dict[str, str]:
+    """The stored story of each of these articles (those that have one)."""
+    return {
+        article_id: story_id
+        for article_id, story_id in bulk.select(
+            con,
+            "SELECT article_id, story_id FROM core.articles "
+            "WHERE article_id IN (SELECT article_id FROM {rows}) AND story_id IS NOT NULL",
+            {"article_id": sorted(set(ids))},
+        )
+    }
+
+
+def save(
+    con: Connection,
+    scored: Scored,
+    new_stories: Sequence[tuple[str, str]],
+    story_of: Mapping[str, str],
+    now: datetime,
+) -> None:
+    """New story rows, and the originals' features, index terms and document frequencies."""
+    bulk.insert(
+        con,
+        "core.stories",
+        {
+            "story_id": [s for s, _ in new_stories],
+            "representative_article_id": [a for _, a in new_stories],
+            "created_at": [now] * len(new_stories),
+            "updated_at": [now] * len(new_stories),
+        },
+        on_conflict="ON CONFLICT DO NOTHING",
+    )
+    batch = scored.batch
+    saved = [a for a in batch.originals if a.article_id in story_of]
+    ids = {"article_id": [a.article_id for a in saved]}
+    with bulk.rows(con, ids) as redone:  # articles processed again: replace their rows
+        for table in ("story_features", "story_terms"):
+            con.execute(
+                f"DELETE FROM core.{table} WHERE article_id IN (SELECT article_id FROM {redone})"
+            )
+    bulk.insert(
+        con,
+        "core.story_features",
+        {
+            "article_id": [a.article_id for a in saved],
+            "story_id": [story_of[a.article_id] for a in saved],
+            "event_at": pa.array([event_at(a) for a in saved], type=pa.timestamp("us")),
+            "vector": [encode_counts(batch.counts[a.article_id]) for a in saved],
+            "cues": pa.array([batch.cues[a.article_id] for a in saved], type=pa.list_(pa.string())),
+        },
+    )
+    terms = [(t, a.article_id) for a in saved for t in scored.index_terms[a.article_id]]
+    bulk.insert(
+        con,
+        "core.story_terms",
+        {"term": [t for t, _ in terms], "article_id": [a for _, a in terms]},
+    )
+    # Append-only: one row per term and batch, summed when read (no index to maintain).
+    bulk.insert(con, "core.term_df", {"term": list(batch.df), "df": list(batch.df.values())})
+
+
+def refresh(con: Connection, story_ids: Sequence[str], now: datetime) -> None:
+    """Recompute the dated span and the representative of these stories."""
+    with bulk.rows(con, {"story_id": sorted(set(story_ids))}) as touched:
+        con.execute(
+            f"""
+            INSERT INTO core.story_spans
+            SELECT story_id, min(published_at), max(published_at) FROM core.articles
+            WHERE story_id IN (SELECT story_id FROM {touched})
+              AND date_source NOT IN ('story', 'unknown')
+            GROUP BY story_id
+            ON CONFLICT (story_id) DO UPDATE SET first_at = excluded.first_at,
+                last_at = excluded.last_at
+            """
+        )
+        con.execute(
+            f"""
+            UPDATE core.stories s SET representative_article_id = r.article_id, updated_at = $1
+            FROM (
+                SELECT story_id, arg_min(article_id, (
+                    title IS NULL, duplicate_of IS NOT NULL, published_at IS NULL,
+                    coalesce(published_at, first_seen_at), article_id)) AS article_id
+                FROM core.articles WHERE story_id IN (SELECT story_id FROM {touched})
+                GROUP BY story_id
+            ) r
+            WHERE s.story_id = r.story_id
+            """,
+            [now],
+        )
+
+
+def place(con: Connection, story_of: Mapping[str, str], now: datetime) -> None:
+    """Put articles into the given stories (created when new), leaving no story empty.
+
+    Used when stories are merged or split after the fact; the features of the moved articles
+    move with them, so later reports are compared with the stories as they now stand.
+    """
+    if not story_of:
+        return
+    moves = {"article_id": list(story_of), "story_id": list(story_of.values())}
+    with bulk.rows(con, moves) as moved:
+        before = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT a.story_id FROM core.articles a JOIN {moved} m "
+                "USING (article_id) WHERE a.story_id IS NOT NULL"
+            ).fetchall()
+        ]
+        con.execute(
+            "INSERT INTO core.stories (story_id, representative_article_id, created_at, "
+            f"updated_at) SELECT story_id, min(article_id), $1, $1 FROM {moved} "
+            "GROUP BY story_id ON CONFLICT DO NOTHING",
+            [now],
+        ).fetchall()
+        for table in ("articles", "story_features"):
+            con.execute(
+                f"UPDATE core.{table} t SET story_id = m.story_id FROM {moved} m "
+                "WHERE t.article_id = m.article_id"
+            ).fetchall()
+    refresh(con, sorted(set(before) | set(story_of.values())), now)
+    con.execute(
+        "DELETE FROM core.story_spans WHERE story_id NOT IN "
+        "(SELECT story_id FROM core.articles WHERE story_id IS NOT NULL)"
+    ).fetchall()
+    con.execute(
+        "DELETE FROM core.stories WHERE story_id NOT IN "
+        "(SELECT story_id FROM core.articles WHERE story_id IS NOT NULL)"
+    ).fetchall()

@@ -1,0 +1,208 @@
+"""Average-linkage clustering of a batch of reports into stories, stored stories as seeds.
+
+Two groups merge while their mean member-to-member cosine similarity reaches `JOIN_THRESHOLD`,
+their dates lie within `WINDOW_DAYS` (when known), and no event cue contradicts (see
+features.py). Candidate pairs are those sharing at least `MIN_SHARED_TERMS` distinctive terms,
+plus the stored stories the store found for each report. Pure: it reads and writes nothing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.stories.features import Idf, cosine, cues_conflict, weekdays_differ
+
+log = logging.getLogger(__name__)
+
+# Parameters (see docs/dedup.md).
+WINDOW_DAYS = 4
+JOIN_THRESHOLD = 0.2
+WEEKDAY_PENALTY = 0.8
+MIN_SHARED_TERMS = 2
+MAX_POSTING = 200
+
+
+@dataclass
+class Member:
+    """One report as clustering sees it: its terms, cues and event date."""
+
+    article_id: str
+    counts: dict[str, float]
+    cues: list[str]
+    event_at: datetime | None
+    vector: dict[str, float] | None = None
+
+
+@dataclass
+class StoredStory:
+    """A stored story that a batch's reports may join, with its members' features."""
+
+    story_id: str
+    members: list[Member] = field(default_factory=list)
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+
+class Group:
+    """A cluster during batch clustering: pending articles, perhaps with a stored story."""
+
+    def __init__(self, key: int, members: list[Member], story: StoredStory | None = None) -> None:
+        self.key = key
+        self.members = list(members)
+        self.story_id = story.story_id if story else None
+        self.first_at = story.first_at if story else None
+        self.last_at = story.last_at if story else None
+        self.version = 0
+        for m in members:
+            self._add_date(m.event_at)
+        self.cue_set = {c for m in members for c in m.cues}
+
+    def _add_date(self, when: datetime | None) -> None:
+        if when is None:
+            return
+        self.first_at = when if self.first_at is None else min(self.first_at, when)
+        self.last_at = when if self.last_at is None else max(self.last_at, when)
+
+    def absorb(self, other: Group) -> None:
+        if other.story_id is not None:
+            self.story_id = other.story_id
+        self.members.extend(other.members)
+        self._add_date(other.first_at)
+        self._add_date(other.last_at)
+        self.cue_set |= other.cue_set
+        self.version += 1
+
+    def gap_days(self, other: Group) -> float:
+        if None in (self.first_at, self.last_at, other.first_at, other.last_at):
+            return 0.0
+        assert self.first_at and self.last_at and other.first_at and other.last_at
+        if other.first_at > self.last_at:
+            return (other.first_at - self.last_at).total_seconds() / 86400
+        if self.first_at > other.last_at:
+            return (self.first_at - other.last_at).total_seconds() / 86400
+        return 0.0
+
+
+def _linkage(a: Group, b: Group, idf: Idf, cache: dict[tuple[str, str], float]) -> float:
+    """Average cosine similarity between two groups, or 0 when time or cues rule a merge out."""
+    if a.story_id is not None and b.story_id is not None:
+        return 0.0  # two stored stories are never merged here
+    if a.gap_days(b) > WINDOW_DAYS or cues_conflict(a.cue_set, b.cue_set):
+        return 0.0
+    total = 0.0
+    for x in a.members:
+        for y in b.members:
+            key = (
+                (x.article_id, y.article_id)
+                if x.article_id < y.article_id
+                else (y.article_id, x.article_id)
+            )
+            sim = cache.get(key)
+            if sim is None:
+                for m in (x, y):
+                    if m.vector is None:
+                        m.vector = idf.vector(m.counts)
+                assert x.vector is not None and y.vector is not None
+                sim = cache[key] = cosine(x.vector, y.vector)
+            total += sim
+    score = total / (len(a.members) * len(b.members))
+    if weekdays_differ(a.cue_set, b.cue_set):
+        score *= WEEKDAY_PENALTY
+    return score
+
+
+def cluster(
+    members: list[Member],
+    stories: dict[str, StoredStory],
+    cand_of: dict[str, list[str]],
+    idf: Idf,
+    adopted: dict[str, str],
+    query_terms: dict[str, list[str]],
+) -> list[Group]:
+    """Average-linkage clustering of the batch, stored candidate stories as fixed seeds."""
+    groups: dict[int, Group] = {}
+    owner: dict[str, int] = {}  # article id / story id -> group key
+    for i, member in enumerate(members):
+        groups[i] = Group(i, [member])
+        owner[member.article_id] = i
+    for sid, story in stories.items():
+        key = len(groups)
+        groups[key] = Group(key, story.members, story)
+        owner[sid] = key
+    # Articles found to predate a stored story's origin take that story.
+    for member in members:
+        taken = adopted.get(member.article_id)
+        if taken is None:
+            continue
+        if taken not in owner:
+            key = len(groups)
+            groups[key] = Group(key, [], StoredStory(taken))
+            owner[taken] = key
+        target, mine = groups[owner[taken]], groups[owner[member.article_id]]
+        target.absorb(mine)
+        del groups[mine.key]
+        owner[member.article_id] = target.key
+
+    neighbours: dict[int, set[int]] = {k: set() for k in groups}
+    postings: dict[str, list[int]] = {}
+    for i, member in enumerate(members):
+        for term in query_terms[member.article_id]:
+            postings.setdefault(term, []).append(i)
+    shared: Counter[tuple[int, int]] = Counter()
+    for ids in postings.values():
+        if len(ids) > MAX_POSTING:
+            continue  # a term this common says nothing about the event
+        for x in range(len(ids)):
+            for y in range(x + 1, len(ids)):
+                shared[(ids[x], ids[y])] += 1
+    for (x, y), n in shared.items():
+        if n >= MIN_SHARED_TERMS:
+            gx, gy = owner[members[x].article_id], owner[members[y].article_id]
+            if gx != gy:
+                neighbours[gx].add(gy)
+                neighbours[gy].add(gx)
+    for aid, sids in cand_of.items():
+        ka = owner.get(aid)
+        for sid in sids:
+            ks = owner.get(sid)
+            if ka is not None and ks is not None and ka != ks:
+                neighbours[ka].add(ks)
+                neighbours[ks].add(ka)
+
+    cache: dict[tuple[str, str], float] = {}
+    heap: list[tuple[float, int, int, int, int]] = []
+    for a, ns in neighbours.items():
+        for b in ns:
+            if a < b and a in groups and b in groups:
+                score = _linkage(groups[a], groups[b], idf, cache)
+                if score >= JOIN_THRESHOLD:
+                    heapq.heappush(heap, (-score, a, b, groups[a].version, groups[b].version))
+    while heap:
+        neg, a, b, va, vb = heapq.heappop(heap)
+        ga, gb = groups.get(a), groups.get(b)
+        if ga is None or gb is None or ga.version != va or gb.version != vb:
+            continue
+        log.debug("merge %s + %s at %.3f", ga.members[0].article_id, gb.members[0].article_id, -neg)
+        ga.absorb(gb)
+        del groups[b]
+        merged = (neighbours.pop(b, set()) | neighbours[a]) - {a, b}
+        neighbours[a] = merged
+        for n in merged:
+            neighbours[n].discard(b)
+            neighbours[n].add(a)
+            gn = groups.get(n)
+            if gn is None:
+                continue
+            score = _linkage(ga, gn, idf, cache)
+            if score >= JOIN_THRESHOLD:
+                x, y = (a, n) if a < n else (n, a)
+                heapq.heappush(heap, (-score, x, y, groups[x].version, groups[y].version))
+    order = {m.article_id: i for i, m in enumerate(members)}
+    out = [g for g in groups.values() if any(m.article_id in order for m in g.members)]
+    for g in out:
+        g.members.sort(key=lambda m: order.get(m.article_id, -1))
+    return out
