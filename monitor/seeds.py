@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from monitor.dates import TEXT_WINDOW, date_line, first_full_date
+from monitor.dates import date_line, text_date
 from monitor.errors import SeedError
 from monitor.models import Article, SeedFile
 
@@ -196,5 +196,5 @@ def clean_text(raw: str) -> CleanText:
 
     body = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
     if published is None:
-        published = first_full_date(body[:TEXT_WINDOW])
+        published = text_date(body)
     return CleanText(title=title, published_at=published, text=body)
