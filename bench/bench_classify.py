@@ -23,7 +23,11 @@ sys.path.insert(0, str(ROOT))
 from monitor.classify import classify, load_taxonomy  # noqa: E402
 from monitor.evaluate import read_eval_dir  # noqa: E402
 from monitor.models import SeedFile  # noqa: E402
-from monitor.seeds import find_seed_files, read_seed  # noqa: E402
+from monitor.seeds import (  # noqa: E402
+    clean_text,
+    find_seed_files,
+    read_seed,
+)
 
 EVAL_DIR = ROOT.parent / "shared" / "data" / "eval"
 
@@ -32,7 +36,8 @@ def corpus(eval_dir: Path) -> list[tuple[str | None, str]]:
     """(title, text) of the evaluation articles (when present) and the seeds."""
     texts: list[tuple[str | None, str]] = []
     if (eval_dir / "index.tsv").is_file():
-        texts += [(item.title, item.text) for item in read_eval_dir(eval_dir)]
+        cleaned = [clean_text(item.body) for item in read_eval_dir(eval_dir)]
+        texts += [(c.title, c.text) for c in cleaned]
     else:
         print(f"note: no evaluation folder at {eval_dir}; seeds only")
     files, _ = find_seed_files([ROOT / "seeds"])

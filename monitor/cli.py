@@ -286,6 +286,11 @@ def _when(value: datetime | None) -> str:
     return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
 
 
+class EvalFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 @app.command(name="eval")
 @_clean_errors
 def evaluate(
@@ -294,39 +299,24 @@ def evaluate(
     ],
     config: ConfigOpt = None,
     db: DbOpt = None,
+    fmt: Annotated[EvalFormat, typer.Option("--format", help="Output format.")] = EvalFormat.text,
+    keep: Annotated[
+        Path | None, typer.Option("--keep", help="Keep the two evaluation databases here.")
+    ] = None,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Relevance and story-clustering metrics on a labelled folder, listing every miss."""
-    _setup_logging(False)
-    import tempfile
-
-    from monitor.cluster_eval import evaluate_clustering
-    from monitor.evaluate import evaluate_relevance, evaluate_topics
+    """Relevance, event types, stance, stories and dates on a labelled folder, measured on
+    its articles served as web pages and ingested for real (with and without dates)."""
+    _setup_logging(verbose)
+    from monitor.evaluate import evaluate as run_evaluation
 
     settings = _settings(config, db)
-    if not (eval_dir / "index.tsv").is_file():
-        raise ConfigError(f"{eval_dir}: no index.tsv (expected index.tsv + articles/)")
-    with console.status("Classifying and clustering…"):
-        report = evaluate_relevance(
-            eval_dir,
-            taxonomy=None if settings.classify.taxonomy is None else _taxonomy(settings),
-            relevance_threshold=settings.classify.relevance_threshold,
-        )
-        topics = evaluate_topics(
-            eval_dir,
-            taxonomy=None if settings.classify.taxonomy is None else _taxonomy(settings),
-            relevance_threshold=settings.classify.relevance_threshold,
-        )
-        with tempfile.TemporaryDirectory(prefix="monitor-eval-") as workdir:
-            clustering = evaluate_clustering(eval_dir, workdir=Path(workdir))
-    console.print(report.render(), highlight=False, soft_wrap=True)
-    console.print(topics.render(), highlight=False, soft_wrap=True)
-    console.print(clustering.render(), highlight=False, soft_wrap=True)
-
-
-def _taxonomy(settings: Settings) -> Any:
-    from monitor.classify import load_taxonomy
-
-    return load_taxonomy(settings.classify.taxonomy)
+    with console.status("Serving the labelled articles and ingesting them twice…"):
+        report = run_evaluation(eval_dir, settings, workdir=keep)
+    if fmt is EvalFormat.json:
+        sys.stdout.write(json.dumps(report.figures(), indent=2) + "\n")
+        return
+    console.print(report.render(), highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command()

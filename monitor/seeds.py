@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from monitor.dates import date_line, text_date
 from monitor.errors import SeedError
 from monitor.models import Article, SeedFile
 
@@ -21,47 +22,10 @@ log = logging.getLogger(__name__)
 
 MIN_WORDS = 30
 
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        [
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ]
-    )
-}
-_MONTH_RE = "|".join(_MONTHS)
-_WEEKDAY_RE = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-
 # "date 2020-01-05" or "Date: 2020-01-05" opening the text.
 _DATE_PREFIX = re.compile(
     r"^\s*date\s*:?\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?\s*", re.I
 )
-# A line that is only a date: "Monday 18 March 2024 - 21:00", "January 5, 2020", "2020-01-05".
-_DATELINE = re.compile(
-    rf"^\s*(?:{_WEEKDAY_RE},?\s+)?"
-    rf"(?:(?P<d1>\d{{1,2}})\s+(?P<m1>{_MONTH_RE})|(?P<m2>{_MONTH_RE})\s+(?P<d2>\d{{1,2}}),?)"
-    rf"\s+(?P<y>\d{{4}})(?:\s*[-–,|]?\s*(?P<hh>\d{{1,2}}):(?P<mm>\d{{2}}))?\s*(?:GMT|UTC)?\s*$",
-    re.I,
-)
-# A full date inside running text (day + month + year), used only near the top of the body.
-_TEXT_DATE = re.compile(
-    rf"\b(?:(?P<d1>\d{{1,2}})\s+(?P<m1>{_MONTH_RE})|(?P<m2>{_MONTH_RE})\s+(?P<d2>\d{{1,2}}),?)"
-    rf"\s+(?P<y>(?:19|20)\d{{2}})\b",
-    re.I,
-)
-_TEXT_DATE_WINDOW = 600
-
 # HTML-entity debris: "& # 39;", "&#39;", ",quot;", "& quot;", "&amp;".
 _NUMERIC_ENTITY = re.compile(r"&\s*#\s*(x[0-9a-f]+|\d+)\s*;", re.I)
 _NAMED_ENTITY = re.compile(
@@ -156,19 +120,8 @@ def repair_entities(text: str) -> str:
     return text.replace("\u00a0", " ")
 
 
-def _date_from(match: re.Match[str]) -> datetime | None:
-    groups = match.groupdict()
-    month = _MONTHS[(groups.get("m1") or groups.get("m2") or "").lower()]
-    day = int(groups.get("d1") or groups.get("d2") or 0)
-    hour = int(groups.get("hh") or 0)
-    minute = int(groups.get("mm") or 0)
-    try:
-        return datetime(int(groups["y"]), month, day, hour, minute)
-    except ValueError:
-        return None
-
-
-def _looks_like_headline(line: str) -> bool:
+def looks_like_headline(line: str) -> bool:
+    """Whether a line reads as a headline: short, capitalised, no closing punctuation."""
     words = line.split()
     return (
         2 <= len(words) <= 25
@@ -199,9 +152,9 @@ def clean_text(raw: str) -> CleanText:
     for i, line in enumerate(lines):
         if not line:
             continue
-        dateline = _DATELINE.match(line)
-        if dateline:
-            published = published or _date_from(dateline)
+        dated = date_line(line)
+        if dated is not None:
+            published = published or dated
             lines[i] = ""
             continue
         if _JUNK_LINE.match(line):
@@ -213,16 +166,15 @@ def clean_text(raw: str) -> CleanText:
     title: str | None = None
     following = [ln for ln in lines[body_start + 1 :] if ln]
     first = lines[body_start] if body_start < len(lines) else ""
-    if first and following and _looks_like_headline(first):
+    if first and following and looks_like_headline(first):
         title = first
         lines[body_start] = ""
 
     kept: list[str] = []
     for line in lines:
-        if _JUNK_LINE.match(line) or _DATELINE.match(line):
-            if line and _DATELINE.match(line) and published is None:
-                m = _DATELINE.match(line)
-                published = _date_from(m) if m else None
+        dated = date_line(line) if line else None
+        if _JUNK_LINE.match(line) or dated is not None:
+            published = published or dated
             kept.append("")
             continue
         if title and line.rstrip(" .") == title.rstrip(" ."):
@@ -244,7 +196,5 @@ def clean_text(raw: str) -> CleanText:
 
     body = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
     if published is None:
-        match = _TEXT_DATE.search(body[:_TEXT_DATE_WINDOW])
-        if match:
-            published = _date_from(match)
+        published = text_date(body)
     return CleanText(title=title, published_at=published, text=body)

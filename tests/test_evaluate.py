@@ -1,95 +1,143 @@
-"""Relevance and topic evaluation on a labelled folder, and the development-set quality gates."""
+"""`monitor eval`: labelled articles served as pages and ingested for real; the quality gates."""
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from monitor.errors import ConfigError
-from monitor.evaluate import evaluate_relevance, evaluate_topics, expected_topic, read_eval_dir
+from monitor.evaluate import EvalReport, evaluate, read_eval_dir
+from monitor.evaluate.labelled import LabelledArticle
+from monitor.evaluate.metrics import Outcome, expected_topic, stance_report
+from monitor.evaluate.site import feed_xml, page_html
+from monitor.settings import Settings, load_settings
 
 BASELINES = Path(__file__).resolve().parent / "baselines.json"
 
 ON_TOPIC = (
     "Iraqi parliament votes to expel US troops\n\n"
     "Iraq's parliament voted on Sunday to expel US troops from the country after a US strike in "
-    "Baghdad. About 5,000 US troops are stationed in Iraq."
+    "Baghdad killed an Iranian general. About 5,000 US troops are stationed in Iraq, and the "
+    "resolution asks the government to end the presence of all foreign forces on Iraqi soil."
 )
 OFF_TOPIC = (
     "US to withdraw 12,000 troops from Germany\n\n"
     "The Pentagon said it would withdraw about 12,000 troops from Germany, moving some to other "
-    "European countries."
+    "European countries and bringing others home, in a shake-up of its forces in Europe that "
+    "officials in Berlin said they had not been consulted on."
+)
+ROCKETS = (
+    "Rockets hit Ain al-Asad air base housing US troops\n\n"
+    "Three rockets struck Ain al-Asad air base in western Iraq, which hosts US forces, on Monday. "
+    "A coalition spokesman said the attack caused no casualties, and Iraqi security forces "
+    "found the launch site in a field near the base."
 )
 
 
-def _write_eval(folder: Path, items: list[tuple[str, str, str, str]]) -> Path:
-    """items: (id, label, why, text) -> an evaluation folder like ../shared/data/eval."""
+def _write_eval(folder: Path, items: list[tuple[str, str, str, str, str]]) -> Path:
+    """items: (id, label, event_cluster, stance, text) -> a folder like ../shared/data/eval."""
     (folder / "articles").mkdir(parents=True)
-    rows = ["id\tlabel\tevent_cluster\turl\ttext_chars"]
-    for article_id, label, why, text in items:
-        url = f"https://example.org/{article_id}"
-        rows.append(f"{article_id}\t{label}\tC{article_id}\t{url}\t{len(text)}")
-        header = f"url: {url}\nlabel: {label}\nwhy: {why}\n\n"
-        (folder / "articles" / f"{article_id}.txt").write_text(header + text, encoding="utf-8")
+    rows = ["id\tlabel\tevent_cluster\turl\ttext_chars\tpublished\tstoryline\tstance"]
+    for item_id, label, cluster, stance, text in items:
+        url = f"https://news{item_id}.example.org/story/{item_id}"
+        rows.append(f"{item_id}\t{label}\t{cluster}\t{url}\t{len(text)}\t2020-01-05\t\t{stance}")
+        header = f"url: {url}\nlabel: {label}\nwhy: why-{item_id}\npublished: 2020-01-05\n\n"
+        (folder / "articles" / f"{item_id}.txt").write_text(header + text, encoding="utf-8")
     (folder / "index.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return folder
 
 
-def test_header_lines_never_reach_the_classifier(tmp_path: Path) -> None:
-    folder = _write_eval(tmp_path / "eval", [("001", "on-topic", "the vote", ON_TOPIC)])
+@pytest.fixture
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return load_settings(db=tmp_path / "unused.duckdb")
+
+
+def test_header_lines_never_reach_the_pipeline(tmp_path: Path) -> None:
+    folder = _write_eval(tmp_path / "eval", [("001", "on-topic", "E01_vote", "", ON_TOPIC)])
     (item,) = read_eval_dir(folder)
-    assert (item.label, item.why, item.url) == ("on-topic", "the vote", "https://example.org/001")
-    assert item.title == "Iraqi parliament votes to expel US troops"
-    assert "label:" not in item.text and "on-topic" not in item.text
-    assert "url:" not in item.text and "why:" not in item.text
+    assert (item.label, item.why, item.published) == ("on-topic", "why-001", date(2020, 1, 5))
+    assert item.body.startswith("Iraqi parliament votes")
+    for dated in (True, False):
+        page = page_html(item, dated=dated).decode()
+        assert "label:" not in page and "why-001" not in page and "published:" not in page
+        assert "<h1>Iraqi parliament votes to expel US troops</h1>" in page
+        assert 'content="news001.example.org"' in page  # the outlet, from the original URL
+    # Dated, the day is in the page metadata and the feed; undated, nowhere.
+    assert 'article:published_time" content="2020-01-05"' in page_html(item, dated=True).decode()
+    assert "2020" not in page_html(item, dated=False).decode().split("<article>")[0]
+    assert b"<pubDate>Sun, 05 Jan 2020" in feed_xml([item], "http://h", dated=True)
+    assert b"pubDate" not in feed_xml([item], "http://h", dated=False)
 
 
-def test_report_counts_and_lists_every_miss(tmp_path: Path) -> None:
+def test_a_folder_without_an_index_is_refused(tmp_path: Path, offline: Settings) -> None:
+    with pytest.raises(ConfigError, match=r"index\.tsv"):
+        evaluate(tmp_path, offline)
+
+
+def test_the_web_path_reports_every_miss_and_each_run(tmp_path: Path, offline: Settings) -> None:
     folder = _write_eval(
         tmp_path / "eval",
         [
-            ("001", "on-topic", "the vote", ON_TOPIC),
-            ("002", "off-topic", "Germany", OFF_TOPIC),
+            ("001", "on-topic", "E01_2020-01-05_parliament_resolution", "for_withdrawal", ON_TOPIC),
+            ("002", "off-topic", "X04_2020-07_germany_withdrawal", "", OFF_TOPIC),
             # Mislabelled on purpose: the classifier is right, so the label shows up as a miss.
-            ("003", "off-topic", "deliberately mislabelled", ON_TOPIC),
-            ("004", "on-topic", "deliberately mislabelled", OFF_TOPIC),
+            ("003", "off-topic", "E10_2021-07_ain_al_asad_rockets", "", ROCKETS),
+            ("004", "on-topic", "E03_2024-01_HMC_talks_launch", "neutral", OFF_TOPIC),
         ],
     )
-    report = evaluate_relevance(folder)
-    assert report.total == 4
-    counts = (
-        report.true_positives,
-        report.false_positives,
-        report.false_negatives,
-        report.true_negatives,
-    )
+    report = evaluate(folder, offline, workdir=tmp_path / "work")
+    rel = report.relevance
+    counts = (rel.true_positives, rel.false_positives, rel.false_negatives, rel.true_negatives)
     assert counts == (1, 1, 1, 1)
-    assert (report.precision, report.recall, report.f1) == (0.5, 0.5, 0.5)
-    assert [(m.id, m.label) for m in report.misses] == [("003", "off-topic"), ("004", "on-topic")]
-    assert all(m.why == "deliberately mislabelled" for m in report.misses)
+    assert [(m.id, m.label) for m in rel.misses] == [("003", "off-topic"), ("004", "on-topic")]
+    assert all(m.why.startswith("why-00") for m in rel.misses)
     text = report.render()
     assert "F1 0.500" in text
     assert "miss 003: false positive" in text and "miss 004: false negative" in text
+    # Every page went through the real ingest, twice, each time into its own database.
+    for run in (report.dated, report.undated):
+        assert all(o.article_id is not None for o in run.outcomes)
+    assert report.dated.dates.sources == {"metadata": 4}
+    assert "metadata" not in report.undated.dates.sources
+    assert (tmp_path / "work" / "dated.duckdb").is_file()
+    assert (tmp_path / "work" / "undated.duckdb").is_file()
+    # Topics are scored against the cluster names of on-topic articles.
+    assert [(r.id, r.expected) for r in report.topics.results] == [
+        ("001", "parliament_vote"),
+        ("004", "negotiations"),
+    ]
+    assert "with the folder's dates" in text and "with no dates anywhere" in text
+    assert set(report.figures()) >= {"relevance_f1", "clustering_f1", "clustering_f1_undated"}
 
 
-def test_a_folder_without_an_index_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"index\.tsv"):
-        evaluate_relevance(tmp_path)
+def _outcome(item_id: str, gold: str | None, got: str | None) -> Outcome:
+    item = LabelledArticle(item_id, "on-topic", "E", "https://x.org", None, None, gold, "", "text")
+    return Outcome(item, article_id=item_id, stance=got)
 
 
-def test_development_set_relevance_does_not_drop_below_baseline(shared_data: Path) -> None:
-    """Quality gate: the recorded baseline F1 on ../shared/data/eval, and no false alarms."""
-    eval_dir = shared_data / "eval"
-    if not (eval_dir / "index.tsv").is_file():
-        pytest.skip(f"no labelled evaluation folder at {eval_dir}")
-    baselines = json.loads(BASELINES.read_text(encoding="utf-8"))
-    report = evaluate_relevance(eval_dir)
-    assert report.f1 >= baselines["relevance_f1"], report.render()
-    # Hard negatives (NATO Mission Iraq, the 2003 invasion, Turkish strikes ...) marked
-    # relevant: never more than recorded.
-    assert report.false_positives <= baselines["relevance_false_positives_max"], report.render()
+def test_stance_report_counts_confusion_swaps_and_macro_f1() -> None:
+    report = stance_report(
+        [
+            _outcome("1", "for_withdrawal", "for_withdrawal"),
+            _outcome("2", "for_withdrawal", "neutral"),
+            _outcome("3", "against_withdrawal", "for_withdrawal"),  # a swap
+            _outcome("4", "neutral", "neutral"),
+            _outcome("5", "neutral", None),  # unclassified counts as neutral
+            _outcome("6", None, "for_withdrawal"),  # no stance label: not scored
+        ]
+    )
+    assert report.total == 5
+    assert report.accuracy == pytest.approx(3 / 5)
+    assert report.swaps == 1
+    assert report.confusion[("against_withdrawal", "for_withdrawal")] == 1
+    # F1 per stance: for 0.5 (p 1/2, r 1/2), against 0 (p -, r 0), neutral 0.8 (p 2/3, r 1).
+    assert report.macro_f1 == pytest.approx((0.5 + 0.0 + 0.8) / 3)
+    assert "miss 3: labelled against_withdrawal, predicted for_withdrawal" in report.render()
 
 
 @pytest.mark.parametrize(
@@ -97,12 +145,9 @@ def test_development_set_relevance_does_not_drop_below_baseline(shared_data: Pat
     [
         ("E01_2020-01-05_parliament_resolution", "parliament_vote"),
         ("E03_2024-01_HMC_talks_launch", "negotiations"),
-        ("E03b_2024-02_HMC_resumes", "negotiations"),
-        ("E06_2021-07_kadhimi_strategic_dialogue", "negotiations"),
         ("E10_2021-07_ain_al_asad_rockets", "attack_on_us_forces"),
         ("E04_2024-09_plan_reported", "withdrawal_drawdown"),
         ("E06b_2021-12_combat_mission_ends", "withdrawal_drawdown"),
-        ("X04_2020-07_germany_withdrawal", "withdrawal_drawdown"),
         ("X08_2021_iraq_water", None),
     ],
 )
@@ -110,60 +155,57 @@ def test_event_cluster_names_imply_a_main_topic(cluster: str, topic: str | None)
     assert expected_topic(cluster) == topic
 
 
-def _write_clusters(folder: Path, items: list[tuple[str, str, str, str]]) -> Path:
-    """items: (id, label, event_cluster, text) -> an evaluation folder."""
-    (folder / "articles").mkdir(parents=True)
-    rows = ["id\tlabel\tevent_cluster\turl\ttext_chars"]
-    for article_id, label, cluster, text in items:
-        url = f"https://example.org/{article_id}"
-        rows.append(f"{article_id}\t{label}\t{cluster}\t{url}\t{len(text)}")
-        header = f"url: {url}\nlabel: {label}\nwhy: test\n\n"
-        (folder / "articles" / f"{article_id}.txt").write_text(header + text, encoding="utf-8")
-    (folder / "index.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return folder
+# -- the development folder's quality gates (tests/baselines.json) -----------------------------
 
 
-ROCKETS = (
-    "Rockets hit Ain al-Asad air base housing US troops\n\n"
-    "Three rockets struck Ain al-Asad air base in western Iraq, which hosts US forces, on Monday. "
-    "A coalition spokesman said the attack caused no casualties."
-)
-
-
-def test_topic_report_scores_on_topic_articles_against_their_cluster(tmp_path: Path) -> None:
-    folder = _write_clusters(
-        tmp_path / "eval",
-        [
-            ("001", "on-topic", "E01_2020-01-05_parliament_resolution", ON_TOPIC),
-            ("002", "on-topic", "E10_2021-07_ain_al_asad_rockets", ROCKETS),
-            # The vote article filed under a talks cluster: its expected topic is missed.
-            ("003", "on-topic", "E03_2024-01_HMC_talks_launch", ON_TOPIC),
-            ("004", "off-topic", "X04_2020-07_germany_withdrawal", OFF_TOPIC),
-        ],
-    )
-    report = evaluate_topics(folder)
-    assert [(r.id, r.expected) for r in report.results] == [
-        ("001", "parliament_vote"),
-        ("002", "attack_on_us_forces"),
-        ("003", "negotiations"),
-    ]
-    assert [r.hit for r in report.results] == [True, True, False]
-    assert report.hit_rate == pytest.approx(2 / 3)
-    assert report.relevant == 3
-    assert 1.0 <= report.mean_topics <= 3.0
-    text = report.render()
-    assert "hit rate 0.667" in text
-    assert "miss 003 (E03_2024-01_HMC_talks_launch): expected negotiations" in text
-    assert "miss 001" not in text
-
-
-def test_development_set_topics_stay_discriminative(shared_data: Path) -> None:
-    """Quality gate: the cluster's main topic is found, with few topics per article."""
-    eval_dir = shared_data / "eval"
+@pytest.fixture(scope="module")
+def development(tmp_path_factory: pytest.TempPathFactory) -> EvalReport:
+    eval_dir = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval"
     if not (eval_dir / "index.tsv").is_file():
         pytest.skip(f"no labelled evaluation folder at {eval_dir}")
-    baselines = json.loads(BASELINES.read_text(encoding="utf-8"))
-    report = evaluate_topics(eval_dir)
+    work = tmp_path_factory.mktemp("dev-eval")
+    settings = Settings.model_validate({"storage": {"db": str(work / "unused.duckdb")}})
+    return evaluate(eval_dir, settings, workdir=work)
+
+
+def _baselines() -> dict[str, float]:
+    data: dict[str, float] = json.loads(BASELINES.read_text(encoding="utf-8"))
+    return data
+
+
+def test_development_relevance_meets_the_gate(development: EvalReport) -> None:
+    gates = _baselines()
+    report = development.relevance
+    assert report.f1 >= gates["relevance_f1"], report.render()
+    assert report.false_positives <= gates["relevance_false_positives_max"], report.render()
+
+
+def test_development_topics_stay_discriminative(development: EvalReport) -> None:
+    gates = _baselines()
+    report = development.topics
     assert report.results, "the development set has clusters with an expected topic"
-    assert report.hit_rate >= baselines["topic_hit_rate"], report.render()
-    assert report.mean_topics <= baselines["topics_per_article_max"], report.render()
+    assert report.hit_rate >= gates["topic_hit_rate"], report.render()
+    assert report.mean_topics <= gates["topics_per_article_max"], report.render()
+
+
+def test_development_stories_meet_the_gates_with_and_without_dates(
+    development: EvalReport,
+) -> None:
+    gates = _baselines()
+    assert development.dated.stories.f1 >= gates["clustering_f1"], development.dated.render()
+    assert development.undated.stories.f1 >= gates["clustering_f1_undated"], (
+        development.undated.render()
+    )
+    for run in (development.dated, development.undated):
+        assert run.stories.cross_group_near_links == 0, run.render()
+    # Dated pages all keep the day they carry.
+    dates = development.dated.dates
+    assert dates.right_day == dates.known and dates.known >= 90, dates.render()
+
+
+def test_development_stance_meets_the_gate(development: EvalReport) -> None:
+    gates = _baselines()
+    report = development.stance
+    assert report.accuracy >= gates["stance_accuracy"], report.render()
+    assert report.macro_f1 >= gates["stance_macro_f1"], report.render()
+    assert report.swaps == 0, report.render()

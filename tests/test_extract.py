@@ -17,7 +17,6 @@ from monitor.collect import collect
 from monitor.errors import ExtractError
 from monitor.extract import (
     ExtractFailure,
-    choose_date,
     decode_html,
     extract_page,
     extract_pages,
@@ -91,22 +90,6 @@ def test_feed_date_then_url_date() -> None:
     assert (from_url.published_at, from_url.date_source) == (datetime(2024, 1, 26), "url")
     nothing = extract_page(page(html, "https://example.org/news/iraq-talks"))
     assert (nothing.published_at, nothing.date_source) == (None, "unknown")
-
-
-def test_choose_date_prefers_metadata_and_keeps_the_feed_time_of_the_same_day() -> None:
-    feed = datetime(2024, 1, 26, 9, 15)
-    assert choose_date("2024-01-26", feed, "https://x.org/") == (feed, "metadata")
-    assert choose_date("2024-01-25", feed, "https://x.org/") == (datetime(2024, 1, 25), "metadata")
-    assert choose_date("2999-01-01", None, "https://x.org/2021/03/04/a") == (
-        datetime(2021, 3, 4),
-        "url",
-    )
-    # htmldate reads the URL too: a "metadata" date equal to the URL's is labelled by its source.
-    assert choose_date("2021-03-04", None, "https://x.org/2021/03/04/a") == (
-        datetime(2021, 3, 4),
-        "url",
-    )
-    assert choose_date("2021-03-04", feed, "https://x.org/2021/03/04/a") == (feed, "feed")
 
 
 def test_a_lying_charset_header_is_overruled_by_the_bytes() -> None:

@@ -41,12 +41,14 @@ def test_seed_titles_come_from_headline_lines(seeds_dir: Path) -> None:
     assert _read(seeds_dir, "003").title is None
 
 
-def test_seed_dates_from_date_line_dateline_and_caption(seeds_dir: Path) -> None:
+def test_seed_dates_from_the_date_line_and_the_dateline_not_a_caption(seeds_dir: Path) -> None:
     a000, a001, a004 = (_read(seeds_dir, p) for p in ("000", "001", "004"))
     assert a000.published_at == datetime(2020, 1, 5)
     assert a001.published_at == datetime(2024, 3, 18, 21, 0)
-    assert a004.published_at == datetime(2020, 1, 5)
-    assert {a000.date_source, a001.date_source, a004.date_source} == {"text"}
+    assert {a000.date_source, a001.date_source} == {"text"}
+    # 004's only date is in a photo caption; captions are as often file pictures, so it waits
+    # for its story's date (test_pipeline: 2020-01-05, date_source 'story').
+    assert (a004.published_at, a004.date_source) == (None, "unknown")
     assert _read(seeds_dir, "002").published_at is None
     assert _read(seeds_dir, "002").date_source == "unknown"
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from monitor.cluster_eval import evaluate_clustering, pairwise_scores, read_eval_dir
+from monitor.evaluate.metrics import pairwise_scores
 from monitor.models import Article
 from monitor.pipeline import process_pending, run_ingest, store_articles
 from monitor.prepare import Preparation, prepare_articles
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.stories.features import cues_conflict, event_cues
-
-BASELINES = Path(__file__).with_name("baselines.json")
 
 VOTE_A = """\
 Iraq's parliament voted on Sunday in favour of a resolution calling on the government to expel \
@@ -223,16 +220,3 @@ def test_event_cues_tell_counts_apart() -> None:
 def test_pairwise_scores_count_pairs() -> None:
     truth = {"a": "x", "b": "x", "c": "y", "d": "y"}
     assert pairwise_scores(truth, {"a": 1, "b": 1, "c": 2, "d": 3}) == (2, 1, 1)  # type: ignore[dict-item]
-
-
-def test_development_set_clustering_meets_recorded_baseline(
-    shared_data: Path, tmp_path: Path
-) -> None:
-    eval_dir = shared_data / "eval"
-    if not (eval_dir / "index.tsv").is_file():
-        pytest.skip(f"no labelled eval set at {eval_dir}")
-    baseline = json.loads(BASELINES.read_text())["clustering_f1"]
-    report = evaluate_clustering(eval_dir, workdir=tmp_path)
-    assert report.articles == len(read_eval_dir(eval_dir))
-    assert report.cross_event_near_links == 0
-    assert report.f1 >= baseline, report.as_dict()

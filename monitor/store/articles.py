@@ -284,3 +284,50 @@ def texts_to_reclassify(
         "ORDER BY a.article_id LIMIT $2",
         params,
     ).fetchall()
+
+
+@dataclass(frozen=True)
+class Decided:
+    """An article with everything decided about it (for evaluation and export)."""
+
+    url: str
+    article_id: str
+    title: str | None
+    story_id: str | None
+    duplicate_of: str | None
+    duplicate_reason: str | None
+    published_at: datetime | None
+    date_source: str
+    relevant: bool | None
+    relevance_score: float | None
+    stance: str | None
+    topics: tuple[str, ...]
+    version: str | None
+
+
+def decided(con: Connection) -> list[Decided]:
+    """Every stored article with its dedup decision, story, date and classification."""
+    rows = con.execute(
+        "SELECT a.url, a.article_id, a.title, a.story_id, a.duplicate_of, a.duplicate_reason, "
+        "a.published_at, a.date_source, c.relevant, c.relevance_score, c.stance, c.topics, "
+        "c.version FROM core.articles a LEFT JOIN core.classifications c USING (article_id) "
+        "ORDER BY a.url"
+    ).fetchall()
+    return [
+        Decided(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            tuple(r[11] or ()),
+            r[12],
+        )
+        for r in rows
+    ]
