@@ -110,7 +110,12 @@ def _linkage(a: Group, b: Group, idf: Idf, cache: dict[tuple[str, str], float]) 
                 sim = cache[key] = cosine(x.vector, y.vector)
             total += sim
     score = total / (len(a.members) * len(b.members))
-    if weekdays_differ(a.cue_set, b.cue_set):
+    # Weekdays named in the leads stand in for dates, where the dates cannot tell: a report
+    # undated, or both dated the same day. Days apart explain different weekdays (a preview
+    # on Saturday and the visit on Monday are one story).
+    if (a.first_at is None or b.first_at is None or a.gap_days(b) < 1) and weekdays_differ(
+        a.cue_set, b.cue_set
+    ):
         score *= WEEKDAY_PENALTY
     return score
 
