@@ -203,6 +203,7 @@ def assign_stories(
     scored = stories.score(batch, story_store.term_stats(con, batch))
     plan = stories.assign(scored, story_store.candidates(con, scored))
     story_store.save(con, scored, plan.new_stories, plan.story_of, now)
+    story_store.merge(con, plan.merged, now)  # stored stories the batch's reports bridged
     origins = [o for o in copy_of.values() if o is not None and o not in plan.story_of]
     known = {**story_store.stories_of(con, origins), **plan.story_of}
     story_of: dict[str, str] = {}
