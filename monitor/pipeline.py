@@ -185,8 +185,9 @@ def deduplicate_and_group(
     story_of = assign_stories(con, pending, found.decisions, now)
     stored.write_decisions(con, found.decisions, story_of, now)
     story_store.refresh(con, list(story_of.values()), now)
-    copies = [a.url for a, d in zip(pending, found.decisions, strict=True) if d.duplicate_of]
-    fetches.mark_duplicates(con, copies)
+    # Copies in the batch, and stored originals that turned out to copy an earlier report.
+    copies = [d.article_id for d in found.decisions if d.duplicate_of]
+    fetches.mark_duplicates(con, copies + [r.old_origin for r in found.repoints])
     return found.decisions
 
 

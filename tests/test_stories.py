@@ -236,7 +236,9 @@ _HALF_B = (
 def test_reports_that_bridge_two_stored_stories_merge_them(tmp_path: Path) -> None:
     db = tmp_path / "m.duckdb"
     when = datetime(2024, 5, 2, 9, 0)
-    first = _ingest(db, [_article("https://a.example/1", _HALF_A * 3, "Airfield damage", "A", when)])
+    first = _ingest(
+        db, [_article("https://a.example/1", _HALF_A * 3, "Airfield damage", "A", when)]
+    )
     second = _ingest(
         db, [_article("https://b.example/1", _HALF_B * 3, "Launch site found", "B", when)], "r2"
     )
