@@ -365,7 +365,6 @@ async def _collect(
             output = [ExtractFailure(p.url, p.source, f"worker failed: {output!r}") for p in pages]
         for page, item in zip(pages, output, strict=True):
             extracted[page.url] = item
-    canon_seen: set[str] = set(stored)
     for link in fresh:
         got = fetched[link.url]
         record = got.record
@@ -373,9 +372,7 @@ async def _collect(
         if isinstance(done, ExtractFailure):
             record = replace(record, outcome="error", error=done.reason, error_kind="ExtractError")
         elif isinstance(done, Article):
-            if done.canonical_url in canon_seen:
-                record = replace(record, outcome="duplicate")
-            canon_seen.add(done.canonical_url or done.url)
+            # Which of two copies is the original, and so keeps `new`, dedup decides once.
             result.articles.append(done)
         if got.cache is not None and not isinstance(done, Article):
             # Remember validators only for pages we did not store, so an unchanged page that

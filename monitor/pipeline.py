@@ -185,8 +185,9 @@ def deduplicate_and_group(
     story_of = assign_stories(con, pending, found.decisions, now)
     stored.write_decisions(con, found.decisions, story_of, now)
     story_store.refresh(con, list(story_of.values()), now)
-    copies = [a.url for a, d in zip(pending, found.decisions, strict=True) if d.duplicate_of]
-    fetches.mark_duplicates(con, copies)
+    # Copies in the batch, and stored originals that turned out to copy an earlier report.
+    copies = [d.article_id for d in found.decisions if d.duplicate_of]
+    fetches.mark_duplicates(con, copies + [r.old_origin for r in found.repoints])
     return found.decisions
 
 
@@ -203,6 +204,7 @@ def assign_stories(
     scored = stories.score(batch, story_store.term_stats(con, batch))
     plan = stories.assign(scored, story_store.candidates(con, scored))
     story_store.save(con, scored, plan.new_stories, plan.story_of, now)
+    story_store.merge(con, plan.merged, now)  # stored stories the batch's reports bridged
     origins = [o for o in copy_of.values() if o is not None and o not in plan.story_of]
     known = {**story_store.stories_of(con, origins), **plan.story_of}
     story_of: dict[str, str] = {}

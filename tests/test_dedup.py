@@ -293,3 +293,38 @@ def test_an_earlier_copy_in_the_batch_repoints_the_stored_original() -> None:
     result = dedup.find_duplicates([early], dedup.probes([early]), known)
     assert result.decisions[0].duplicate_of is None
     assert result.repoints == [dedup.Repoint("stored-1", early.article_id, "hash", 1.0)]
+
+
+def _outcomes(db: Path) -> dict[str, str]:
+    return dict(Store(db).query("SELECT url, outcome FROM fetches"))
+
+
+@pytest.mark.parametrize("order", [("x", "y"), ("y", "x")])
+def test_copies_published_together_the_first_seen_is_the_original(
+    tmp_path: Path, order: tuple[str, str]
+) -> None:
+    """Feed order breaks the tie, not the URL's hash; only the original's fetch says new."""
+    db = tmp_path / "m.duckdb"
+    urls = {"x": "https://x.example/copy", "y": "https://y.example/copy"}
+    rows = _ingest(db, [_article(urls[k]) for k in order])
+    first, second = (urls[k] for k in order)
+    assert rows[first][1] is None and rows[second][1] == rows[first][0]
+    assert _outcomes(db) == {first: "new", second: "duplicate"}
+
+
+def test_the_earlier_published_copy_is_the_original_wherever_it_is_listed(db: Path) -> None:
+    late = _article("https://late.example/a", published_at=datetime(2024, 2, 8, 18, 0))
+    early = _article("https://early.example/a", published_at=datetime(2024, 2, 8, 7, 0))
+    rows = _ingest(db, [late, early])
+    assert rows[early.url][1] is None and rows[late.url][1] == rows[early.url][0]
+    assert _outcomes(db) == {early.url: "new", late.url: "duplicate"}
+
+
+def test_a_stored_original_that_turns_out_a_copy_gives_up_new(db: Path) -> None:
+    late = _article("https://late.example/a", published_at=datetime(2024, 2, 8, 18, 0))
+    _ingest(db, [late], run="r1")
+    assert _outcomes(db) == {late.url: "new"}
+    early = _article("https://early.example/a", published_at=datetime(2024, 2, 8, 7, 0))
+    rows = _ingest(db, [early], run="r2")
+    assert rows[late.url][1] == rows[early.url][0]
+    assert _outcomes(db) == {early.url: "new", late.url: "duplicate"}

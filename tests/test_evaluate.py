@@ -62,16 +62,21 @@ def test_header_lines_never_reach_the_pipeline(tmp_path: Path) -> None:
     (item,) = read_eval_dir(folder)
     assert (item.label, item.why, item.published) == ("on-topic", "why-001", date(2020, 1, 5))
     assert item.body.startswith("Iraqi parliament votes")
-    for dated in (True, False):
-        page = page_html(item, dated=dated).decode()
+    for dating in ("dated", "undated", "coarse"):
+        page = page_html(item, dating=dating).decode()
         assert "label:" not in page and "why-001" not in page and "published:" not in page
         assert "<h1>Iraqi parliament votes to expel US troops</h1>" in page
         assert 'content="news001.example.org"' in page  # the outlet, from the original URL
-    # Dated, the day is in the page metadata and the feed; undated, nowhere.
-    assert 'article:published_time" content="2020-01-05"' in page_html(item, dated=True).decode()
-    assert "2020" not in page_html(item, dated=False).decode().split("<article>")[0]
-    assert b"<pubDate>Sun, 05 Jan 2020" in feed_xml([item], "http://h", dated=True)
-    assert b"pubDate" not in feed_xml([item], "http://h", dated=False)
+    # Dated, the day is in the page metadata and the feed; undated, nowhere; coarse, the feed
+    # gives the day of the run and the page nothing.
+    dated = page_html(item, dating="dated").decode()
+    assert 'article:published_time" content="2020-01-05"' in dated
+    for dating in ("undated", "coarse"):
+        assert "2020" not in page_html(item, dating=dating).decode().split("<article>")[0]
+    assert b"<pubDate>Sun, 05 Jan 2020" in feed_xml([item], "http://h", dating="dated")
+    assert b"pubDate" not in feed_xml([item], "http://h", dating="undated")
+    coarse = feed_xml([item, item], "http://h", dating="coarse").decode()
+    assert coarse.count("<pubDate>") == 2 and "2020" not in coarse
 
 
 def test_a_folder_without_an_index_is_refused(tmp_path: Path, offline: Settings) -> None:
@@ -99,19 +104,21 @@ def test_the_web_path_reports_every_miss_and_each_run(tmp_path: Path, offline: S
     text = report.render()
     assert "F1 0.500" in text
     assert "miss 003: false positive" in text and "miss 004: false negative" in text
-    # Every page went through the real ingest, twice, each time into its own database.
-    for run in (report.dated, report.undated):
+    # Every page went through the real ingest, three times, each time into its own database.
+    for run in (report.dated, report.undated, report.coarse):
         assert all(o.article_id is not None for o in run.outcomes)
     assert report.dated.dates.sources == {"metadata": 4}
     assert "metadata" not in report.undated.dates.sources
-    assert (tmp_path / "work" / "dated.duckdb").is_file()
-    assert (tmp_path / "work" / "undated.duckdb").is_file()
+    assert report.coarse.dates.sources == {"feed": 4}
+    for dating in ("dated", "undated", "coarse"):
+        assert (tmp_path / "work" / f"{dating}.duckdb").is_file()
     # Topics are scored against the cluster names of on-topic articles.
     assert [(r.id, r.expected) for r in report.topics.results] == [
         ("001", "parliament_vote"),
         ("004", "negotiations"),
     ]
     assert "with the folder's dates" in text and "with no dates anywhere" in text
+    assert "with every item dated the day of the run" in text
     assert set(report.figures()) >= {"relevance_f1", "clustering_f1", "clustering_f1_undated"}
 
 
@@ -188,7 +195,7 @@ def test_development_topics_stay_discriminative(development: EvalReport) -> None
     assert report.mean_topics <= gates["topics_per_article_max"], report.render()
 
 
-def test_development_stories_meet_the_gates_with_and_without_dates(
+def test_development_stories_meet_the_gates_with_without_and_with_coarse_dates(
     development: EvalReport,
 ) -> None:
     gates = _baselines()
@@ -196,7 +203,10 @@ def test_development_stories_meet_the_gates_with_and_without_dates(
     assert development.undated.stories.f1 >= gates["clustering_f1_undated"], (
         development.undated.render()
     )
-    for run in (development.dated, development.undated):
+    assert development.coarse.stories.f1 >= gates["clustering_f1_coarse"], (
+        development.coarse.render()
+    )
+    for run in (development.dated, development.undated, development.coarse):
         assert run.stories.cross_group_near_links == 0, run.render()
     # Dated pages all keep the day they carry.
     dates = development.dated.dates

@@ -220,3 +220,43 @@ def test_event_cues_tell_counts_apart() -> None:
 def test_pairwise_scores_count_pairs() -> None:
     truth = {"a": "x", "b": "x", "c": "y", "d": "y"}
     assert pairwise_scores(truth, {"a": 1, "b": 1, "c": 2, "d": 3}) == (2, 1, 1)  # type: ignore[dict-item]
+
+
+# Two halves of one event's vocabulary: each report has one half, the bridge both.
+_HALF_A = (
+    "Engineers inspected the damaged Qayyarah airfield runway, the cratered taxiway and the "
+    "burned hangar, and a spokesman for the Nineveh operations command described the repairs."
+)
+_HALF_B = (
+    "Investigators examined the launch rails found in a Shirqat orchard, a pickup truck and "
+    "timer fragments, and the provincial police chief described the search for the cell."
+)
+
+
+def test_reports_that_bridge_two_stored_stories_merge_them(tmp_path: Path) -> None:
+    db = tmp_path / "m.duckdb"
+    when = datetime(2024, 5, 2, 9, 0)
+    first = _ingest(
+        db, [_article("https://a.example/1", _HALF_A * 3, "Airfield damage", "A", when)]
+    )
+    second = _ingest(
+        db, [_article("https://b.example/1", _HALF_B * 3, "Launch site found", "B", when)], "r2"
+    )
+    story_a = first["https://a.example/1"][0]
+    story_b = second["https://b.example/1"][0]
+    assert story_a != story_b  # on their own, the two reports share too little
+    bridge = _article(
+        "https://c.example/1",
+        (_HALF_A + " " + _HALF_B) * 2,
+        "Airfield damage and the launch site",
+        "C",
+        when.replace(hour=15),
+    )
+    third = _ingest(db, [bridge], "r3")
+    merged = {third[u][0] for u in ("https://a.example/1", "https://b.example/1", bridge.url)}
+    assert len(merged) == 1, third
+    store = Store(db)
+    assert store.query("SELECT count(*), sum(article_count) FROM stories") == [(1, 3)]
+    (story,) = merged
+    assert store.query("SELECT DISTINCT story_id FROM core.story_features") == [(story,)]
+    assert story in (story_a, story_b)  # the merged story keeps one of the stored ids

@@ -1,11 +1,11 @@
 """`monitor eval DIR`: what users get, measured on a labelled folder.
 
 The labelled articles are served as web pages from 127.0.0.1 behind a feed (site.py) and go
-through the real ingest (fetch, extract, dedup, stories, classify) into a fresh database, twice:
-with the days the folder knows in the page metadata and the feed, and with no dates anywhere.
-Relevance, event types and stance are measured on the dated run (dates do not change them);
-stories and dates on both. There is one code path, the pipeline's; nothing here reads the texts
-another way.
+through the real ingest (fetch, extract, dedup, stories, classify) into a fresh database, three
+times: with the days the folder knows in the page metadata and the feed, with no dates anywhere,
+and with every item dated the day of the run by the feed (coarse). Relevance, event types and
+stance are measured on the dated run (dates do not change them); stories and dates on all three.
+There is one code path, the pipeline's; nothing here reads the texts another way.
 """
 
 from __future__ import annotations
@@ -48,19 +48,25 @@ __all__ = [
 ]
 
 
+_HEADINGS = {
+    "dated": "with the folder's dates",
+    "undated": "with no dates anywhere",
+    "coarse": "with every item dated the day of the run",
+}
+
+
 @dataclass(frozen=True)
 class RunReport:
     """One ingest of the folder's pages: its stories and dates."""
 
-    dated: bool
+    dating: site.Dating
     outcomes: tuple[Outcome, ...]
     stories: ClusteringReport
     dates: DateReport
 
     def render(self) -> str:
         """Stories and dates of this run."""
-        head = "with the folder's dates" if self.dated else "with no dates anywhere"
-        return f"== {head}\n{self.stories.render()}\n{self.dates.render()}"
+        return f"== {_HEADINGS[self.dating]}\n{self.stories.render()}\n{self.dates.render()}"
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ class EvalReport:
     stance: StanceReport
     dated: RunReport
     undated: RunReport
+    coarse: RunReport
 
     def render(self) -> str:
         """The whole report as text."""
@@ -82,6 +89,7 @@ class EvalReport:
                 self.stance.render(),
                 self.dated.render(),
                 self.undated.render(),
+                self.coarse.render(),
             ]
         )
 
@@ -97,8 +105,11 @@ class EvalReport:
             "stance_swaps": self.stance.swaps,
             "clustering_f1": round(self.dated.stories.f1, 4),
             "clustering_f1_undated": round(self.undated.stories.f1, 4),
-            "cross_event_near_links": self.dated.stories.cross_group_near_links
-            + self.undated.stories.cross_group_near_links,
+            "clustering_f1_coarse": round(self.coarse.stories.f1, 4),
+            "cross_event_near_links": sum(
+                run.stories.cross_group_near_links
+                for run in (self.dated, self.undated, self.coarse)
+            ),
         }
 
 
@@ -122,19 +133,19 @@ def _eval_settings(base: Settings, db: Path, feed_url: str, n_items: int) -> Set
 
 
 def ingest_labelled(
-    items: Sequence[LabelledArticle], settings: Settings, workdir: Path, *, dated: bool
+    items: Sequence[LabelledArticle], settings: Settings, workdir: Path, *, dating: site.Dating
 ) -> list[Outcome]:
     """Serve the items as pages, run the real ingest into a fresh database, read what it stored."""
-    db = workdir / ("dated.duckdb" if dated else "undated.duckdb")
+    db = workdir / f"{dating}.duckdb"
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)
-    with site.serve(items, dated=dated) as feed_url:
+    with site.serve(items, dating=dating) as feed_url:
         run_settings = _eval_settings(settings, db, feed_url, len(items))
         summary = run_ingest(run_settings)
         base = feed_url.removesuffix(site.FEED_PATH)
     log.info(
         "eval ingest (%s): %d new, %d failed",
-        "dated" if dated else "undated",
+        dating,
         summary.articles_new,
         summary.errors,
     )
@@ -167,10 +178,10 @@ def ingest_labelled(
 
 
 def _run(
-    items: Sequence[LabelledArticle], settings: Settings, workdir: Path, dated: bool
+    items: Sequence[LabelledArticle], settings: Settings, workdir: Path, dating: site.Dating
 ) -> RunReport:
-    outcomes = ingest_labelled(items, settings, workdir, dated=dated)
-    return RunReport(dated, tuple(outcomes), story_report(outcomes), date_report(outcomes))
+    outcomes = ingest_labelled(items, settings, workdir, dating=dating)
+    return RunReport(dating, tuple(outcomes), story_report(outcomes), date_report(outcomes))
 
 
 def evaluate(eval_dir: Path, settings: Settings, *, workdir: Path | None = None) -> EvalReport:
@@ -179,12 +190,14 @@ def evaluate(eval_dir: Path, settings: Settings, *, workdir: Path | None = None)
     with tempfile.TemporaryDirectory(prefix="monitor-eval-") as tmp:
         where = workdir or Path(tmp)
         where.mkdir(parents=True, exist_ok=True)
-        dated = _run(items, settings, where, True)
-        undated = _run(items, settings, where, False)
+        dated = _run(items, settings, where, "dated")
+        undated = _run(items, settings, where, "undated")
+        coarse = _run(items, settings, where, "coarse")
     return EvalReport(
         relevance=relevance_report(dated.outcomes),
         topics=topic_report(dated.outcomes),
         stance=stance_report(dated.outcomes),
         dated=dated,
         undated=undated,
+        coarse=coarse,
     )

@@ -1,11 +1,16 @@
 """A labelled folder served as a news site on 127.0.0.1: one page per article behind an RSS feed.
 
 This is how `monitor eval` measures what users get: the articles reach the real ingest as web
-pages (fetch, extract, dedup, stories, classify), not as text files. Dated, each page carries
-the folder's `published` day in its metadata (`article:published_time`) and in the feed
-(`pubDate`); undated, neither does, so only what the text itself says remains. The outlet is
-named in `og:site_name` (the host of the article's original URL). The header lines of the
-labelled files are never served.
+pages (fetch, extract, dedup, stories, classify), not as text files. Three ways of dating them:
+
+    dated     the folder's `published` day in the page metadata (`article:published_time`) and
+              in the feed (`pubDate`)
+    undated   neither: only what the text itself says remains
+    coarse    no page metadata, and the feed gives every item the same day, the day of the run
+              (feeds and sitemaps that stamp items with the time they were generated)
+
+The outlet is named in `og:site_name` (the host of the article's original URL). The header lines
+of the labelled files are never served.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal
 
 from monitor.evaluate.labelled import LabelledArticle
 from monitor.seeds import looks_like_headline
 from monitor.urls import host_of
 
 FEED_PATH = "/feed.xml"
+Dating = Literal["dated", "undated", "coarse"]
 
 
 def page_path(item: LabelledArticle) -> str:
@@ -30,7 +37,7 @@ def page_path(item: LabelledArticle) -> str:
     return f"/a/{item.id}.html"
 
 
-def page_html(item: LabelledArticle, *, dated: bool) -> bytes:
+def page_html(item: LabelledArticle, *, dating: Dating) -> bytes:
     """An article page: headline (when the text opens with one), paragraphs, metadata."""
     lines = [line.strip() for line in item.body.split("\n") if line.strip()]
     title = lines[0] if len(lines) > 1 and looks_like_headline(lines[0]) else None
@@ -42,7 +49,7 @@ def page_html(item: LabelledArticle, *, dated: bool) -> bytes:
     ]
     if title:
         head.append(f"<title>{escape(title)}</title>")
-    if dated and item.published is not None:
+    if dating == "dated" and item.published is not None:
         head.append(
             f'<meta property="article:published_time" content="{item.published.isoformat()}">'
         )
@@ -58,13 +65,18 @@ def page_html(item: LabelledArticle, *, dated: bool) -> bytes:
     return page.encode("utf-8")
 
 
-def feed_xml(items: Sequence[LabelledArticle], base: str, *, dated: bool) -> bytes:
+def feed_xml(items: Sequence[LabelledArticle], base: str, *, dating: Dating) -> bytes:
     """An RSS 2.0 feed linking every page, in folder order."""
     entries = []
+    run_day = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     for item in items:
         parts = [f"<link>{escape(base + page_path(item))}</link>"]
-        if dated and item.published is not None:
+        when: datetime | None = None
+        if dating == "dated" and item.published is not None:
             when = datetime(*item.published.timetuple()[:3], tzinfo=UTC)
+        elif dating == "coarse":
+            when = run_day
+        if when is not None:
             parts.append(f"<pubDate>{email.utils.format_datetime(when)}</pubDate>")
         entries.append("<item>" + "".join(parts) + "</item>")
     return (
@@ -110,11 +122,11 @@ class _Site(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(items: Sequence[LabelledArticle], *, dated: bool) -> Iterator[str]:
+def serve(items: Sequence[LabelledArticle], *, dating: Dating) -> Iterator[str]:
     """Serve the articles and their feed on 127.0.0.1 for the block; yield the feed's URL."""
     site = _Site()
-    site.routes = {page_path(item): page_html(item, dated=dated) for item in items}
-    site.routes[FEED_PATH] = feed_xml(items, site.base, dated=dated)
+    site.routes = {page_path(item): page_html(item, dating=dating) for item in items}
+    site.routes[FEED_PATH] = feed_xml(items, site.base, dating=dating)
     site.routes["/robots.txt"] = b"User-agent: *\nAllow: /\n"
     thread = threading.Thread(target=site.serve_forever, name="eval-site", daemon=True)
     thread.start()

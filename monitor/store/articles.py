@@ -51,6 +51,8 @@ def insert(con: Connection, run_id: str, articles: Sequence[Article], now: datet
     }
     fresh = [a for a in unique.values() if a.article_id not in stored]
     keys = [url_key(a.canonical_url or a.url) for a in fresh]
+    row = con.execute("SELECT coalesce(max(seen_order), 0) FROM core.articles").fetchall()
+    first = int(row[0][0]) + 1
     bulk.insert(
         con,
         "core.articles",
@@ -70,6 +72,7 @@ def insert(con: Connection, run_id: str, articles: Sequence[Article], now: datet
             "word_count": [a.word_count for a in fresh],
             "content_hash": [a.content_hash for a in fresh],
             "first_seen_at": [now] * len(fresh),
+            "seen_order": list(range(first, first + len(fresh))),
             "run_id": [run_id] * len(fresh),
         },
     )
@@ -115,8 +118,8 @@ def pending(con: Connection, limit: int) -> list[StoredArticle]:
         "a.published_at, a.date_source, a.content_hash, a.first_seen_at, a.url_key, "
         "m.signature, m.lead, m.shingle_count FROM core.articles a "
         "LEFT JOIN core.minhash m USING (article_id) WHERE a.processed_at IS NULL "
-        "ORDER BY coalesce(a.published_at, a.first_seen_at), a.first_seen_at, a.article_id "
-        "LIMIT ?",
+        "ORDER BY coalesce(a.published_at, a.first_seen_at), a.first_seen_at, a.seen_order, "
+        "a.article_id LIMIT ?",
         [limit],
     ).fetchall()
     out = []

@@ -48,14 +48,15 @@ def insert_records(con: Connection, run_id: str, records: Sequence[FetchRecord])
     )
 
 
-def mark_duplicates(con: Connection, urls: Sequence[str]) -> None:
-    """A copy's fetch is recorded as `duplicate`, not `new` (CONTRACT: fetches.outcome)."""
-    if urls:
+def mark_duplicates(con: Connection, article_ids: Sequence[str]) -> None:
+    """The fetch of a copy is recorded as `duplicate`, not `new` (CONTRACT: fetches.outcome);
+    only an original's fetch says `new`."""
+    if article_ids:
         bulk.execute(
             con,
             "UPDATE core.fetches SET outcome = 'duplicate' WHERE outcome = 'new' "
-            "AND url IN (SELECT url FROM {rows})",
-            {"url": list(urls)},
+            "AND url IN (SELECT a.url FROM core.articles a JOIN {rows} c USING (article_id))",
+            {"article_id": list(article_ids)},
         )
 
 

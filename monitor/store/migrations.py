@@ -362,6 +362,18 @@ MIGRATIONS: list[Migration] = [
         """,
         python=_backfill_url_keys,
     ),
+    Migration(
+        "0008_seen_order",
+        """
+        -- The order articles were first seen in (a run's sources, each feed in its own order):
+        -- among copies published at the same time, the first seen is the original.
+        ALTER TABLE core.articles ADD COLUMN seen_order BIGINT;
+        UPDATE core.articles a SET seen_order = o.n FROM (
+            SELECT article_id, row_number() OVER (ORDER BY first_seen_at, article_id) AS n
+            FROM core.articles
+        ) o WHERE a.article_id = o.article_id;
+        """,
+    ),
 ]
 
 

@@ -27,7 +27,7 @@ def known(con: Connection, batch: Sequence[Probe]) -> Known:
             "SELECT a.url_key, coalesce(a.duplicate_of, a.article_id) FROM core.articles a "
             "WHERE a.url_key IN (SELECT url_key FROM {rows}) "
             f"AND a.article_id NOT IN (SELECT article_id FROM {pending}) "
-            "ORDER BY a.first_seen_at, a.article_id",
+            "ORDER BY a.first_seen_at, a.seen_order, a.article_id",
             {"url_key": [p.url_key for p in batch]},
         ):
             by_url.setdefault(key, origin)
@@ -37,7 +37,7 @@ def known(con: Connection, batch: Sequence[Probe]) -> Known:
             "SELECT a.content_hash, coalesce(a.duplicate_of, a.article_id) FROM core.articles a "
             "WHERE a.content_hash IN (SELECT content_hash FROM {rows}) "
             f"AND a.article_id NOT IN (SELECT article_id FROM {pending}) "
-            "ORDER BY a.first_seen_at, a.article_id",
+            "ORDER BY a.first_seen_at, a.seen_order, a.article_id",
             {"content_hash": [p.content_hash for p in batch]},
         ):
             by_hash.setdefault(digest, origin)

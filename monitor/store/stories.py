@@ -231,3 +231,21 @@ def place(con: Connection, story_of: Mapping[str, str], now: datetime) -> None:
         "DELETE FROM core.stories WHERE story_id NOT IN "
         "(SELECT story_id FROM core.articles WHERE story_id IS NOT NULL)"
     ).fetchall()
+
+
+def merge(con: Connection, merged: Mapping[str, str], now: datetime) -> None:
+    """Fold stories into others (folded story id -> the story it joins): reports, features."""
+    if not merged:
+        return
+    folds = {"folded": list(merged), "keep": list(merged.values())}
+    with bulk.rows(con, folds) as table:
+        for target in ("articles", "story_features"):
+            con.execute(
+                f"UPDATE core.{target} t SET story_id = m.keep FROM {table} m "
+                "WHERE t.story_id = m.folded"
+            ).fetchall()
+        for target in ("stories", "story_spans"):
+            con.execute(
+                f"DELETE FROM core.{target} WHERE story_id IN (SELECT folded FROM {table})"
+            ).fetchall()
+    refresh(con, sorted(set(merged.values())), now)

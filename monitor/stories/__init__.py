@@ -123,10 +123,12 @@ class Candidates:
 
 @dataclass(frozen=True)
 class Assignment:
-    """The story of each original, and the stories it opens (story id, first article)."""
+    """The story of each original, the stories it opens (story id, first article), and the
+    stored stories its reports bridged (folded story id -> the story it joins)."""
 
     story_of: dict[str, str]
     new_stories: list[tuple[str, str]]
+    merged: dict[str, str] = field(default_factory=dict)
 
 
 def assign(scored: Scored, found: Candidates) -> Assignment:
@@ -142,8 +144,11 @@ def assign(scored: Scored, found: Candidates) -> Assignment:
     groups = cluster(members, found.stories, found.of, scored.idf, found.adopted, scored.queries)
     story_of: dict[str, str] = {}
     new: list[tuple[str, str]] = []
+    merged: dict[str, str] = {}
     for group in groups:
         story_id = group.story_id
+        for folded in group.merged:
+            merged[folded] = story_id  # type: ignore[assignment]
         if story_id is None:
             first = group.members[0].article_id
             story_id = make_id("story:" + first)
@@ -152,9 +157,10 @@ def assign(scored: Scored, found: Candidates) -> Assignment:
             if member.article_id in scored.batch.counts:
                 story_of[member.article_id] = story_id
     log.info(
-        "stories: %d originals, %d new stories, %d joined existing ones",
+        "stories: %d originals, %d new stories, %d joined existing ones, %d stories merged",
         len(members),
         len(new),
         len(members) - len(new),
+        len(merged),
     )
-    return Assignment(story_of, new)
+    return Assignment(story_of, new, merged)

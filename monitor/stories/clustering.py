@@ -48,12 +48,16 @@ class StoredStory:
 
 
 class Group:
-    """A cluster during batch clustering: pending articles, perhaps with a stored story."""
+    """A cluster during batch clustering: pending articles, perhaps with stored stories.
+
+    Two stored stories end up in one group when the batch's reports bridge them; the group
+    keeps the story with the most reports (`story_id`) and the others are merged into it.
+    """
 
     def __init__(self, key: int, members: list[Member], story: StoredStory | None = None) -> None:
         self.key = key
         self.members = list(members)
-        self.story_id = story.story_id if story else None
+        self.stories: list[tuple[str, int]] = [(story.story_id, len(members))] if story else []
         self.first_at = story.first_at if story else None
         self.last_at = story.last_at if story else None
         self.version = 0
@@ -67,9 +71,21 @@ class Group:
         self.first_at = when if self.first_at is None else min(self.first_at, when)
         self.last_at = when if self.last_at is None else max(self.last_at, when)
 
+    @property
+    def story_id(self) -> str | None:
+        """The stored story this group continues (the largest of those it holds), or None."""
+        if not self.stories:
+            return None
+        return min(self.stories, key=lambda s: (-s[1], s[0]))[0]
+
+    @property
+    def merged(self) -> list[str]:
+        """Stored stories this group folds into `story_id`."""
+        keep = self.story_id
+        return sorted(sid for sid, _ in self.stories if sid != keep)
+
     def absorb(self, other: Group) -> None:
-        if other.story_id is not None:
-            self.story_id = other.story_id
+        self.stories.extend(other.stories)
         self.members.extend(other.members)
         self._add_date(other.first_at)
         self._add_date(other.last_at)
@@ -88,9 +104,11 @@ class Group:
 
 
 def _linkage(a: Group, b: Group, idf: Idf, cache: dict[tuple[str, str], float]) -> float:
-    """Average cosine similarity between two groups, or 0 when time or cues rule a merge out."""
-    if a.story_id is not None and b.story_id is not None:
-        return 0.0  # two stored stories are never merged here
+    """Average cosine similarity between two groups, or 0 when time or cues rule a merge out.
+
+    Two stored stories are compared only once the batch has linked them: they are never
+    neighbours of each other at the start, only through a report that joined one of them.
+    """
     if a.gap_days(b) > WINDOW_DAYS or cues_conflict(a.cue_set, b.cue_set):
         return 0.0
     total = 0.0
@@ -110,7 +128,12 @@ def _linkage(a: Group, b: Group, idf: Idf, cache: dict[tuple[str, str], float]) 
                 sim = cache[key] = cosine(x.vector, y.vector)
             total += sim
     score = total / (len(a.members) * len(b.members))
-    if weekdays_differ(a.cue_set, b.cue_set):
+    # Weekdays named in the leads stand in for dates, where the dates cannot tell: a report
+    # undated, or both dated the same day. Days apart explain different weekdays (a preview
+    # on Saturday and the visit on Monday are one story).
+    if (a.first_at is None or b.first_at is None or a.gap_days(b) < 1) and weekdays_differ(
+        a.cue_set, b.cue_set
+    ):
         score *= WEEKDAY_PENALTY
     return score
 

@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from importlib import resources
 
 # Parameters (see docs/dedup.md).
-LEAD_WORDS = 200
-BIGRAMS = "names"  # "all", "names" (pairs of capitalised words) or "none"
+LEAD_WORDS = 400
+BIGRAMS = "none"  # "all", "names" (pairs of capitalised words) or "none"
 CUE_WORDS = 90
 # Terms no other document has cannot match anything; they only dilute the vector's norm.
 UNIQUE_WEIGHT = 0.3
@@ -82,9 +82,6 @@ _COUNT_RE = re.compile(
     r"\b(\d{1,3}(?:,\d{3})*|" + "|".join(list(_NUMBER_WORDS) + list(_ORDINALS)) + r")"
     r"\s+(?:(?:us|american|iraqi|more|new|other|additional|separate)\s+)?([a-z]{3,})\b"
 )
-_COUNT_NOUN_STOP = frozenset(
-    ["percent", "cent", "years", "months", "days", "weeks", "times", "hours", "minutes", "decades"]
-)
 _PLURAL_NOUNS = frozenset(["people", "personnel", "police", "staff", "children", "women", "men"])
 
 
@@ -128,17 +125,34 @@ def term_counts(title: str | None, text: str) -> dict[str, float]:
     return counts
 
 
+@functools.cache
+def count_nouns() -> dict[str, str]:
+    """Nouns whose counts are event cues, and their kind: "things" or "tolls" (data file)."""
+    text = resources.files("monitor.stories").joinpath("event_counts.txt").read_text("utf-8")
+    kinds: dict[str, str] = {}
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        else:
+            kinds[line] = section
+    return kinds
+
+
 def event_cues(title: str | None, text: str) -> list[str]:
     """Event cues in the lead: weekdays ('wd:monday') and counts of things ('n:rocket=3')."""
-    stop = stopwords()
+    nouns = count_nouns()
     head = (title or "") + " . " + text[: CUE_WORDS * 12]
     lead = " ".join(_prepare(head).split()[:CUE_WORDS]).casefold()
     cues = {f"wd:{m.group(1)}" for m in _WEEKDAY_RE.finditer(lead)}
     for m in _COUNT_RE.finditer(lead):
         number, raw_noun = m.group(1), m.group(2)
         noun = _norm(raw_noun)
-        if noun in _COUNT_NOUN_STOP or noun in stop:
-            continue
+        if noun not in nouns:
+            continue  # "29 http", "20 negotiations", "two nations": not a count of event things
         if number in _ORDINALS:
             value = _ORDINALS[number]  # "sixth round", "first meeting"
         else:
@@ -179,11 +193,22 @@ def _counts(cues: Iterable[str]) -> dict[str, set[str]]:
     return out
 
 
+def _apart(noun: str, a: set[str], b: set[str]) -> bool:
+    if a & b:
+        return False
+    if count_nouns().get(noun) != "tolls":
+        return True
+    low = min(int(v) for v in a | b)
+    return max(int(v) for v in a | b) > 2 * low  # a toll revised upwards is the same event
+
+
 def cues_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
-    """Whether two cue sets count the same thing differently ('three rockets' / 'ten rockets')."""
+    """Whether two cue sets count the same thing differently ('three rockets' / 'ten rockets');
+    tolls (casualties, crowds) only when more than twice apart."""
     counts_b = _counts(b)
     return any(
-        noun in counts_b and not values & counts_b[noun] for noun, values in _counts(a).items()
+        noun in counts_b and _apart(noun, values, counts_b[noun])
+        for noun, values in _counts(a).items()
     )
 
 
