@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from monitor import classify as classify_mod
-from monitor.classify import classifier_version, classify, load_taxonomy, parse_taxonomy
+from monitor.classify import (
+    classifier_version,
+    classify,
+    load_model,
+    load_taxonomy,
+    parse_taxonomy,
+)
 from monitor.errors import ConfigError
 from monitor.models import Article, Classification, SeedFile
 from monitor.pipeline import reclassify, run_ingest
@@ -54,9 +60,12 @@ def test_every_seed_is_relevant_with_evidence(prefix: str) -> None:
     json.dumps(result.evidence)  # stored as JSON
 
 
+# 000 relays analysts who argue the troops must go ("... has every right to ask them to leave,"
+# Davies told RT): their words, reported, so the article's own voice is neutral. 001 argues it in
+# its own voice ("Will Iraq Finally Manage to Expel the Uninvited US Military?").
 @pytest.mark.parametrize(
     ("prefix", "stance"),
-    [("000", "for_withdrawal"), ("001", "for_withdrawal"), ("004", "neutral")],
+    [("000", "neutral"), ("001", "for_withdrawal"), ("004", "neutral")],
 )
 def test_seed_stance_follows_the_rubric(prefix: str, stance: str) -> None:
     article = _seed(prefix)
@@ -547,7 +556,8 @@ def test_user_taxonomy_edit_changes_version_and_behaviour(tmp_path: Path) -> Non
     text = "The Secretary of State said US troops would stay in Iraq."
     assert "Mike Pompeo" in _names(classify("x", None, text, taxonomy=custom))
     assert "Mike Pompeo" not in _names(classify("x", None, text))
-    assert classify("x", None, text, taxonomy=custom).version == custom.version
+    assert classify("x", None, text, taxonomy=custom).version == classifier_version(custom)
+    assert classifier_version(custom).startswith(custom.version + "+rel.")
 
 
 def test_topic_ranking_is_set_in_the_taxonomy(tmp_path: Path) -> None:
@@ -600,9 +610,11 @@ def test_bad_taxonomy_names_the_key(tmp_path: Path) -> None:
 
 def test_version_records_a_non_default_threshold() -> None:
     tax = load_taxonomy()
-    assert classifier_version(tax, tax.relevance.threshold) == tax.version
-    assert classifier_version(tax, 0.7) != tax.version
-    assert tax.version == classify_mod.CLASSIFIER_VERSION
+    model = load_model()
+    default = f"{tax.version}+rel.{model.digest}"
+    assert classifier_version(tax, model.threshold) == default
+    assert classifier_version(tax, 0.7) == default + "+t0.7"
+    assert default == classify_mod.CLASSIFIER_VERSION
 
 
 def test_nothing_is_loaded_at_import_time() -> None:
@@ -648,7 +660,7 @@ def test_reclassify_after_a_taxonomy_edit_redoes_only_outdated(tmp_path: Path) -
     run_ingest(settings, fetch=False)
     store = Store(settings.storage.db)
     versions = {v for (v,) in store.query("SELECT version FROM core.classifications")}
-    assert versions == {load_taxonomy().version}
+    assert versions == {classifier_version()}
     assert reclassify(store, settings, only_outdated=True) == 0
 
     edited = tmp_path / "taxonomy.toml"
@@ -656,7 +668,7 @@ def test_reclassify_after_a_taxonomy_edit_redoes_only_outdated(tmp_path: Path) -
     settings = _settings(tmp_path, taxonomy=edited)
     assert reclassify(store, settings, only_outdated=True) == 5
     new_versions = {v for (v,) in store.query("SELECT version FROM core.classifications")}
-    assert new_versions == {load_taxonomy(edited).version}
+    assert new_versions == {classifier_version(load_taxonomy(edited))}
     assert reclassify(store, settings, only_outdated=True) == 0
     assert reclassify(store, settings) == 5
     rows = store.query("SELECT count(*) FROM entities WHERE name = 'Mike Pompeo'")

@@ -29,15 +29,21 @@ the API.
 
 from __future__ import annotations
 
-from monitor.classify.classifier import classify, classify_articles
+from monitor.classify.classifier import (
+    Classifier,
+    classifier_version,
+    classify,
+    classify_articles,
+)
 from monitor.classify.matching import Found, Hit, PhraseMatcher
+from monitor.classify.model import Example, RelevanceModel, load_model, parse_model
+from monitor.classify.relevance import FEATURES
 from monitor.classify.taxonomy import (
     CODE_VERSION,
     TOPIC_NAMES,
     Actor,
     Taxonomy,
     TopicRule,
-    classifier_version,
     load_taxonomy,
     parse_taxonomy,
 )
@@ -47,17 +53,23 @@ from monitor.classify.taxonomy import _packaged as _packaged
 
 __all__ = [
     "CODE_VERSION",
+    "FEATURES",
     "TOPIC_NAMES",
     "Actor",
+    "Classifier",
+    "Example",
     "Found",
     "Hit",
     "PhraseMatcher",
+    "RelevanceModel",
     "Taxonomy",
     "TopicRule",
     "classifier_version",
     "classify",
     "classify_articles",
+    "load_model",
     "load_taxonomy",
+    "parse_model",
     "parse_taxonomy",
 ]
 
