@@ -24,7 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.classify import CODE_VERSION, Classifier, Example, RelevanceModel, load_model
+from monitor.classify import (
+    CODE_VERSION,
+    Classifier,
+    Example,
+    RelevanceModel,
+    load_model,
+    load_taxonomy,
+)
 from monitor.classify.fit import THRESHOLD, C, cross_validate, fit
 from monitor.classify.relevance import FEATURE_HELP
 from monitor.errors import ConfigError
@@ -39,13 +46,21 @@ log = logging.getLogger(__name__)
 ANALYST = "label"  # example ids of analyst labels: label/<article_id>
 
 
+def _features_only(settings: Settings) -> Classifier:
+    """A classifier for computing features: the configured taxonomy (the features depend on
+    it), any model (they do not; the configured one may not exist before its first training)."""
+    return Classifier(load_taxonomy(settings.classify.taxonomy), load_model())
+
+
 def folder_examples(eval_dir: Path, settings: Settings, workdir: Path) -> list[Example]:
     """The examples of a labelled folder, through the web path (module doc)."""
     items = read_eval_dir(eval_dir)
-    outcomes = ingest_labelled(items, settings, workdir, dated=True)
-    classifier = Classifier.configured(settings)
+    scratch = settings.model_copy(
+        update={"classify": settings.classify.model_copy(update={"model": None})}
+    )
+    outcomes = ingest_labelled(items, scratch, workdir, dated=True)
     return labelled_examples(
-        outcomes, workdir / "dated.duckdb", classifier, eval_dir.resolve().name
+        outcomes, workdir / "dated.duckdb", _features_only(settings), eval_dir.resolve().name
     )
 
 
@@ -146,7 +161,7 @@ def train(
     analyst_labels: bool = True,
 ) -> TrainReport:
     """Refit the learned layer (module doc) and write it to `out`."""
-    classifier = Classifier.configured(settings)
+    classifier = _features_only(settings)
     examples: list[Example] = []
     sources: dict[str, int] = {}
     if data:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def test_a_label_wins_over_the_classifier_and_survives_reclassify(
         ],
     )
     for _ in range(2):  # as labelled, and after reclassifying the whole archive
-        relevant, stance, topics, decided_by, model_relevant, model_stance = _row(store, vote)
+        relevant, stance, topics, decided_by, model_relevant, _ = _row(store, vote)
         assert (relevant, stance, topics, decided_by) == (False, "neutral", [], "analyst")
         assert model_relevant is True  # the classifier's own call is kept, next to the label
         relevant, stance, topics, decided_by, model_relevant, _ = _row(store, germany)
@@ -82,7 +83,8 @@ def test_a_label_wins_over_the_classifier_and_survives_reclassify(
         )
         assert topics, "an article labelled relevant gets topics even where the model says no"
         assert reclassify(store, settings) == 6
-    assert store.query("SELECT article_id, relevant, stance, note FROM labels ORDER BY 1") == sorted(
+    stored = store.query("SELECT article_id, relevant, stance, note FROM labels ORDER BY 1")
+    assert stored == sorted(
         [(vote, False, None, "a test says so"), (germany, True, "against_withdrawal", None)]
     )
     # A migration run (as every ingest starts with) leaves the labels alone.
@@ -146,3 +148,58 @@ def test_a_label_csv_is_read_and_checked(tmp_path: Path) -> None:
 def test_bad_labels_are_named(verdict: str, stance: str | None, message: str) -> None:
     with pytest.raises(LabelError, match=message):
         make_label("a1", verdict, stance)
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def test_label_and_train_from_the_command_line(tmp_path: Path) -> None:
+    from tests.test_cli import monitor
+
+    (tmp_path / "seeds").symlink_to(SEEDS)
+    assert monitor("run", "--no-fetch", cwd=tmp_path).returncode == 0
+    listed = monitor(
+        "sql", "SELECT article_id, url FROM articles ORDER BY url", "--format", "json", cwd=tmp_path
+    )
+    ids = [row["article_id"] for row in json.loads(listed.stdout)]
+
+    one = monitor("label", ids[4], "irrelevant", "--note", "not about the troops", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    assert "Labelled 1 article(s) (0 relevant)" in one.stdout
+    bulk = tmp_path / "labels.csv"
+    bulk.write_text(
+        f"article_id,relevant,stance,note\n{ids[0]},relevant,against_withdrawal,\n"
+        f"{ids[1]},relevant,,\n",
+        encoding="utf-8",
+    )
+    many = monitor("label", "--from", str(bulk), cwd=tmp_path)
+    assert many.returncode == 0, many.stderr
+    assert "Labelled 2 article(s) (2 relevant)" in many.stdout
+    shown = monitor(
+        "sql",
+        "SELECT a.article_id, a.relevant, a.stance, a.decided_by, l.note FROM articles a "
+        "JOIN labels l USING (article_id) ORDER BY a.url",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    rows = {r["article_id"]: r for r in json.loads(shown.stdout)}
+    assert rows[ids[4]]["relevant"] is False and rows[ids[4]]["note"] == "not about the troops"
+    assert rows[ids[0]]["stance"] == "against_withdrawal"
+    assert {r["decided_by"] for r in rows.values()} == {"analyst"}
+
+    bad = monitor("label", "0000000000000000", "relevant", cwd=tmp_path)
+    assert bad.returncode == 2 and "no stored article with id 0000000000000000" in bad.stderr
+    nowhere = monitor("train", cwd=tmp_path)
+    assert nowhere.returncode == 2 and "classify.model" in nowhere.stderr
+
+    (tmp_path / "monitor.toml").write_text('[classify]\nmodel = "models/relevance.json"\n', "utf-8")
+    trained = monitor("train", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert "3 from analyst labels" in trained.stdout
+    assert "The classifier uses it now" in trained.stdout
+    assert (tmp_path / "models" / "relevance.json").is_file()
+    again = monitor("reclassify", "--only-outdated", cwd=tmp_path)
+    assert again.returncode == 0 and "Reclassified 5 article(s)" in again.stdout
+    for done in (one, many, trained, again):
+        assert "Traceback" not in done.stderr and "nanobind" not in done.stderr
