@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.digest import build_digest, render_digest
 from monitor.errors import LabelError
 from monitor.labelling import apply_labels, make_label, read_label_csv
 from monitor.models import Label
@@ -148,6 +149,32 @@ def test_a_label_csv_is_read_and_checked(tmp_path: Path) -> None:
 def test_bad_labels_are_named(verdict: str, stance: str | None, message: str) -> None:
     with pytest.raises(LabelError, match=message):
         make_label("a1", verdict, stance)
+
+
+def test_labels_show_in_the_digest(ingested: tuple[Settings, Store]) -> None:
+    settings, store = ingested
+    vote = _id(store, "seed:004%")
+    germany = _id(store, "seed:900%")
+    apply_labels(
+        store,
+        settings,
+        [Label(vote, relevant=False), Label(germany, relevant=True, stance="neutral")],
+    )
+    digest = build_digest(store, since=None)
+    assert digest.overview.labelled_articles == 2
+    reports = {r.article_id: r for s in digest.stories for r in s.all_reports()}
+    assert reports[germany].labelled and reports[germany].relevant is True
+    assert not any(r.labelled for i, r in reports.items() if i not in (vote, germany))
+    markdown = render_digest(digest, "md")
+    assert "**2** labelled by an analyst" in markdown
+    assert "*(labelled by an analyst: relevant, neutral)*" in markdown
+    data = json.loads(render_digest(digest, "json"))
+    assert data["schema_version"] == "1.1"
+    assert data["overview"]["labelled_articles"] == 2
+    labelled = {a["article_id"]: a["labelled"] for st in data["stories"] for a in st["articles"]}
+    assert labelled[germany] is True
+    assert "labelled by an analyst: relevant, neutral" in render_digest(digest, "html")
+    assert render_digest(digest, "csv").splitlines()[0].endswith(",labelled")
 
 
 # -- the command line --------------------------------------------------------------------------
