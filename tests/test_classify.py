@@ -380,6 +380,109 @@ def test_relevance_threshold_is_applied() -> None:
     assert lenient.relevance_score == strict.relevance_score
 
 
+# --- the failure patterns the issue saw on unseen coverage (synthetic texts) ---------------------
+
+UNSEEN_ON_TOPIC = {
+    "its troops": (
+        "US to cut troops in Iraq",
+        "The US has announced that it will withdraw more than a third of its troops from Iraq. "
+        "The reduction will take place over the coming weeks, officials said, as Washington says "
+        "Iraqi forces can increasingly handle the remnants of the Islamic State group.",
+    ),
+    "troop cut": (
+        "Pentagon: troop level in Iraq to drop to 3,000",
+        "The number of American service members in Iraq will fall to 3,000 this month, the head "
+        "of US Central Command said on Wednesday. The cut had been expected for weeks. Officials "
+        "in Baghdad welcomed the announcement.",
+    ),
+}
+UNSEEN_OFF_TOPIC = {
+    "NATO's own mission": (
+        "NATO Mission Iraq extends its mandate",
+        "NATO Mission Iraq will continue its non-combat advisory work with the Iraqi Ministry of "
+        "Defence for another year, the alliance said on Thursday. The mission has about 500 "
+        "personnel who advise Iraqi security institutions in Baghdad.",
+    ),
+    "the 2003 war": (
+        "Twenty years after the invasion, Baghdad remembers",
+        "Twenty years ago this week, US-led troops crossed into Iraq and within three weeks "
+        "American soldiers had reached Baghdad and toppled the statue of Saddam Hussein. "
+        "Residents recall the bombing of the capital and the looting that followed.",
+    ),
+    "another conflict": (
+        "Turkish drone hits convoy near Sulaimani airport",
+        "A Turkish drone struck a convoy near Sulaimani airport in Iraq's Kurdistan region on "
+        "Friday. US military personnel were travelling with the convoy, which carried the "
+        "commander of the Syrian Democratic Forces; nobody was hurt. Turkey considers the SDF an "
+        "offshoot of the PKK and has struck targets in northern Iraq for years.",
+    ),
+    "one passing sentence": (
+        "Iraq counts votes after parliamentary election",
+        "Iraq's electoral commission began counting ballots on Tuesday after a parliamentary "
+        "election with a turnout of 41 percent. The Coordination Framework and Prime Minister "
+        "Mohammed Shia al-Sudani's list were expected to win the most seats. Moqtada al-Sadr, "
+        "who boycotted the vote, repeated his call for the departure of US forces. Results are "
+        "due within a week.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSEEN_ON_TOPIC))
+def test_unseen_patterns_that_are_about_the_troops_count(case: str) -> None:
+    title, text = UNSEEN_ON_TOPIC[case]
+    result = _run(text, title)
+    assert result.relevant, result.evidence["relevance"]
+
+
+@pytest.mark.parametrize("case", sorted(UNSEEN_OFF_TOPIC))
+def test_unseen_patterns_that_are_about_something_else_do_not(case: str) -> None:
+    title, text = UNSEEN_OFF_TOPIC[case]
+    result = _run(text, title)
+    assert not result.relevant, result.evidence["relevance"]
+
+
+def test_an_op_ed_that_argues_in_its_own_voice_gets_its_side() -> None:
+    result = _run(
+        "The mission that took American soldiers back to Iraq in 2014 is done. The Islamic "
+        "State no longer holds territory, and the troops who remain serve mainly as targets for "
+        "militia rockets. Washington should bring them home, and it should do so on a timetable "
+        "it sets itself rather than one dictated by the next attack.",
+        "It is time to come home from Iraq",
+    )
+    assert result.relevant
+    assert result.stance == "for_withdrawal"
+    stance = result.evidence["stance"]
+    assert isinstance(stance, dict) and stance["cues"] and stance["against"] == 0
+
+
+def test_a_negated_cue_argues_the_other_side_and_a_report_of_one_stays_neutral() -> None:
+    op_ed = _run(
+        "The United States keeps about 2,500 troops in Iraq. Now is not the time to withdraw "
+        "them: a premature withdrawal would hand Iraq to Iran. Washington should keep its "
+        "forces in Iraq.",
+        "America should not leave Iraq now",
+    )
+    assert op_ed.stance == "against_withdrawal"
+    report = _run(
+        'The United States keeps about 2,500 troops in Iraq. "Now is not the time to '
+        'withdraw," the Kurdish official said. A militia leader said US forces must leave Iraq '
+        "and warned of attacks.",
+        "Kurdish official warns against US exit from Iraq",
+    )
+    assert report.relevant and report.stance == "neutral"
+
+
+def test_an_article_labelled_relevant_gets_topics_and_a_stance_the_model_withheld() -> None:
+    title, text = HARD_NEGATIVES["germany"]
+    plain = classify("x", title, text)
+    labelled = classify("x", title, text, labelled_relevant=True)
+    assert not plain.relevant and plain.topics == ()
+    assert labelled.relevance_score == plain.relevance_score  # the model's call is recorded
+    assert not labelled.relevant and labelled.topics
+    relevance = labelled.evidence["relevance"]
+    assert isinstance(relevance, dict) and relevance["labelled_relevant"] is True
+
+
 # --- stance --------------------------------------------------------------------------------------
 
 

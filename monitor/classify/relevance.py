@@ -23,6 +23,7 @@ event-specific can be learned from them.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,6 +109,8 @@ def _bare_us_troops(
     if not us_named:
         return {}
     qualifier_ends = {h.end for h in found.get("not_us_qualifiers")}
+    named = sorted((a.start, a.end) for a in actors)
+    starts = [start for start, _ in named]
     text = found.text
     out: dict[int, list[str]] = {}
     for h in found.get("troops_bare"):
@@ -119,8 +122,9 @@ def _bare_us_troops(
             gap_start -= 1
         if gap_start in qualifier_ends:
             continue
-        if any(a.start <= h.start < a.end for a in actors):
-            continue
+        k = bisect.bisect_right(starts, h.start) - 1
+        if k >= 0 and any(h.start < end for _, end in named[max(0, k - 2) : k + 1]):
+            continue  # inside an actor's name ("Popular Mobilization Forces")
         if _in_proper_name(text, h):
             continue
         out.setdefault(i, []).append(h.text)
