@@ -7,8 +7,9 @@ holding every lexicon term, topic term, stance cue and actor alias, plus the top
 scoring parameters. Loading is cached and lazy: nothing is read until the first classification,
 and an edited file is read again.
 
-The classification version is `CODE_VERSION` plus a hash of the taxonomy's parsed *content*
-(comments and layout do not count), so a taxonomy edit marks stored classifications outdated.
+`Taxonomy.version` is `CODE_VERSION` plus a hash of the taxonomy's parsed *content* (comments
+and layout do not count); the classification version adds the relevance model's fingerprint
+(classifier.py), so a taxonomy edit marks stored classifications outdated.
 """
 
 from __future__ import annotations
