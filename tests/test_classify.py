@@ -481,6 +481,14 @@ def test_an_article_labelled_relevant_gets_topics_and_a_stance_the_model_withhel
     assert not labelled.relevant and labelled.topics
     relevance = labelled.evidence["relevance"]
     assert isinstance(relevance, dict) and relevance["labelled_relevant"] is True
+    # Even one that names nothing in Iraq (the model never weighs those).
+    elsewhere = classify(
+        "y",
+        "Washington should bring its troops home",
+        "The troops have no mission left. Washington should bring them home this year.",
+        labelled_relevant=True,
+    )
+    assert elsewhere.relevance_score == 0 and elsewhere.stance == "for_withdrawal"
 
 
 # --- stance --------------------------------------------------------------------------------------

@@ -89,14 +89,18 @@ class RelevanceInputs:
     vector: list[float]
 
 
+def _own_voice_cues(tax: Taxonomy, a: Analysis) -> StanceResult:
+    spans = [(x, y) for x, y, _ in a.quotes]
+    return stance_cues(tax, own_voice(tax, a.full, a.sentences, a.found, a.index, spans))
+
+
 def relevance_inputs(tax: Taxonomy, a: Analysis) -> RelevanceInputs | None:
     """What the learned layer weighs; None for an article that names no Iraqi place or actor."""
     if not a.in_iraq:
         return None
     flags = sentence_flags(tax, a.found, a.index, a.places, a.bases, a.hits)
     rules = score_rules(tax, a.sentences, flags)
-    spans = [(x, y) for x, y, _ in a.quotes]
-    cues = stance_cues(tax, own_voice(tax, a.full, a.sentences, a.found, a.index, spans))
+    cues = _own_voice_cues(tax, a)
     return RelevanceInputs(flags, rules, cues, features(tax, a.sentences, flags, rules, cues))
 
 
@@ -183,8 +187,10 @@ class Classifier:
         relevant = probability >= threshold
         if labelled_relevant:
             relevance["labelled_relevant"] = True
-        if (relevant or labelled_relevant) and inputs is not None:
-            stance, stance_score, stance_evidence = decide_stance(tax, inputs.stance)
+        if relevant or labelled_relevant:
+            # Labelled relevant, though it names nothing in Iraq: its cues were not looked for.
+            cues = inputs.stance if inputs is not None else _own_voice_cues(tax, a)
+            stance, stance_score, stance_evidence = decide_stance(tax, cues)
             topics, topic_counts = rank_topics(tax, a.found, a.index, a.sentences)
         else:
             stance, stance_score, stance_evidence = "neutral", 0.0, {}
