@@ -113,7 +113,8 @@ def stance_cues(tax: Taxonomy, own: Sequence[tuple[int, str, bool]]) -> StanceRe
     totals = {"for": 0.0, "against": 0.0}
     cues: list[StanceCue] = []
     for m in rules.cues.finditer(joined):
-        side, negatable, _ = rules.info[int(str(m.lastgroup)[1:])]
+        which = next(k for k, cue in enumerate(rules.each) if cue.match(joined, m.start()))
+        side, negatable, _ = rules.info[which]
         k = bisect.bisect_right(starts, m.start()) - 1
         sentence, _, head = own[k]
         weight = st.head_weight if head else 1.0

@@ -179,11 +179,14 @@ class TopicRule:
 class StanceCues:
     """The stance cues compiled into one alternation (one pass over the article's own voice).
 
-    `cues` names each group `c<k>`; `info[k]` says which side cue k argues, whether a negation
-    before it turns it to the other side, and the taxonomy term it came from.
+    `cues` is the alternation, without capturing groups (naming them doubles the cost of the
+    pass); `each[k]` is cue k alone, to tell which one matched (the first that matches there, as
+    the alternation chose); `info[k]` says which side it argues, whether a negation before it
+    turns it to the other side, and the taxonomy term it came from.
     """
 
     cues: re.Pattern[str]
+    each: tuple[re.Pattern[str], ...]
     info: tuple[tuple[str, bool, str], ...]
     negation: re.Pattern[str]
     clutter: re.Pattern[str] | None
@@ -258,8 +261,9 @@ def _compile_stance(st: _StanceSpec) -> StanceCues:
     # Cues that state their own negation come first: "should not withdraw" is one cue, read as
     # it stands, not "withdraw" turned around by the "not" before it.
     terms.sort(key=lambda t: t[1])
-    body = "|".join(f"(?P<c{k}>{pattern})" for k, (_, _, _, pattern) in enumerate(terms))
+    body = "|".join(f"(?:{pattern})" for _, _, _, pattern in terms)
     cues = re.compile(fast_prefix(body) + f"(?:{body})" if body else r"(?!x)x", re.I)
+    each = tuple(re.compile(pattern, re.I) for _, _, _, pattern in terms)
     negations = [_term_pattern(t, {}, "stance.negations") for t in st.negations]
     negation = re.compile("|".join(negations) if negations else r"(?!x)x", re.I)
     clutter = None
@@ -268,6 +272,7 @@ def _compile_stance(st: _StanceSpec) -> StanceCues:
         clutter = re.compile(rf"^\s*(?:{starts}).*$", re.I | re.M)
     return StanceCues(
         cues=cues,
+        each=each,
         info=tuple((side, negatable, term) for side, negatable, term, _ in terms),
         negation=negation,
         clutter=clutter,
