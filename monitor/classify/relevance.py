@@ -5,10 +5,10 @@ Each sentence is placed (Iraq, elsewhere, both, unknown) by the places and actor
 flagged by what it says (`Flags`):
 
 * **US forces**: a `us_forces` term ("US troops", "the US-led coalition"); also a bare troop word
-  ("its troops", "the troop presence") in a sentence that names the US (`us_named`), unless a
-  qualifier stands right before it ("Iraqi forces") or it belongs to a named group ("Popular
-  Mobilization Forces"). NATO's own mission (`other_forces`) is a foreign force, not the US-led
-  coalition.
+  ("its troops", "the troop presence") in a sentence that names the US (`us_named`) or right after
+  one that names US forces ("the troops who remain"), unless a qualifier stands right before it
+  ("Iraqi forces") or it belongs to a named group ("Popular Mobilization Forces"). NATO's own
+  mission (`other_forces`) is a foreign force, not the US-led coalition.
 * presence / withdrawal / troop-cut language, attacks (not those the forces merely back), US
   strikes, a base hosting US troops.
 * **history**: a sentence naming the 2003 invasion or the Saddam era (`history`) is about the
@@ -17,7 +17,7 @@ flagged by what it says (`Flags`):
   both in Iraq and elsewhere, like a sentence about troops in another country.
 
 `score_rules` weighs the flagged sentences into the rules' score (docs/classification.md);
-`features` turns the same flags into a handful of counts and shares — no vocabulary, so nothing
+`features` turns the same flags into a handful of shares and scores — no vocabulary, so nothing
 event-specific can be learned from them.
 """
 
@@ -36,30 +36,30 @@ from monitor.classify.taxonomy import ActorHit, Taxonomy
 # rules' score carries the rubric (forces and presence in the same sentences, placed in Iraq,
 # the focus against troops elsewhere, the past and other conflicts); the others say what the
 # score does not: whether the title itself is evidence, how hard the article argues in its own
-# voice, its length, and how much of it is about the past, another conflict, a non-US foreign
-# force or troops elsewhere. Counts of evidence sentences are left out on purpose: the score
-# already weighs them, and a fit on them overrides the focus for hard-negative types it has
-# not seen (an anniversary of the 2003 invasion scored 0.18 by the rules, 0.80 by such a fit).
+# voice, and how much of it is about the past, another conflict, a non-US foreign force or troops
+# elsewhere. Counts of evidence sentences are left out on purpose: the score already weighs them,
+# and a fit on them overrides the focus for hard-negative types it has not seen (an anniversary
+# of the 2003 invasion scored 0.18 by the rules, 0.80 by such a fit). So is length: the labelled
+# texts are cut at about 2,000 characters, the articles it judges are not, so anything that grows
+# with length would mean one thing in training and another in use; the others are shares.
 FEATURES = (
     "rules_score",
     "core_title",
     "argue_iq",
-    "n_sent",
     "hist_share",
     "conflict_share",
-    "nonus_force_iq",
-    "troops_else",
+    "nonus_share",
+    "elsewhere_share",
 )
 FEATURE_HELP = {
     "rules_score": "the rules' relevance score (0-1)",
     "core_title": "the title is a core sentence (US forces + presence or attack, in Iraq, current)",
     "argue_iq": "log(1 + own-voice stance cue weight in sentences placed in Iraq; 0 when the "
     "article names no troops)",
-    "n_sent": "log(1 + sentences)",
     "hist_share": "share of sentences on the 2003 war or the Saddam era",
     "conflict_share": "share of sentences naming Turkey, the PKK or the SDF",
-    "nonus_force_iq": "log(1 + sentences in Iraq naming a foreign force that is not US-led: NATO)",
-    "troops_else": "log(1 + sentences on troops placed elsewhere: Syria, Germany ...)",
+    "nonus_share": "share of sentences in Iraq naming a foreign force that is not US-led (NATO)",
+    "elsewhere_share": "share of sentences on troops placed elsewhere (Syria, Germany ...)",
 }
 
 
@@ -146,8 +146,11 @@ def sentence_flags(
         # Once the article has named the US-led coalition, "the coalition" refers to it.
         forces_hits = forces_hits + found.get("coalition_ref")
     us = index.group(forces_hits)
-    us_named = _hit_sentences(index, found.get("us_named"))
-    for i, terms in _bare_us_troops(found, index, us_named, actors).items():
+    named = _hit_sentences(index, found.get("us_named"))
+    # A bare troop word means US troops in a sentence that names the US, or right after one
+    # that names US forces ("... American soldiers back to Iraq. The troops who remain ...").
+    referred = named | {i + 1 for i in us}
+    for i, terms in _bare_us_troops(found, index, referred, actors).items():
         us.setdefault(i, []).extend(terms)
     history = _hit_sentences(index, found.get("history"))
     conflict = _hit_sentences(index, found.get("other_conflict"))
@@ -303,15 +306,13 @@ def features(
         if (us or i in flags.bare) and loc == "elsewhere":
             troops_else += 1
     n = max(1, len(sentences))
-    log = math.log1p
     del tax
     return [
         rules.score,
         float(core_title),
-        log(own_cues.weight_in(in_iraq) if flags.us or flags.bare else 0.0),
-        log(n),
+        math.log1p(own_cues.weight_in(in_iraq) if flags.us or flags.bare else 0.0),
         len(flags.history) / n,
         len(flags.conflict) / n,
-        log(nonus),
-        log(troops_else),
+        nonus / n,
+        troops_else / n,
     ]
