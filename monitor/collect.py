@@ -327,7 +327,7 @@ async def _collect(
     # HTML), off the main process.
     work = functools.partial(
         extract_pages,
-        how=Preparation(settings.classify.taxonomy, settings.classify.relevance_threshold),
+        how=Preparation.of(settings),
     )
 
     def submit() -> None:

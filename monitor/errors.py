@@ -18,7 +18,8 @@ Callers catch a class, never a message string::
     │   ├── FetchUnsupported   content type we do not extract (PDF, image, binary)
     │   └── FetchConnection    DNS failure, refused, reset, too many redirects
     ├── ParseError             a feed, sitemap, API answer or page that will not parse
-    └── ExtractError           a page with no extractable article text
+    ├── ExtractError           a page with no extractable article text
+    └── LabelError             an analyst label that cannot be used (unknown article, bad value)
 """
 
 from __future__ import annotations
@@ -94,3 +95,7 @@ class ParseError(MonitorError):
 
 class ExtractError(MonitorError):
     """A page yielded no article text."""
+
+
+class LabelError(MonitorError):
+    """An analyst's label names an unknown article or a value that is not a label."""

@@ -10,6 +10,7 @@ Each stage's input and output is visible in its signature:
     store    -> StoredArticle     (read back for processing, signature included)
     dedup    -> DedupDecision     (exact / near duplicate of an earlier article, or original)
     stories  -> story_id per article
+    label    -> Label             (an analyst's verdict, kept apart from the classification)
 """
 
 from __future__ import annotations
@@ -205,6 +206,16 @@ class Classification:
     figures: tuple[Figure, ...] = ()
     evidence: dict[str, object] = field(default_factory=dict)
     version: str = "0"
+
+
+@dataclass(frozen=True)
+class Label:
+    """An analyst's verdict on one article: it wins over the classifier and teaches it."""
+
+    article_id: str
+    relevant: bool
+    stance: Stance | None = None  # None: the classifier's stance stands (if relevant)
+    note: str | None = None
 
 
 @dataclass

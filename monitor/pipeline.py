@@ -36,7 +36,7 @@ from monitor.models import Article, DedupDecision, FetchRecord, RunSummary, Stor
 from monitor.prepare import Preparation, prepare_articles
 from monitor.seeds import find_seed_files, read_seed
 from monitor.settings import Settings
-from monitor.store import Connection, Store, fetches, runs, signatures, utcnow
+from monitor.store import Connection, Store, fetches, labels, runs, signatures, utcnow
 from monitor.store import articles as stored
 from monitor.store import stories as story_store
 from monitor.store.articles import Inserted
@@ -64,8 +64,8 @@ def open_store(settings: Settings) -> Store:
 
 
 def preparation(settings: Settings) -> Preparation:
-    """How articles are prepared under these settings (taxonomy, threshold)."""
-    return Preparation(settings.classify.taxonomy, settings.classify.relevance_threshold)
+    """How articles are prepared under these settings (taxonomy, model, threshold)."""
+    return Preparation.of(settings)
 
 
 @contextmanager
@@ -152,8 +152,7 @@ def process_pending(store: Store, settings: Settings) -> ProcessResult:
     transactions, so readers in other processes only ever wait for the short writes.
     """
     total = duplicates = relevant = 0
-    taxonomy = classify.load_taxonomy(settings.classify.taxonomy)
-    version = classify.classifier_version(taxonomy, settings.classify.relevance_threshold)
+    version = classify.Classifier.configured(settings).version
     while True:
         with store.read_write() as con:
             pending = stored.pending(con, PROCESS_BATCH)
@@ -216,22 +215,23 @@ def assign_stories(
 
 
 def reclassify(store: Store, settings: Settings, *, only_outdated: bool = False) -> int:
-    """Re-run classification over stored articles in batches, without refetching; return count."""
-    taxonomy = classify.load_taxonomy(settings.classify.taxonomy)
-    threshold = settings.classify.relevance_threshold
-    version = classify.classifier_version(taxonomy, threshold)
+    """Re-run classification over stored articles in batches, without refetching; return count.
+
+    An analyst's label is never touched; an article labelled relevant gets topics and a stance
+    whatever the model says (the `articles` view shows the label over the model's call)."""
+    classifier = classify.Classifier.configured(settings)
+    version = classifier.version
     done, after = 0, ""
     while True:
         with store.read_write() as con:
             rows = stored.texts_to_reclassify(
                 con, after, RECLASSIFY_BATCH, version if only_outdated else None
             )
+            labelled = labels.relevant_ids(con, [article_id for article_id, _, _ in rows])
         if not rows:
             break
         results = [
-            classify.classify(
-                article_id, title, text, taxonomy=taxonomy, relevance_threshold=threshold
-            )
+            classifier.classify(article_id, title, text, labelled_relevant=article_id in labelled)
             for article_id, title, text in rows
         ]
         with store.write() as con:

@@ -18,6 +18,7 @@ from pathlib import Path
 from monitor import classify
 from monitor.dedup import content_hash, sign
 from monitor.models import Article, Classification
+from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,18 @@ RAW_ZLIB_LEVEL = 3
 
 @dataclass(frozen=True)
 class Preparation:
-    """How to prepare articles: the configured taxonomy and threshold (picklable, for workers)."""
+    """How to prepare articles: the configured taxonomy, relevance model and threshold
+    (picklable, for workers)."""
 
     taxonomy: Path | None = None
     relevance_threshold: float | None = None
+    model: Path | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Preparation:
+        """How the settings say articles are prepared."""
+        c = settings.classify
+        return cls(c.taxonomy, c.relevance_threshold, c.model)
 
 
 def prepare_articles(articles: Sequence[Article], how: Preparation) -> list[Article]:
@@ -61,17 +70,12 @@ def _classify(articles: Sequence[Article], how: Preparation) -> list[Classificat
     """Classifications, or None for each when the taxonomy cannot be used here: the main
     process classifies those after storing, and reports the problem (pipeline.process_pending)."""
     try:
-        taxonomy = classify.load_taxonomy(how.taxonomy)
-    except Exception:
-        log.warning("cannot load the taxonomy here; classifying later", exc_info=True)
-        return [None] * len(articles)
-    return [
-        classify.classify(
-            a.article_id,
-            a.title,
-            a.text,
-            taxonomy=taxonomy,
-            relevance_threshold=how.relevance_threshold,
+        classifier = classify.Classifier(
+            classify.load_taxonomy(how.taxonomy),
+            classify.load_model(how.model),
+            how.relevance_threshold,
         )
-        for a in articles
-    ]
+    except Exception:
+        log.warning("cannot load the taxonomy or model here; classifying later", exc_info=True)
+        return [None] * len(articles)
+    return [classifier.classify(a.article_id, a.title, a.text) for a in articles]

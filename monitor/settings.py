@@ -107,6 +107,8 @@ class ClassifySettings(_Section):
     """Classifier options."""
 
     taxonomy: Path | None = None
+    # A retrained relevance model (`monitor train`); None: the packaged one.
+    model: Path | None = None
     relevance_threshold: float = Field(default=0.5, ge=0, le=1)
 
 

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from monitor import classify as classify_mod
-from monitor.classify import classifier_version, classify, load_taxonomy, parse_taxonomy
+from monitor.classify import (
+    classifier_version,
+    classify,
+    load_model,
+    load_taxonomy,
+    parse_taxonomy,
+)
 from monitor.errors import ConfigError
 from monitor.models import Article, Classification, SeedFile
 from monitor.pipeline import reclassify, run_ingest
@@ -54,9 +60,12 @@ def test_every_seed_is_relevant_with_evidence(prefix: str) -> None:
     json.dumps(result.evidence)  # stored as JSON
 
 
+# 000 relays analysts who argue the troops must go ("... has every right to ask them to leave,"
+# Davies told RT): their words, reported, so the article's own voice is neutral. 001 argues it in
+# its own voice ("Will Iraq Finally Manage to Expel the Uninvited US Military?").
 @pytest.mark.parametrize(
     ("prefix", "stance"),
-    [("000", "for_withdrawal"), ("001", "for_withdrawal"), ("004", "neutral")],
+    [("000", "neutral"), ("001", "for_withdrawal"), ("004", "neutral")],
 )
 def test_seed_stance_follows_the_rubric(prefix: str, stance: str) -> None:
     article = _seed(prefix)
@@ -371,6 +380,117 @@ def test_relevance_threshold_is_applied() -> None:
     assert lenient.relevance_score == strict.relevance_score
 
 
+# --- the failure patterns the issue saw on unseen coverage (synthetic texts) ---------------------
+
+UNSEEN_ON_TOPIC = {
+    "its troops": (
+        "US to cut troops in Iraq",
+        "The US has announced that it will withdraw more than a third of its troops from Iraq. "
+        "The reduction will take place over the coming weeks, officials said, as Washington says "
+        "Iraqi forces can increasingly handle the remnants of the Islamic State group.",
+    ),
+    "troop cut": (
+        "Pentagon: troop level in Iraq to drop to 3,000",
+        "The number of American service members in Iraq will fall to 3,000 this month, the head "
+        "of US Central Command said on Wednesday. The cut had been expected for weeks. Officials "
+        "in Baghdad welcomed the announcement.",
+    ),
+}
+UNSEEN_OFF_TOPIC = {
+    "NATO's own mission": (
+        "NATO Mission Iraq extends its mandate",
+        "NATO Mission Iraq will continue its non-combat advisory work with the Iraqi Ministry of "
+        "Defence for another year, the alliance said on Thursday. The mission has about 500 "
+        "personnel who advise Iraqi security institutions in Baghdad.",
+    ),
+    "the 2003 war": (
+        "Twenty years after the invasion, Baghdad remembers",
+        "Twenty years ago this week, US-led troops crossed into Iraq and within three weeks "
+        "American soldiers had reached Baghdad and toppled the statue of Saddam Hussein. "
+        "Residents recall the bombing of the capital and the looting that followed.",
+    ),
+    "another conflict": (
+        "Turkish drone hits convoy near Sulaimani airport",
+        "A Turkish drone struck a convoy near Sulaimani airport in Iraq's Kurdistan region on "
+        "Friday. US military personnel were travelling with the convoy, which carried the "
+        "commander of the Syrian Democratic Forces; nobody was hurt. Turkey considers the SDF an "
+        "offshoot of the PKK and has struck targets in northern Iraq for years.",
+    ),
+    "one passing sentence": (
+        "Iraq counts votes after parliamentary election",
+        "Iraq's electoral commission began counting ballots on Tuesday after a parliamentary "
+        "election with a turnout of 41 percent. The Coordination Framework and Prime Minister "
+        "Mohammed Shia al-Sudani's list were expected to win the most seats. Moqtada al-Sadr, "
+        "who boycotted the vote, repeated his call for the departure of US forces. Results are "
+        "due within a week.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSEEN_ON_TOPIC))
+def test_unseen_patterns_that_are_about_the_troops_count(case: str) -> None:
+    title, text = UNSEEN_ON_TOPIC[case]
+    result = _run(text, title)
+    assert result.relevant, result.evidence["relevance"]
+
+
+@pytest.mark.parametrize("case", sorted(UNSEEN_OFF_TOPIC))
+def test_unseen_patterns_that_are_about_something_else_do_not(case: str) -> None:
+    title, text = UNSEEN_OFF_TOPIC[case]
+    result = _run(text, title)
+    assert not result.relevant, result.evidence["relevance"]
+
+
+def test_an_op_ed_that_argues_in_its_own_voice_gets_its_side() -> None:
+    result = _run(
+        "The mission that took American soldiers back to Iraq in 2014 is done. The Islamic "
+        "State no longer holds territory, and the troops who remain serve mainly as targets for "
+        "militia rockets. Washington should bring them home, and it should do so on a timetable "
+        "it sets itself rather than one dictated by the next attack.",
+        "It is time to come home from Iraq",
+    )
+    assert result.relevant
+    assert result.stance == "for_withdrawal"
+    stance = result.evidence["stance"]
+    assert isinstance(stance, dict) and stance["cues"] and stance["against"] == 0
+
+
+def test_a_negated_cue_argues_the_other_side_and_a_report_of_one_stays_neutral() -> None:
+    op_ed = _run(
+        "The United States keeps about 2,500 troops in Iraq. Now is not the time to withdraw "
+        "them: a premature withdrawal would hand Iraq to Iran. Washington should keep its "
+        "forces in Iraq.",
+        "America should not leave Iraq now",
+    )
+    assert op_ed.stance == "against_withdrawal"
+    report = _run(
+        'The United States keeps about 2,500 troops in Iraq. "Now is not the time to '
+        'withdraw," the Kurdish official said. A militia leader said US forces must leave Iraq '
+        "and warned of attacks.",
+        "Kurdish official warns against US exit from Iraq",
+    )
+    assert report.relevant and report.stance == "neutral"
+
+
+def test_an_article_labelled_relevant_gets_topics_and_a_stance_the_model_withheld() -> None:
+    title, text = HARD_NEGATIVES["germany"]
+    plain = classify("x", title, text)
+    labelled = classify("x", title, text, labelled_relevant=True)
+    assert not plain.relevant and plain.topics == ()
+    assert labelled.relevance_score == plain.relevance_score  # the model's call is recorded
+    assert not labelled.relevant and labelled.topics
+    relevance = labelled.evidence["relevance"]
+    assert isinstance(relevance, dict) and relevance["labelled_relevant"] is True
+    # Even one that names nothing in Iraq (the model never weighs those).
+    elsewhere = classify(
+        "y",
+        "Washington should bring its troops home",
+        "The troops have no mission left. Washington should bring them home this year.",
+        labelled_relevant=True,
+    )
+    assert elsewhere.relevance_score == 0 and elsewhere.stance == "for_withdrawal"
+
+
 # --- stance --------------------------------------------------------------------------------------
 
 
@@ -547,7 +667,8 @@ def test_user_taxonomy_edit_changes_version_and_behaviour(tmp_path: Path) -> Non
     text = "The Secretary of State said US troops would stay in Iraq."
     assert "Mike Pompeo" in _names(classify("x", None, text, taxonomy=custom))
     assert "Mike Pompeo" not in _names(classify("x", None, text))
-    assert classify("x", None, text, taxonomy=custom).version == custom.version
+    assert classify("x", None, text, taxonomy=custom).version == classifier_version(custom)
+    assert classifier_version(custom).startswith(custom.version + "+rel.")
 
 
 def test_topic_ranking_is_set_in_the_taxonomy(tmp_path: Path) -> None:
@@ -600,9 +721,11 @@ def test_bad_taxonomy_names_the_key(tmp_path: Path) -> None:
 
 def test_version_records_a_non_default_threshold() -> None:
     tax = load_taxonomy()
-    assert classifier_version(tax, tax.relevance.threshold) == tax.version
-    assert classifier_version(tax, 0.7) != tax.version
-    assert tax.version == classify_mod.CLASSIFIER_VERSION
+    model = load_model()
+    default = f"{tax.version}+rel.{model.digest}"
+    assert classifier_version(tax, model.threshold) == default
+    assert classifier_version(tax, 0.7) == default + "+t0.7"
+    assert default == classify_mod.CLASSIFIER_VERSION
 
 
 def test_nothing_is_loaded_at_import_time() -> None:
@@ -648,7 +771,7 @@ def test_reclassify_after_a_taxonomy_edit_redoes_only_outdated(tmp_path: Path) -
     run_ingest(settings, fetch=False)
     store = Store(settings.storage.db)
     versions = {v for (v,) in store.query("SELECT version FROM core.classifications")}
-    assert versions == {load_taxonomy().version}
+    assert versions == {classifier_version()}
     assert reclassify(store, settings, only_outdated=True) == 0
 
     edited = tmp_path / "taxonomy.toml"
@@ -656,7 +779,7 @@ def test_reclassify_after_a_taxonomy_edit_redoes_only_outdated(tmp_path: Path) -
     settings = _settings(tmp_path, taxonomy=edited)
     assert reclassify(store, settings, only_outdated=True) == 5
     new_versions = {v for (v,) in store.query("SELECT version FROM core.classifications")}
-    assert new_versions == {load_taxonomy(edited).version}
+    assert new_versions == {classifier_version(load_taxonomy(edited))}
     assert reclassify(store, settings, only_outdated=True) == 0
     assert reclassify(store, settings) == 5
     rows = store.query("SELECT count(*) FROM entities WHERE name = 'Mike Pompeo'")

@@ -119,7 +119,16 @@ def test_the_web_path_reports_every_miss_and_each_run(tmp_path: Path, offline: S
     ]
     assert "with the folder's dates" in text and "with no dates anywhere" in text
     assert "with every item dated the day of the run" in text
-    assert set(report.figures()) >= {"relevance_f1", "clustering_f1", "clustering_f1_undated"}
+    assert set(report.figures()) >= {
+        "relevance_f1",
+        "relevance_cv_f1",
+        "clustering_f1",
+        "clustering_f1_undated",
+    }
+    # Cross-validated by event: each event predicted by a model fitted on the others' articles.
+    cv = report.relevance_cv
+    assert cv.total == 4 and "grouped cross-validation" in text
+    assert "refitted per held-out event" in cv.render()
 
 
 def _outcome(item_id: str, gold: str | None, got: str | None) -> Outcome:
@@ -185,6 +194,16 @@ def test_development_relevance_meets_the_gate(development: EvalReport) -> None:
     report = development.relevance
     assert report.f1 >= gates["relevance_f1"], report.render()
     assert report.false_positives <= gates["relevance_false_positives_max"], report.render()
+
+
+def test_development_relevance_holds_under_cross_validation_by_event(
+    development: EvalReport,
+) -> None:
+    gates = _baselines()
+    report = development.relevance_cv
+    assert report.total == development.relevance.total
+    assert report.f1 >= gates["relevance_cv_f1"], report.render()
+    assert report.false_positives <= gates["relevance_cv_false_positives_max"], report.render()
 
 
 def test_development_topics_stay_discriminative(development: EvalReport) -> None:

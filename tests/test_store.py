@@ -21,6 +21,7 @@ from monitor.store.migrations import MIGRATIONS, Migration, check_order, pending
 DATA = Path(__file__).with_name("data")
 
 CONTRACT_VIEWS = {
+    "labels": ["article_id", "relevant", "stance", "note", "labelled_at"],
     "articles": [
         "article_id",
         "url",

@@ -7,14 +7,16 @@ holding every lexicon term, topic term, stance cue and actor alias, plus the top
 scoring parameters. Loading is cached and lazy: nothing is read until the first classification,
 and an edited file is read again.
 
-The classification version is `CODE_VERSION` plus a hash of the taxonomy's parsed *content*
-(comments and layout do not count), so a taxonomy edit marks stored classifications outdated.
+`Taxonomy.version` is `CODE_VERSION` plus a hash of the taxonomy's parsed *content* (comments
+and layout do not count); the classification version adds the relevance model's fingerprint
+(classifier.py), so a taxonomy edit marks stored classifications outdated.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,12 +27,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from monitor.classify.matching import Hit, PhraseMatcher
+from monitor.classify.matching import Hit, PhraseMatcher, fast_prefix
 from monitor.errors import ConfigError
 from monitor.models import EntityKind
 from monitor.settings import describe
 
-CODE_VERSION = "rules-2"
+CODE_VERSION = "rules-3"
 TOPIC_NAMES = (
     "parliament_vote",
     "negotiations",
@@ -69,6 +71,10 @@ class _RelevanceSpec(_Model):
     focus_power: float = Field(default=0.5, gt=0)
     sparse_floor: float = Field(default=0.5, ge=0, le=1)
     sparse_slope: float = Field(default=5.0, ge=0)
+    single_mention: float = Field(default=0.5, ge=0, le=1)
+    single_mention_sentences: int = Field(default=3, ge=0)
+    history: float = Field(default=0.5, ge=0)
+    other_conflict: float = Field(default=0.5, ge=0)
 
 
 class _LexiconSpec(_Model):
@@ -79,6 +85,11 @@ class _LexiconSpec(_Model):
     us_strike: list[str] = Field(default_factory=list)
     support: list[str] = Field(default_factory=list)
     coalition_ref: list[str] = Field(default_factory=list)
+    us_named: list[str] = Field(default_factory=list)
+    not_us_qualifiers: list[str] = Field(default_factory=list)
+    other_forces: list[str] = Field(default_factory=list)
+    history: list[str] = Field(default_factory=list)
+    other_conflict: list[str] = Field(default_factory=list)
 
 
 class _TopicSpec(_Model):
@@ -102,19 +113,22 @@ class _TopicRankSpec(_Model):
 
 
 class _CueSpec(_Model):
-    strong: list[str] = Field(default_factory=list)
-    weak: list[str] = Field(default_factory=list)
+    cues: list[str] = Field(default_factory=list)
+    fixed: list[str] = Field(default_factory=list)
 
 
 class _StanceSpec(_Model):
-    strong: float = Field(default=1.0, ge=0)
-    weak: float = Field(default=0.4, ge=0)
-    quoted: float = Field(default=0.5, ge=0, le=1)
-    reported: float = Field(default=0.35, ge=0, le=1)
-    reporting: list[str] = Field(default_factory=list)
+    min_side: float = Field(default=2.0, ge=0)
+    ratio: float = Field(default=2.0, ge=1)
+    head_weight: float = Field(default=2.0, ge=0)
+    head_chars: int = Field(default=300, ge=0)
     damping: float = Field(default=1.5, gt=0)
-    threshold: float = Field(default=0.35, ge=0, le=1)
-    min_margin: float = Field(default=1.2, ge=0)
+    negation_chars: int = Field(default=25, ge=0)
+    reporting: list[str] = Field(default_factory=list)
+    negations: list[str] = Field(default_factory=list)
+    clutter: list[str] = Field(default_factory=list)
+    end_markers: list[str] = Field(default_factory=list)
+    parts: dict[str, str] = Field(default_factory=dict)
     for_withdrawal: _CueSpec
     against_withdrawal: _CueSpec
 
@@ -162,6 +176,24 @@ class TopicRule:
 
 
 @dataclass(frozen=True)
+class StanceCues:
+    """The stance cues compiled into one alternation (one pass over the article's own voice).
+
+    `cues` is the alternation, without capturing groups (naming them doubles the cost of the
+    pass); `each[k]` is cue k alone, to tell which one matched (the first that matches there, as
+    the alternation chose); `info[k]` says which side it argues, whether a negation before it
+    turns it to the other side, and the taxonomy term it came from.
+    """
+
+    cues: re.Pattern[str]
+    each: tuple[re.Pattern[str], ...]
+    info: tuple[tuple[str, bool, str], ...]
+    negation: re.Pattern[str]
+    clutter: re.Pattern[str] | None
+    end_markers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Taxonomy:
     """A compiled taxonomy: lexicons, actors, topic rules and stance cues."""
 
@@ -169,6 +201,7 @@ class Taxonomy:
     digest: str
     relevance: _RelevanceSpec
     stance: _StanceSpec
+    stance_cues: StanceCues
     topics: tuple[TopicRule, ...]
     topic_ranking: _TopicRankSpec
     actors: tuple[Actor, ...]
@@ -194,19 +227,64 @@ def actor_hits(tax: Taxonomy, hits: Sequence[Hit]) -> list[ActorHit]:
     return [ActorHit(h.start, h.end, tax.actors[h.payload]) for h in hits]
 
 
+_PART = re.compile(r"\$\{(\w+)\}")
+
+
+def _term_pattern(term: str, parts: dict[str, str], where: str) -> str:
+    """A stance term as a regular expression: "re:" terms with their ${part}s filled in,
+    phrases as words with any run of spaces between them."""
+    if not term.startswith("re:"):
+        words = [re.escape(w) for w in term.split()]
+        return r"\b" + r"\s+".join(words) + r"\b"
+    pattern = term[3:]
+    for _ in range(5):  # parts may use parts, a few levels deep
+        missing = [name for name in _PART.findall(pattern) if name not in parts]
+        if missing:
+            raise ConfigError(f"taxonomy {where}: no stance.parts entry {missing[0]!r}")
+        expanded = _PART.sub(lambda m: parts[m.group(1)], pattern)
+        if expanded == pattern:
+            break
+        pattern = expanded
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"taxonomy {where}: bad pattern {term!r}: {exc}") from exc
+    return pattern
+
+
+def _compile_stance(st: _StanceSpec) -> StanceCues:
+    terms: list[tuple[str, bool, str, str]] = []  # side, negatable, term, pattern
+    for side, spec in (("for", st.for_withdrawal), ("against", st.against_withdrawal)):
+        key = f"stance.{side}_withdrawal"
+        terms += [(side, False, t, _term_pattern(t, st.parts, f"{key}.fixed")) for t in spec.fixed]
+        terms += [(side, True, t, _term_pattern(t, st.parts, f"{key}.cues")) for t in spec.cues]
+    # Cues that state their own negation come first: "should not withdraw" is one cue, read as
+    # it stands, not "withdraw" turned around by the "not" before it.
+    terms.sort(key=lambda t: t[1])
+    body = "|".join(f"(?:{pattern})" for _, _, _, pattern in terms)
+    cues = re.compile(fast_prefix(body) + f"(?:{body})" if body else r"(?!x)x", re.I)
+    each = tuple(re.compile(pattern, re.I) for _, _, _, pattern in terms)
+    negations = [_term_pattern(t, {}, "stance.negations") for t in st.negations]
+    negation = re.compile("|".join(negations) if negations else r"(?!x)x", re.I)
+    clutter = None
+    if st.clutter:
+        starts = "|".join(_term_pattern(t, {}, "stance.clutter") for t in st.clutter)
+        clutter = re.compile(rf"^\s*(?:{starts}).*$", re.I | re.M)
+    return StanceCues(
+        cues=cues,
+        each=each,
+        info=tuple((side, negatable, term) for side, negatable, term, _ in terms),
+        negation=negation,
+        clutter=clutter,
+        end_markers=tuple(st.end_markers),
+    )
+
+
 def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy:
     matcher = PhraseMatcher()
     lex = spec.lexicon
-    for category, terms in (
-        ("us_forces", lex.us_forces),
-        ("troops_bare", lex.troops_bare),
-        ("presence", lex.presence),
-        ("attack", lex.attack),
-        ("us_strike", lex.us_strike),
-        ("support", lex.support),
-        ("coalition_ref", lex.coalition_ref),
-    ):
-        for term in terms:
+    for category in _LexiconSpec.model_fields:
+        for term in getattr(lex, category):
             matcher.add(category, term, where=f"lexicon.{category}")
     topics: list[TopicRule] = []
     lexicon_names = set(_LexiconSpec.model_fields)
@@ -238,10 +316,6 @@ def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy
     st = spec.stance
     for term in st.reporting:
         matcher.add("reporting", term, where="stance.reporting")
-    for side, cues in (("for", st.for_withdrawal), ("against", st.against_withdrawal)):
-        for strength in ("strong", "weak"):
-            for term in getattr(cues, strength):
-                matcher.add(f"cue:{side}:{strength}", term, where=f"stance.{side}.{strength}")
     actors: list[Actor] = []
     for spec_actor in spec.actors:
         actor = Actor(
@@ -258,6 +332,7 @@ def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy
         digest=digest,
         relevance=spec.relevance,
         stance=st,
+        stance_cues=_compile_stance(st),
         topics=tuple(topics),
         topic_ranking=spec.topic_ranking,
         actors=tuple(actors),
@@ -306,14 +381,3 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
     except OSError as exc:
         raise ConfigError(f"taxonomy file not found: {path}") from exc
     return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-def classifier_version(
-    taxonomy: Taxonomy | None = None, relevance_threshold: float | None = None
-) -> str:
-    """The version string recorded with each classification (code + taxonomy [+ threshold])."""
-    tax = taxonomy or load_taxonomy()
-    version = tax.version
-    if relevance_threshold is not None and relevance_threshold != tax.relevance.threshold:
-        version += f"+t{relevance_threshold:g}"
-    return version

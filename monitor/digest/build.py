@@ -111,6 +111,7 @@ class _Row:
     pos: int  # 1 = the origin: earliest published (first seen when undated)
     lead: str
     is_new: bool = False
+    labelled: bool = False
 
     @property
     def when(self) -> datetime:
@@ -167,6 +168,7 @@ def build_digest(
             pos=int(a.pos),
             lead=a.text or "",
             is_new=since_at is None or a.first_seen_at > since_at,
+            labelled=bool(a.labelled),
         )
         for a in window
     ]
@@ -333,6 +335,7 @@ def _report(
         role=role,
         folded_under=folded_under,
         also_ran=also_ran,
+        labelled=row.labelled,
     )
 
 
@@ -397,4 +400,5 @@ def _overview(
         stance_by_outlet=tuple(outlet_stance),
         timeline=tuple(DayCount(d, by_day[d]) for d in sorted(by_day)),
         previous_digest=previous,
+        labelled_articles=sum(1 for r in new_rows if r.labelled),
     )

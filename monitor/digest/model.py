@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter,
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import CoreSchema
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_FILE = "digest.schema.json"  # packaged next to this module
 Format = Literal["md", "html", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("md", "html", "json", "csv")
@@ -77,6 +77,7 @@ class Report:
     role: Role
     folded_under: str | None = None
     also_ran: tuple[Report, ...] = ()
+    labelled: bool = False  # an analyst's label decided relevant / stance
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ class Overview:
     stance_by_outlet: tuple[OutletStance, ...]
     timeline: tuple[DayCount, ...]
     previous_digest: PreviousDigest | None
+    labelled_articles: int = 0  # new articles whose relevance / stance an analyst's label decided
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,9 @@ class OverviewJSON(_JSON):
     articles: Count
     new_articles: Count
     outlets: Count
+    labelled_articles: Count = Field(
+        description="New articles whose relevance and stance an analyst's label decided."
+    )
     stance_totals: StanceCounts
     stance_by_outlet: list[OutletStanceJSON]
     timeline: list[TimelineDayJSON] = Field(description="Days without articles are left out.")
@@ -389,6 +394,10 @@ class ArticleJSON(_JSON):
     relevance_score: Annotated[float, Field(ge=0, le=1)] | None
     stance: StanceName
     topics: list[str]
+    labelled: bool = Field(
+        description="An analyst's label decided relevant and stance (the classifier's "
+        "relevance_score is kept)."
+    )
 
 
 class StoryJSON(_JSON):
@@ -454,6 +463,7 @@ class DigestJSON(_JSON):
                 articles=ov.articles,
                 new_articles=ov.new_articles,
                 outlets=ov.outlets,
+                labelled_articles=ov.labelled_articles,
                 stance_totals=StanceCounts(**ov.stance_totals),
                 stance_by_outlet=[
                     OutletStanceJSON(outlet=o.outlet, **o.counts, total=o.total)

@@ -111,6 +111,7 @@ CSV_COLUMNS = (
     "relevance_score",
     "stance",
     "topics",
+    "labelled",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -149,6 +150,7 @@ def _render_csv(digest: Digest) -> str:
                     "" if r.relevance_score is None else f"{r.relevance_score:.3f}",
                     r.stance,
                     ";".join(r.topics),
+                    str(r.labelled).lower(),
                 ]
             )
     return buf.getvalue()

@@ -6,6 +6,10 @@ times: with the days the folder knows in the page metadata and the feed, with no
 and with every item dated the day of the run by the feed (coarse). Relevance, event types and
 stance are measured on the dated run (dates do not change them); stories and dates on all three.
 There is one code path, the pipeline's; nothing here reads the texts another way.
+
+Relevance is reported twice: as the configured classifier decided it (the shipped model was
+trained on the development folder, so there that figure is in-sample), and cross-validated by
+event (crossval.py): each event's articles predicted by a model fitted on the other events'.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.classify import Classifier
 from monitor.evaluate import site
+from monitor.evaluate.crossval import cross_validated_report, labelled_examples
 from monitor.evaluate.labelled import LabelledArticle, read_eval_dir
 from monitor.evaluate.metrics import (
     ClusteringReport,
@@ -74,6 +80,7 @@ class EvalReport:
     """Everything `monitor eval` measures."""
 
     relevance: RelevanceReport
+    relevance_cv: RelevanceReport
     topics: TopicReport
     stance: StanceReport
     dated: RunReport
@@ -85,6 +92,7 @@ class EvalReport:
         return "\n".join(
             [
                 self.relevance.render(),
+                self.relevance_cv.render(),
                 self.topics.render(),
                 self.stance.render(),
                 self.dated.render(),
@@ -98,6 +106,9 @@ class EvalReport:
         return {
             "relevance_f1": round(self.relevance.f1, 4),
             "relevance_false_positives": self.relevance.false_positives,
+            "relevance_cv_f1": round(self.relevance_cv.f1, 4),
+            "relevance_cv_false_positives": self.relevance_cv.false_positives,
+            "relevance_cv_false_negatives": self.relevance_cv.false_negatives,
             "topic_hit_rate": round(self.topics.hit_rate, 4),
             "topics_per_article": round(self.topics.mean_topics, 4),
             "stance_accuracy": round(self.stance.accuracy, 4),
@@ -187,14 +198,22 @@ def _run(
 def evaluate(eval_dir: Path, settings: Settings, *, workdir: Path | None = None) -> EvalReport:
     """Measure relevance, topics, stance, stories and dates on a labelled folder (module doc)."""
     items = read_eval_dir(eval_dir)
+    classifier = Classifier.configured(settings)
+    prefix = eval_dir.resolve().name
     with tempfile.TemporaryDirectory(prefix="monitor-eval-") as tmp:
         where = workdir or Path(tmp)
         where.mkdir(parents=True, exist_ok=True)
         dated = _run(items, settings, where, "dated")
+        examples = labelled_examples(dated.outcomes, where / "dated.duckdb", classifier, prefix)
         undated = _run(items, settings, where, "undated")
         coarse = _run(items, settings, where, "coarse")
+    trained_here = any(e.id.startswith(prefix + "/") for e in classifier.model.examples)
+    how = "classifier as configured" + (
+        "; its model was trained on this folder, so this is in-sample" if trained_here else ""
+    )
     return EvalReport(
-        relevance=relevance_report(dated.outcomes),
+        relevance=relevance_report(dated.outcomes, how=how),
+        relevance_cv=cross_validated_report(dated.outcomes, examples, prefix, classifier.version),
         topics=topic_report(dated.outcomes),
         stance=stance_report(dated.outcomes),
         dated=dated,

@@ -106,14 +106,17 @@ class RelevanceReport:
 
 
 def relevance_report(
-    outcomes: Sequence[Outcome], *, how: str = "classifier as configured"
+    outcomes: Sequence[Outcome],
+    *,
+    how: str = "classifier as configured",
+    version: str | None = None,
 ) -> RelevanceReport:
     """Precision, recall and F1 of `relevant` against the labels; unstored pages count as misses."""
     tp = fp = fn = tn = 0
     misses = []
-    version = ""
+    stored_version = ""
     for o in outcomes:
-        version = o.version or version
+        stored_version = o.version or stored_version
         marked = bool(o.relevant)
         if marked and o.item.on_topic:
             tp += 1
@@ -125,7 +128,9 @@ def relevance_report(
             tn += 1
         if marked != o.item.on_topic:
             misses.append(Miss(o.item.id, o.item.label, o.relevance_score, o.item.why, o.title))
-    return RelevanceReport(len(outcomes), tp, fp, fn, tn, version, tuple(misses), how)
+    return RelevanceReport(
+        len(outcomes), tp, fp, fn, tn, version or stored_version, tuple(misses), how
+    )
 
 
 # -- event types ------------------------------------------------------------------------------

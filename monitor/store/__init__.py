@@ -9,6 +9,7 @@
     stories      stories, their features, the term index, document frequencies, spans
     runs         ingest runs
     digests      digests written and their deliveries, and what a digest reads
+    labels       analysts' labels (kept apart from classifications) and the texts they label
 
 Base tables live in schema `core`; users query the views in `main` (docs/schema.md). The
 stages (dedup, stories, classify ...) never see a connection: the pipeline asks these modules

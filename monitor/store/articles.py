@@ -289,6 +289,19 @@ def texts_to_reclassify(
     ).fetchall()
 
 
+def texts_of(con: Connection, ids: Sequence[str]) -> dict[str, tuple[str | None, str]]:
+    """The stored title and text of each of these articles (those that are stored)."""
+    if not ids:
+        return {}
+    rows = bulk.select(
+        con,
+        "SELECT article_id, title, text FROM core.articles "
+        "WHERE article_id IN (SELECT article_id FROM {rows})",
+        {"article_id": list(ids)},
+    )
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
 @dataclass(frozen=True)
 class Decided:
     """An article with everything decided about it (for evaluation and export)."""

@@ -82,7 +82,7 @@ _WINDOW_SQL = """
 WITH a AS (
     SELECT article_id, url, outlet, source, title, published_at, date_source, first_seen_at,
            duplicate_of, coalesce(story_id, 'article:' || article_id) AS story_key,
-           relevant, relevance_score, stance, topics
+           relevant, relevance_score, stance, topics, decided_by = 'analyst' AS labelled
     FROM articles
     WHERE first_seen_at <= $now
 ), picked AS (
@@ -101,7 +101,8 @@ SELECT c.article_id, c.url, c.outlet, c.source, c.title, c.published_at, c.date_
        c.first_seen_at, c.duplicate_of, c.story_key, c.relevant, c.relevance_score, c.stance,
        c.topics, c.pos,
        -- Text only where it is shown: the origin's lead, a title for untitled reports.
-       CASE WHEN c.pos = 1 OR c.title IS NULL OR c.title = '' THEN left(t.text, 600) END
+       CASE WHEN c.pos = 1 OR c.title IS NULL OR c.title = '' THEN left(t.text, 600) END,
+       coalesce(c.labelled, false)
 FROM chosen c JOIN core.articles t USING (article_id)
 """
 
@@ -125,6 +126,7 @@ class WindowArticle(NamedTuple):
     topics: list[str] | None
     pos: int  # 1 = the origin: earliest published (first seen when undated)
     text: str | None  # its first 600 characters, for the origin and untitled reports only
+    labelled: bool  # an analyst's label decided relevant / stance (the articles view)
 
 
 def window(

@@ -374,6 +374,46 @@ MIGRATIONS: list[Migration] = [
         ) o WHERE a.article_id = o.article_id;
         """,
     ),
+    Migration(
+        "0009_labels",
+        r"""
+        -- An analyst's label, one per article (a new label replaces the old one). It is kept
+        -- apart from core.classifications, which holds the classifier's own call: reclassifying
+        -- never touches a label, and the public views show the label over the call.
+        CREATE TABLE core.labels (
+            article_id VARCHAR PRIMARY KEY,
+            relevant BOOLEAN NOT NULL,
+            stance VARCHAR,               -- NULL: the classifier's stance stands
+            note VARCHAR,
+            labelled_at TIMESTAMP NOT NULL
+        );
+
+        CREATE OR REPLACE VIEW labels AS
+            SELECT article_id, relevant, stance, note, labelled_at FROM core.labels;
+
+        -- The label wins: `relevant` and `stance` are the analyst's where there is a label
+        -- (an article labelled irrelevant is neutral and has no topics), and `decided_by` says
+        -- whose call it is; the classifier's own call stays visible next to it.
+        CREATE OR REPLACE VIEW articles AS
+        SELECT a.article_id, a.url, a.canonical_url, a.source, a.outlet, a.title, a.author,
+               a.published_at, a.date_source, a.language, a.text, a.word_count,
+               a.content_hash, a.first_seen_at, a.duplicate_of, a.story_id,
+               coalesce(l.relevant, c.relevant) AS relevant,
+               c.relevance_score,
+               CASE WHEN l.article_id IS NULL THEN c.stance
+                    WHEN NOT l.relevant THEN 'neutral'
+                    ELSE coalesce(l.stance, c.stance) END AS stance,
+               CASE WHEN l.article_id IS NOT NULL AND NOT l.relevant THEN []::VARCHAR[]
+                    ELSE c.topics END AS topics,
+               CASE WHEN l.article_id IS NOT NULL THEN 'analyst'
+                    WHEN c.article_id IS NOT NULL THEN 'classifier' END AS decided_by,
+               c.relevant AS classifier_relevant,
+               c.stance AS classifier_stance
+        FROM core.articles a
+        LEFT JOIN core.classifications c USING (article_id)
+        LEFT JOIN core.labels l USING (article_id);
+        """,
+    ),
 ]
 
 
