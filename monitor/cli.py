@@ -117,17 +117,19 @@ def run(
     settings = _settings(config, db, seeds=seeds)
     started = time.monotonic()
     with console.status("Ingesting…", spinner="dots"):
+        from flows.api import local_api
         from flows.ingest import ingest_flow
 
-        state = ingest_flow(
-            config=str(settings.config_path) if settings.config_path else None,
-            db=str(settings.storage.db),
-            seeds=[str(s) for s in settings.seeds.dirs],
-            fetch=not no_fetch,
-            lock_wait_s=wait,
-            skip_if_locked=True,
-            return_state=True,
-        )
+        with local_api():
+            state = ingest_flow(
+                config=str(settings.config_path) if settings.config_path else None,
+                db=str(settings.storage.db),
+                seeds=[str(s) for s in settings.seeds.dirs],
+                fetch=not no_fetch,
+                lock_wait_s=wait,
+                skip_if_locked=True,
+                return_state=True,
+            )
     if not state.is_completed():
         try:
             state.result()

@@ -8,7 +8,8 @@ Callers catch a class, never a message string::
     │   ├── StoreMissing       a reader found no database file (readers never create one)
     │   ├── StoreOutdated      a reader found a database that still needs migrating
     │   └── StoreLocked        another process held the DuckDB lock for too long
-    │       └── RunLocked      another ingest run holds this database's run lock
+    │       ├── RunLocked      another ingest run holds this database's run lock
+    │       └── ServeLocked    another `monitor serve` is serving this database
     ├── SeedError              one seed file is empty, binary, undecodable or oversized
     ├── FetchError             one URL could not be fetched
     │   ├── FetchTimeout
@@ -50,6 +51,10 @@ class StoreLocked(StoreError):
 
 class RunLocked(StoreLocked):
     """Another ingest run still holds the database's run lock; this run was not started."""
+
+
+class ServeLocked(StoreLocked):
+    """Another `monitor serve` holds the database's serve lock; this one did not start."""
 
 
 class SeedError(MonitorError):
