@@ -11,7 +11,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.errors import ConfigError
@@ -82,12 +84,36 @@ class FetchSettings(_Section):
     disable_after_failures: int = Field(default=20, ge=1)
 
 
+def _check_cron(value: str) -> str:
+    # Prefect's own rule (its vendored croniter): a valid expression, no random or hashed
+    # fields, so what passes here is what `monitor serve` can schedule.
+    if not croniter.is_valid(value) or any(f.casefold() in ("r", "h") for f in value.split()):
+        raise ValueError(f"not a cron expression: {value!r} (e.g. '0 * * * *' for hourly)")
+    return value
+
+
 class ScheduleSettings(_Section):
     """Cron schedules for `monitor serve` and the prefect.yaml deployments."""
 
     ingest_cron: str = "0 * * * *"
     digest_cron: str = "0 7 * * *"
     timezone: str = "UTC"
+
+    @field_validator("ingest_cron", "digest_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return _check_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name, e.g. 'UTC' or 'Asia/Baghdad')"
+            ) from None
+        return value
 
 
 class DigestSettings(_Section):
@@ -157,7 +183,8 @@ def describe(error: ValidationError) -> str:
         if item["type"] == "extra_forbidden":
             parts.append(f"unknown key {key!r}")
         else:
-            parts.append(f"{key}: {item['msg']}")
+            # pydantic prefixes a validator's own message with "Value error, ".
+            parts.append(f"{key}: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 
