@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import prefect
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
@@ -77,5 +79,9 @@ def local_api() -> Iterator[str]:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             yield server.api_url
     finally:
+        # Send the logs and events still queued while the server is up (Prefect drains them
+        # at exit, when ours would be gone already: "Error logging to API").
+        APILogWorker.drain_all(timeout=5)
+        EventsWorker.drain_all(timeout=5)
         os.environ.pop("PREFECT_API_URL", None)
         server.stop()

@@ -78,9 +78,29 @@ def _clean_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _setup_logging(verbose: bool) -> None:
+class _LibraryOnly(logging.Filter):
+    """Without -v: the library's warnings reach the console, Prefect's records do not.
+
+    A flow that fails logs the exception with its traceback (prefect.flow_runs, ERROR); the
+    command reports the failure itself, in one line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = record.name.split(".", 1)[0] in ("monitor", "flows")
+        return ours or record.levelno >= logging.CRITICAL
+
+
+def _setup_logging(verbose: bool, *, service: bool = False) -> None:
+    """Console logging: INFO and everything with -v; else the library's warnings only.
+
+    A service (`serve`) keeps Prefect's own warnings and errors on its console too.
+    """
     level = logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if not verbose and not service:
+        handler.addFilter(_LibraryOnly())
+    logging.basicConfig(level=level, handlers=[handler])
     # Prefect reads these when first imported: keep its console quiet unless asked.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
@@ -108,7 +128,10 @@ def run(
         bool, typer.Option("--no-fetch", help="Ingest seeds only; fetch no sources.")
     ] = False,
     wait: Annotated[
-        float, typer.Option("--wait", help="Seconds to wait if another run holds the database.")
+        float,
+        typer.Option(
+            "--wait", min=0, help="Seconds to wait if another run holds the database (>= 0)."
+        ),
     ] = 0,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -205,9 +228,24 @@ def digest(
     settings = _settings(config, db)
     store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
     store.require_current()
+    # A digest is recorded (for the next `--since last`) only where it can be; reading a
+    # database needs no write access.
+    record = store.writable()
     result = write_digest(
-        store, since=parse_since(since), fmt=fmt.value, out=out, include_all=include_all
+        store,
+        since=parse_since(since),
+        fmt=fmt.value,
+        out=out,
+        include_all=include_all,
+        record=record,
     )
+    if not record:
+        err_console.print(
+            f"note: {store.path} is read-only here, so this digest is not recorded "
+            "(the next `--since last` starts after the last recorded one).",
+            highlight=False,
+            soft_wrap=True,
+        )
     if out is None:
         sys.stdout.write(result.text)
         if not result.text.endswith("\n"):
@@ -393,7 +431,7 @@ def serve(
     # Prefect API; the library's logs go there too (see docs/operations.md).
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "monitor")
-    _setup_logging(verbose)
+    _setup_logging(verbose, service=True)
     settings = _settings(config, db)
     from flows.serve import serve_schedules
 
@@ -412,8 +450,22 @@ def serve(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a usage error (bad option or value) is one line too."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `monitor` alone: the help
+            show: Callable[[], None] = exc.show  # type: ignore[attr-defined]
+            show()
+            sys.exit(0)
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        err_console.print(f"usage error: {message}{where}", highlight=False, soft_wrap=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except typer.Abort:
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
