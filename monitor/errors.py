@@ -10,6 +10,8 @@ Callers catch a class, never a message string::
     │   └── StoreLocked        another process held the DuckDB lock for too long
     │       ├── RunLocked      another ingest run holds this database's run lock
     │       └── ServeLocked    another `monitor serve` is serving this database
+    ├── QueryRefused           `monitor sql` refused a query: empty, several, or not a read
+    ├── OutputError            an output file (`digest --out`) cannot be written
     ├── SeedError              one seed file is empty, binary, undecodable or oversized
     ├── FetchError             one URL could not be fetched
     │   ├── FetchTimeout
@@ -55,6 +57,14 @@ class RunLocked(StoreLocked):
 
 class ServeLocked(StoreLocked):
     """Another `monitor serve` holds the database's serve lock; this one did not start."""
+
+
+class QueryRefused(MonitorError):
+    """A user's query was refused before it ran: empty, several statements, or not a read."""
+
+
+class OutputError(MonitorError):
+    """An output file cannot be written where the user asked (a folder, no permission)."""
 
 
 class SeedError(MonitorError):
