@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
 from monitor.collect import collect, save_fetch_state, source_health
-from monitor.fetch import Fetcher, build_client, host_delay, retry_after_s
+from monitor.fetch import Fetcher, GuardedBackend, build_client, host_delay, retry_after_s
 from monitor.pipeline import open_store, run_ingest
 from monitor.settings import FetchSettings, Settings
 from monitor.store import Store
@@ -434,3 +436,108 @@ def test_a_stored_page_linked_again_with_tracking_parameters_is_not_fetched_agai
     # collect and dedup share one URL key: the tracking parameters do not make it a new page.
     assert (again.articles_new, again.unchanged) == (0, 1)
     assert server.hits["/story.html"] == 1
+
+
+class _Recording(httpcore.AsyncNetworkBackend):
+    """A network backend that records where it was asked to connect: to 127.0.0.1 for real,
+    anywhere else refused (tests never reach the internet)."""
+
+    def __init__(self) -> None:
+        self.connected: list[str] = []
+        self._real = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, **kwargs: Any) -> Any:
+        self.connected.append(host)
+        if host != "127.0.0.1":
+            raise httpcore.ConnectError(f"[Errno 111] Connection refused ({host})")
+        return await self._real.connect_tcp(host, port, **kwargs)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._real.sleep(seconds)
+
+
+def test_the_address_checked_is_the_address_connected_to(server: LocalServer) -> None:
+    """DNS rebinding: a name answers a public address, then a private one. The check and
+    the connection share one resolution, so the private answer is never connected to."""
+    server.routes["/page.html"] = static(article_html("Local", ["Some text here."] * 5).encode())
+    answers = {"rebind.test": [["93.184.216.34"], ["127.0.0.1"]]}
+    asked: list[str] = []
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        asked.append(host)
+        queue = answers[host]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    settings = FetchSettings(**{**FAST_FETCH, "trusted_hosts": [], "respect_robots": False})
+    inner = _Recording()
+    port = server.server_address[1]
+
+    async def go(path: str) -> Any:
+        backend = GuardedBackend(settings, resolve=rebinding, inner=inner)
+        async with build_client(settings, backend=backend) as client:
+            fetcher = Fetcher(client, settings)
+            first = await fetcher.fetch(f"http://rebind.test:{port}{path}", "t")
+            again = await fetcher.fetch(f"http://rebind.test:{port}{path}?again", "t")
+            return first, again
+
+    first, again = asyncio.run(go("/page.html"))
+    assert inner.connected == ["93.184.216.34", "93.184.216.34"]  # only what was checked
+    assert asked == ["rebind.test"]  # one resolution per host and run
+    assert first.record.outcome == again.record.outcome == "error"
+    assert "connection refused" in (first.record.error or "")
+    assert server.hits["/page.html"] == 0
+
+    # A name whose answer is private is refused before any connection, even at connect time.
+    answers["rebind.test"] = [["127.0.0.1"]]
+    inner.connected.clear()
+    asked.clear()
+    refused, _ = asyncio.run(go("/page.html"))
+    assert refused.record.outcome == "skipped" and refused.record.error_kind == "FetchBlocked"
+    assert "rebind.test resolves to non-public address 127.0.0.1" in (refused.record.error or "")
+    assert inner.connected == [] and server.hits["/page.html"] == 0
+
+
+def test_trusted_hosts_and_private_networks_are_allowed_at_connect_time(
+    server: LocalServer,
+) -> None:
+    server.routes["/page.html"] = static(article_html("Local", ["Some text here."] * 5).encode())
+    port = server.server_address[1]
+
+    async def go(settings: FetchSettings, host: str) -> str:
+        async with build_client(settings) as client:
+            got = await Fetcher(client, settings).fetch(f"http://{host}:{port}/page.html", "t")
+            return got.record.outcome
+
+    strict = FetchSettings(**{**FAST_FETCH, "trusted_hosts": []})
+    assert asyncio.run(go(strict, "localhost")) == "skipped"
+    trusted = FetchSettings(**{**FAST_FETCH, "trusted_hosts": ["localhost"]})
+    assert asyncio.run(go(trusted, "localhost")) == "new"
+    lan = FetchSettings(**{**FAST_FETCH, "trusted_hosts": [], "allow_private_networks": True})
+    assert asyncio.run(go(lan, "localhost")) == "new"
+
+
+def test_elapsed_ms_is_the_request_not_the_wait_for_a_slot(server: LocalServer) -> None:
+    server.routes["/quick"] = static(b"<html><body>quick</body></html>")
+    server.routes["/slow"] = sleeper(0.4)
+    # One request at a time to the host, 0.5 s apart: the last of four waits 1.5 s to start.
+    settings = FetchSettings(
+        **{
+            **FAST_FETCH,
+            "per_host_concurrency": 1,
+            "per_host_delay_s": 0.5,
+            "respect_robots": False,
+        }
+    )
+
+    async def go() -> list[Any]:
+        async with build_client(settings) as client:
+            fetcher = Fetcher(client, settings)
+            urls = [server.url(f"/quick?{i}") for i in range(3)] + [server.url("/slow")]
+            return list(await asyncio.gather(*(fetcher.fetch(u, "t") for u in urls)))
+
+    started = time.monotonic()
+    results = asyncio.run(go())
+    assert time.monotonic() - started >= 1.5
+    quick, slow = [r.record for r in results[:3]], results[3].record
+    assert all(r.elapsed_ms < 300 for r in quick), [r.elapsed_ms for r in quick]
+    assert 400 <= slow.elapsed_ms < 1200, slow.elapsed_ms
