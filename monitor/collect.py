@@ -86,6 +86,68 @@ class CollectResult:
     known: int = 0
     sources_due: int = 0
     sources_skipped: int = 0
+    # Sources not fetched this run, by their state ('backing off', 'waiting', 'disabled').
+    not_due: dict[str, int] = field(default_factory=dict)
+    # The URLs fetched as sources (a feed, a sitemap and its children), not as pages.
+    source_urls: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """What collecting came to, counted by reason for a person to read (`monitor run`)."""
+
+    sources_failed: dict[str, int]
+    sources_not_due: dict[str, int]
+    pages_failed: dict[str, int]
+
+
+def failure_reason(kind: str | None, error: str | None) -> str:
+    """A short reason to count failures by: 'cannot resolve host', 'HTTP 404', 'timed out' ..."""
+    text = (error or "").lower()
+    if kind == "FetchConnection":
+        if "cannot resolve" in text:
+            return "cannot resolve host"
+        if "refused" in text:
+            return "connection refused"
+        if "timed out" in text or "timeout" in text:
+            return "timed out"
+        if "redirects" in text:
+            return "too many redirects"
+        return "connection failed"
+    if kind == "FetchHTTPStatus":
+        return (error or "HTTP error").split(";")[0]
+    if kind == "FetchBlocked":
+        if "robots.txt" in text:
+            return "robots.txt"
+        if "non-public address" in text:
+            return "private address"
+        return "blocked"
+    reasons = {
+        "FetchTimeout": "timed out",
+        "FetchTooLarge": "too large",
+        "FetchUnsupported": "not a page",
+        "ParseError": "unreadable",
+        "ExtractError": "worker failed" if "worker failed" in text else "no article text",
+    }
+    return reasons.get(kind or "", kind or "failed")
+
+
+def _count(reasons: Sequence[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def outcomes(result: CollectResult) -> Outcomes:
+    """Failed sources and pages by reason, and the sources not due, from one collect."""
+    failed = [failure_reason(u.error_kind, u.error) for u in result.sources if not u.ok]
+    pages = [
+        failure_reason(r.error_kind, r.error)
+        for r in result.records
+        if r.outcome == "error" and r.url not in result.source_urls
+    ]
+    return Outcomes(_count(failed), dict(result.not_due), _count(pages))
 
 
 # -- source health ------------------------------------------------------------------------------
@@ -221,6 +283,7 @@ async def _read_source(
         if url in seen:
             continue
         seen.add(url)
+        result.source_urls.add(url)
         got: FetchResult = await fetcher.fetch(
             url, src.name, purpose="source", cache=cache.get(url)
         )
@@ -285,8 +348,10 @@ async def _collect(
     result.sources_due = len(due)
     result.sources_skipped = len(settings.sources) - len(due)
     for src in settings.sources:
-        if health[src.name].state != "due":
-            log.info("source %s is %s; skipped", src.name, health[src.name].state)
+        state = health[src.name].state
+        if state != "due":
+            log.info("source %s is %s; skipped", src.name, state)
+            result.not_due[state] = result.not_due.get(state, 0) + 1
     if not due:
         return result
     cache = _load_cache(store, [s.url for s in due])

@@ -15,16 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import clean_env
+from tests.procs import clean_env, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def monitor(
-    *args: str, cwd: Path, timeout: float = 180, user: int | None = None
+    *args: str,
+    cwd: Path,
+    timeout: float = 180,
+    user: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`monitor ARGS` in a real process, with its own PREFECT_HOME (in cwd); as `user` if given."""
-    env = clean_env(PYTHONPATH=str(ROOT), PREFECT_HOME=str(cwd / ".prefect-home"))
+    env = clean_env(PYTHONPATH=str(ROOT), PREFECT_HOME=str(cwd / ".prefect-home"), **(env or {}))
     command = [sys.executable, "-m", "monitor.cli", *args]
     if user is not None:
         command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
@@ -369,3 +373,64 @@ def test_sql_guards_hold_even_for_a_read(project: Path, stored_db: Path) -> None
     assert views.returncode == 0 and len(views.stdout.splitlines()) == 2, views.stderr
     described = monitor("sql", "DESCRIBE articles", "--db", str(stored_db), cwd=project)
     assert described.returncode == 0 and "outlet" in described.stdout
+
+
+# -- output a person can read ---------------------------------------------------------------------
+
+
+def test_failed_sources_are_summarised_in_one_line_by_reason(
+    tmp_path: Path, seeds_dir: Path
+) -> None:
+    """Like an offline run of the default sources: every source fails; the summary counts
+    them by reason instead of listing URLs, and the next run counts them as backing off."""
+    from tests.fetch_server import LocalServer, running, status
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for seed in seeds_dir.iterdir():
+        shutil.copy(seed, seeds)
+    (seeds / ":tv: [red]broken:elf:.txt").write_bytes(b"\x00\x01binary\x00")
+    closed = [free_port() for _ in range(3)]
+    server = LocalServer()
+    server.routes["/feed.xml"] = status(404)
+    with running(server):
+        sources = "".join(
+            f'[[sources]]\nname = "Closed {i}"\nkind = "feed"\n'
+            f'url = "http://127.0.0.1:{port}/rss.xml"\n'
+            for i, port in enumerate(closed)
+        )
+        gone = server.url("/feed.xml")
+        sources += f'[[sources]]\nname = "Gone"\nkind = "feed"\nurl = "{gone}"\n'
+        (tmp_path / "monitor.toml").write_text(
+            sources + '[fetch]\ntrusted_hosts = ["127.0.0.1"]\nmax_retries = 0\n'
+            "per_host_delay_s = 0\n"
+        )
+        first = monitor("run", cwd=tmp_path)
+        second = monitor("run", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    assert "4 sources failed: 3 connection refused, 1 HTTP 404; see `monitor sources`." in out
+    assert "failed http" not in out and "127.0.0.1" not in out  # no list of URLs
+    # The bad seed once, its name as it is (no emoji, no markup).
+    assert (first.stdout + first.stderr).count(":tv: [red]broken:elf:.txt") == 1, out
+    assert second.returncode == 0, second.stderr
+    assert "4 sources backing off, not due." in second.stdout
+    assert "sources failed" not in second.stdout
+    assert first.stderr == "" and second.stderr == ""
+
+
+def test_sql_tables_stay_readable_at_80_columns(project: Path, stored_db: Path) -> None:
+    narrow = {"COLUMNS": "80"}
+    stories = monitor("sql", "SELECT title, article_count, outlets FROM stories",
+                      "--db", str(stored_db), cwd=project, env=narrow)  # fmt: skip
+    assert stories.returncode == 0, stories.stderr
+    assert "…" not in stories.stdout  # cells wrap instead of being cut
+    assert all(len(line) <= 80 for line in stories.stdout.splitlines())
+    assert "Iraq parliament passes resolution to expel" in stories.stdout
+    wide = monitor("sql", "SELECT * EXCLUDE (text) FROM articles ORDER BY article_id LIMIT 2",
+                   "--db", str(stored_db), cwd=project, env=narrow)  # fmt: skip
+    assert wide.returncode == 0, wide.stderr
+    assert "row 1" in wide.stdout and "row 2" in wide.stdout  # one block per row
+    assert "…" not in wide.stdout
+    assert all(len(line) <= 80 for line in wide.stdout.splitlines())
+    assert any(line.startswith("canonical_url") for line in wide.stdout.splitlines())
