@@ -338,11 +338,12 @@ def sources(
             h.state,
             str(h.consecutive_failures),
             _when(h.next_due_at),
-            ": ".join(p for p in (h.last_error_kind, h.last_error) if p),
+            ": ".join(p for p in (h.last_error_kind, h.last_error) if p)
+            or (f"cut off: {h.last_cutoff}" if h.last_cutoff else ""),
         ]
         for h in health
     ]
-    _print_table(["source", "state", "failures", "next due", "last error"], table_rows)
+    _print_table(["source", "state", "failures", "next due", "last error or cut-off"], table_rows)
     console.print(
         f"{len(health)} source(s); every field (kind, last fetch, last success ...): --format json",
         style="dim",

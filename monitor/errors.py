@@ -21,6 +21,7 @@ Callers catch a class, never a message string::
     │   ├── FetchUnsupported   content type we do not extract (PDF, image, binary)
     │   └── FetchConnection    DNS failure, refused, reset, too many redirects
     ├── ParseError             a feed, sitemap, API answer or page that will not parse
+    ├── CutOff                 discovery stopped at a limit (child sitemaps, links per source)
     └── ExtractError           a page with no extractable article text
 """
 
@@ -105,6 +106,11 @@ class FetchConnection(FetchError):
 
 class ParseError(MonitorError):
     """A feed, sitemap, API answer or page would not parse."""
+
+
+class CutOff(MonitorError):
+    """Discovery stopped at a limit; what lay beyond it was not read (recorded, never raised:
+    the `error_kind` of a `skipped` fetch row and a source's `last_cutoff`)."""
 
 
 class ExtractError(MonitorError):

@@ -39,7 +39,8 @@ class SeedSettings(_Section):
     max_bytes: int = Field(default=2_000_000, gt=0)
 
 
-def _check_url(value: str) -> str:
+def check_url(value: str) -> str:
+    """The value, if it is an http(s) URL with a host; else ValueError."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"not an http(s) URL: {value!r}")
@@ -58,7 +59,7 @@ class SourceSettings(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _check_url(value)
+        return check_url(value)
 
 
 class FetchSettings(_Section):
@@ -80,6 +81,8 @@ class FetchSettings(_Section):
     max_redirects: int = Field(default=5, ge=0)
     respect_robots: bool = True
     max_articles_per_source: int = Field(default=200, ge=1)
+    # Child sitemaps read from one sitemap index source per run (its index chain included).
+    max_child_sitemaps: int = Field(default=10, ge=0)
     failure_backoff_s: float = Field(default=300, ge=0)
     disable_after_failures: int = Field(default=20, ge=1)
 

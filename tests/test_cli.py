@@ -224,8 +224,15 @@ def test_run_in_a_read_only_folder_is_one_line(project: Path, stored_db: Path) -
         new = monitor("run", "--no-fetch", "--db", "ro/new/monitor.duckdb", cwd=project)
         one_line_error(new, "Read-only file system")
         # Reading needs no write access: sql, sources and digest work (the digest unrecorded).
-        query = monitor("sql", "SELECT count(*) FROM articles", "--format", "csv",
-                        "--db", "ro/monitor.duckdb", cwd=project)  # fmt: skip
+        query = monitor(
+            "sql",
+            "SELECT count(*) FROM articles",
+            "--format",
+            "csv",
+            "--db",
+            "ro/monitor.duckdb",
+            cwd=project,
+        )
         assert query.returncode == 0 and query.stdout.splitlines() == ["count_star()", "5"]
         assert monitor("sources", "--db", "ro/monitor.duckdb", cwd=project).returncode == 0
         digest = monitor("digest", "--db", "ro/monitor.duckdb", cwd=project)
@@ -263,8 +270,16 @@ def test_read_commands_work_as_a_user_who_cannot_write_the_database(stored_db: P
         probe = monitor("--help", cwd=work, user=NOBODY)
         if probe.returncode != 0:
             pytest.skip(f"this interpreter does not run as nobody: {probe.stderr[-300:]}")
-        query = monitor("sql", "SELECT count(*) AS n FROM articles", "--format", "json",
-                        "--db", "monitor.duckdb", cwd=work, user=NOBODY)  # fmt: skip
+        query = monitor(
+            "sql",
+            "SELECT count(*) AS n FROM articles",
+            "--format",
+            "json",
+            "--db",
+            "monitor.duckdb",
+            cwd=work,
+            user=NOBODY,
+        )
         assert query.returncode == 0, query.stderr
         assert json.loads(query.stdout) == [{"n": 5}]
         health = monitor("sources", "--db", "monitor.duckdb", cwd=work, user=NOBODY)
@@ -272,18 +287,29 @@ def test_read_commands_work_as_a_user_who_cannot_write_the_database(stored_db: P
         out = work / "out"
         out.mkdir(mode=0o777)
         out.chmod(0o777)
-        digest = monitor("digest", "--since", "last", "--out", "out/d.md",
-                         "--db", "monitor.duckdb", cwd=work, user=NOBODY)  # fmt: skip
+        digest = monitor(
+            "digest",
+            "--since",
+            "last",
+            "--out",
+            "out/d.md",
+            "--db",
+            "monitor.duckdb",
+            cwd=work,
+            user=NOBODY,
+        )
         assert digest.returncode == 0, digest.stderr
         assert "Iraq parliament passes resolution" in (out / "d.md").read_text()
         assert "not recorded" in digest.stderr
         # Not recorded: as the owner, `--since last` still covers everything ...
-        owner = monitor("digest", "--since", "last", "--format", "json",
-                        "--db", "monitor.duckdb", cwd=work)  # fmt: skip
+        owner = monitor(
+            "digest", "--since", "last", "--format", "json", "--db", "monitor.duckdb", cwd=work
+        )
         assert owner.returncode == 0 and json.loads(owner.stdout)["stories"]
         # ... and, recorded this time, the next `--since last` has nothing new.
-        after = monitor("digest", "--since", "last", "--format", "json",
-                        "--db", "monitor.duckdb", cwd=work)  # fmt: skip
+        after = monitor(
+            "digest", "--since", "last", "--format", "json", "--db", "monitor.duckdb", cwd=work
+        )
         assert json.loads(after.stdout)["stories"] == []
         assert not list(work.glob(".*.tmp")) and not list(out.glob(".*.tmp"))
     finally:
@@ -365,11 +391,19 @@ def test_sql_guards_hold_even_for_a_read(project: Path, stored_db: Path) -> None
     """DuckDB's own settings stop what a SELECT could reach: no file but the database."""
     secret = project / "secret.csv"
     secret.write_text("a\n1\n")
-    done = monitor("sql", f"SELECT * FROM read_csv('{secret}')", "--db", str(stored_db),
-                   cwd=project)  # fmt: skip
+    done = monitor(
+        "sql", f"SELECT * FROM read_csv('{secret}')", "--db", str(stored_db), cwd=project
+    )
     one_line_error(done, "refused", "file system operations are disabled")
-    views = monitor("sql", "SELECT title FROM stories ORDER BY title LIMIT 1", "--format", "csv",
-                    "--db", str(stored_db), cwd=project)  # fmt: skip
+    views = monitor(
+        "sql",
+        "SELECT title FROM stories ORDER BY title LIMIT 1",
+        "--format",
+        "csv",
+        "--db",
+        str(stored_db),
+        cwd=project,
+    )
     assert views.returncode == 0 and len(views.stdout.splitlines()) == 2, views.stderr
     described = monitor("sql", "DESCRIBE articles", "--db", str(stored_db), cwd=project)
     assert described.returncode == 0 and "outlet" in described.stdout
@@ -421,14 +455,26 @@ def test_failed_sources_are_summarised_in_one_line_by_reason(
 
 def test_sql_tables_stay_readable_at_80_columns(project: Path, stored_db: Path) -> None:
     narrow = {"COLUMNS": "80"}
-    stories = monitor("sql", "SELECT title, article_count, outlets FROM stories",
-                      "--db", str(stored_db), cwd=project, env=narrow)  # fmt: skip
+    stories = monitor(
+        "sql",
+        "SELECT title, article_count, outlets FROM stories",
+        "--db",
+        str(stored_db),
+        cwd=project,
+        env=narrow,
+    )
     assert stories.returncode == 0, stories.stderr
     assert "…" not in stories.stdout  # cells wrap instead of being cut
     assert all(len(line) <= 80 for line in stories.stdout.splitlines())
     assert "Iraq parliament passes resolution to expel" in stories.stdout
-    wide = monitor("sql", "SELECT * EXCLUDE (text) FROM articles ORDER BY article_id LIMIT 2",
-                   "--db", str(stored_db), cwd=project, env=narrow)  # fmt: skip
+    wide = monitor(
+        "sql",
+        "SELECT * EXCLUDE (text) FROM articles ORDER BY article_id LIMIT 2",
+        "--db",
+        str(stored_db),
+        cwd=project,
+        env=narrow,
+    )
     assert wide.returncode == 0, wide.stderr
     assert "row 1" in wide.stdout and "row 2" in wide.stdout  # one block per row
     assert "…" not in wide.stdout

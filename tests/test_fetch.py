@@ -17,7 +17,7 @@ import pytest
 from monitor.collect import collect, save_fetch_state, source_health
 from monitor.fetch import Fetcher, GuardedBackend, build_client, host_delay, retry_after_s
 from monitor.pipeline import open_store, run_ingest
-from monitor.settings import FetchSettings, Settings
+from monitor.settings import FetchSettings, RunnerSettings, Settings
 from monitor.store import Store
 from tests.fetch_server import (
     CHARSET_SENTENCE,
@@ -541,3 +541,79 @@ def test_elapsed_ms_is_the_request_not_the_wait_for_a_slot(server: LocalServer) 
     quick, slow = [r.record for r in results[:3]], results[3].record
     assert all(r.elapsed_ms < 300 for r in quick), [r.elapsed_ms for r in quick]
     assert 400 <= slow.elapsed_ms < 1200, slow.elapsed_ms
+
+
+def _pages_behind_a_feed(server: LocalServer, names: list[str]) -> None:
+    items = []
+    for i, name in enumerate(names):
+        paragraphs = [f"Report {i} on the withdrawal of US troops from Iraq, in detail."] * 6
+        server.routes[f"/{name}.html"] = static(article_html(f"Report {i}", paragraphs).encode())
+        items.append({"link": server.url(f"/{name}.html"), "title": f"Report {i}"})
+    server.routes["/feed.xml"] = static(rss(items), "application/rss+xml")
+
+
+def test_a_dead_extraction_worker_does_not_stop_the_run(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed mid-chunk breaks the process pool: that chunk is recorded as failed,
+    a new pool takes the later chunks, and the run completes."""
+    from tests.crashing import extract_or_die
+
+    monkeypatch.setattr("monitor.collect.extract_pages", extract_or_die)
+    names = ["die"] + [f"p{i:02d}" for i in range(23)]  # the first chunk kills its worker
+    _pages_behind_a_feed(server, names)
+    settings = make_settings(
+        tmp_path, [{"name": "feed", "kind": "feed", "url": server.url("/feed.xml")}]
+    )
+    settings = settings.model_copy(update={"runner": RunnerSettings(workers=1)})
+    summary = run_ingest(settings)
+    assert summary.status == "completed"
+    store = Store(settings.storage.db)
+    rows = dict(
+        store.query("SELECT url, coalesce(error, outcome) FROM fetches WHERE url LIKE '%.html'")
+    )
+    assert rows[server.url("/die.html")].startswith("worker failed")
+    extracted = [u for u, r in rows.items() if r == "new"]
+    assert len(extracted) >= 12, rows  # the chunks after the break went to a new pool
+    assert summary.articles_new == len(extracted)
+
+
+def test_discovery_cut_offs_are_recorded(server: LocalServer, tmp_path: Path) -> None:
+    """A sitemap index chain longer than fetch.max_child_sitemaps, and a feed with more
+    items than fetch.max_articles_per_source: a `skipped` row (error_kind CutOff) each, and
+    the note in the source's health."""
+    # An index chain: each index names the next one.
+    for i in range(5):
+        nxt = server.url(f"/index{i + 1}.xml")
+        server.routes[f"/index{i}.xml"] = static(
+            f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/'
+            f'sitemap/0.9"><sitemap><loc>{nxt}</loc></sitemap></sitemapindex>'.encode(),
+            "application/xml",
+        )
+    _pages_behind_a_feed(server, [f"c{i}" for i in range(6)])
+    settings = make_settings(
+        tmp_path,
+        [
+            {"name": "deep", "kind": "sitemap", "url": server.url("/index0.xml")},
+            {"name": "many", "kind": "feed", "url": server.url("/feed.xml")},
+        ],
+        max_child_sitemaps=2,
+        max_articles_per_source=4,
+    )
+    summary = run_ingest(settings)
+    assert summary.status == "completed" and summary.articles_new == 4
+    store = Store(settings.storage.db)
+    cut = store.query(
+        "SELECT source, url, outcome, error FROM fetches WHERE error_kind = 'CutOff' "
+        "ORDER BY source"
+    )
+    assert [(s, o) for s, _, o, _ in cut] == [("deep", "skipped"), ("many", "skipped")]
+    assert "read 2 child sitemaps, 1 more not read" in cut[0][3]
+    assert "took the newest 4 of 6" in cut[1][3]
+    assert server.hits["/index3.xml"] == 0
+    health = {h.name: h for h in source_health(store, settings)}
+    assert health["deep"].last_cutoff is not None and "sitemap index cut off" in (
+        health["deep"].last_cutoff or ""
+    )
+    assert "links cut off" in (health["many"].last_cutoff or "")
+    assert health["many"].last_error is None  # a cut-off is not a failure
