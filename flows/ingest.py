@@ -9,10 +9,11 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.lifetime import follow_serve
 from flows.logs import forward_library_logs
 from flows.runners import extraction_executor
 from monitor import pipeline
-from monitor.collect import CollectResult, collect, save_fetch_state
+from monitor.collect import CollectResult, Outcomes, collect, outcomes, save_fetch_state
 from monitor.errors import MonitorError, RunLocked
 from monitor.models import FetchRecord
 from monitor.settings import Settings, load_settings
@@ -69,6 +70,7 @@ def ingest_flow(
     With skip_if_locked (scheduled runs), a run that finds another still working on the
     database after lock_wait_s logs a warning and returns status 'skipped' instead of failing.
     """
+    follow_serve()
     forward_library_logs()
     settings = load_settings(
         Path(config) if config else None,
@@ -82,11 +84,18 @@ def ingest_flow(
             try:
                 records, inserted = read_and_store_seeds(store, settings, summary.run_id)
                 pipeline.count_stored(summary, records, inserted)
+                seed_problems = [
+                    r.error if r.url.startswith("seed:") else f"{r.url}: {r.error}"
+                    for r in records
+                    if r.outcome == "error"
+                ]
+                report = Outcomes({}, {}, {})
                 if fetch and settings.sources:
                     collected = collect_sources(store, settings, summary.run_id)
                     inserted = store_collected(store, settings, summary.run_id, collected)
                     pipeline.count_stored(summary, collected.records, inserted)
                     summary.unchanged += collected.known
+                    report = outcomes(collected)
                 result = process(store, settings)
                 summary.duplicates += result.duplicates
                 summary.relevant += result.relevant
@@ -119,6 +128,11 @@ def ingest_flow(
         "not_modified": summary.not_modified,
         "skipped": summary.skipped,
         "failures": summary.failures,
+        # For a person to read: failures counted by reason, each seed problem once.
+        "seed_problems": seed_problems,
+        "sources_failed": report.sources_failed,
+        "sources_not_due": report.sources_not_due,
+        "pages_failed": report.pages_failed,
     }
 
 

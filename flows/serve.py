@@ -7,30 +7,60 @@ SIGTERM or Ctrl-C ends the runner, and the child that may be mid-run is terminat
 (then killed). Every pipeline step commits its own short transaction and the run lock is
 an flock, so the database is left consistent and unlocked, and the next run finishes
 the work (start_run marks the cut-short run 'interrupted').
+
+Nothing serve holds outlives it, however it ends (docs/operations.md, "Recovering from a
+kill"):
+
+- no Prefect concurrency limit on its deployments. A deployment limit is a slot counted in
+  the API's database under a lease kept in the API server's memory: a serve killed while
+  submitting a run took the lease down with its temporary server and left the slot taken
+  for good. One ingest at a time is the run lock's job (an flock, which the kernel drops
+  with its process);
+- one serve per database: `<db>.serve.lock`, an flock held for serve's lifetime;
+- the temporary API server and the flow-run children end when serve dies, even by SIGKILL
+  (flows/lifetime.py);
+- at start, what a killed serve left in the API (flow runs still "running", the slots of
+  the concurrency limits older versions set) is released, and serve says so in one log line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import hashlib
 import logging
 import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
+from uuid import UUID
 
 import psutil  # type: ignore[import-untyped]
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import State, StateType
 from prefect.deployments.runner import RunnerDeployment
+from prefect.exceptions import ObjectNotFound
 from prefect.runner import Runner
 from prefect.schedules import Cron
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.states import Cancelled, Crashed
 
+from flows.api import local_api
 from flows.digest import digest_flow
 from flows.ingest import ingest_flow
+from flows.lifetime import SERVE_PID_ENV
+from monitor.errors import ServeLocked
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,19 +70,36 @@ LOCK_WAIT_S = 60.0
 # How long a flow run cut short by stopping gets to end on SIGTERM before it is killed.
 CHILD_GRACE_S = 3.0
 
+# Flow runs in these states have a process working on them, or had one.
+_LIVE = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING, StateType.PAUSED]
+# The runner deployments of older versions of serve, which had a concurrency limit.
+_LEGACY = ("ingest/ingest", "digest/digest")
+
+
+def deployment_name(db: Path) -> str:
+    """The name of serve's deployments for a database: one name per database file.
+
+    Two serves of different databases may share a PREFECT_HOME (or a server); under one
+    name each would pick up the other's scheduled runs, with its own parameters.
+    """
+    key = hashlib.sha256(str(db.resolve()).encode("utf-8")).hexdigest()[:8]
+    return f"serve-{key}"
+
 
 def build_deployments(settings: Settings) -> tuple[RunnerDeployment, RunnerDeployment]:
-    """The ingest and digest deployments on the crons of `[schedule]`, for these settings."""
+    """The ingest and digest deployments on the crons of `[schedule]`, for these settings.
+
+    No Prefect concurrency limit (see the module docstring): two ingests never overlap,
+    because the second waits for the run lock up to LOCK_WAIT_S, then skips and says so.
+    """
     common: dict[str, Any] = {
         "config": str(settings.config_path) if settings.config_path else None,
         "db": str(settings.storage.db.resolve()),
     }
-    one_at_a_time = ConcurrencyLimitConfig(
-        limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
-    )
+    name = deployment_name(settings.storage.db)
     tz = settings.schedule.timezone
     ingest: RunnerDeployment = ingest_flow.to_deployment(  # type: ignore[assignment]
-        name="ingest",
+        name=name,
         schedules=[Cron(settings.schedule.ingest_cron, timezone=tz)],
         parameters={
             **common,
@@ -61,17 +108,110 @@ def build_deployments(settings: Settings) -> tuple[RunnerDeployment, RunnerDeplo
             "lock_wait_s": LOCK_WAIT_S,
             "skip_if_locked": True,
         },
-        concurrency_limit=one_at_a_time,
         description="Scheduled ingest (monitor serve).",
     )
     digest: RunnerDeployment = digest_flow.to_deployment(  # type: ignore[assignment]
-        name="digest",
+        name=name,
         schedules=[Cron(settings.schedule.digest_cron, timezone=tz)],
         parameters=common,
-        concurrency_limit=one_at_a_time,
         description="Scheduled digest (monitor serve).",
     )
     return ingest, digest
+
+
+@contextmanager
+def serve_lock(db: Path) -> Iterator[None]:
+    """Hold `<db>.serve.lock` for serve's lifetime; ServeLocked if another serve holds it."""
+    lock_path = db.with_name(db.name + ".serve.lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ServeLocked(f"cannot create {lock_path}: {exc.strerror}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ServeLocked(
+                f"another `monitor serve` is already serving {db} (it holds {lock_path})"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Released:
+    """What an earlier serve had left in the Prefect API, released at start."""
+
+    runs_crashed: int = 0
+    runs_cancelled: int = 0
+    slots: int = 0
+    deployments: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.runs_crashed or self.runs_cancelled or self.slots or self.deployments)
+
+    def describe(self) -> str:
+        """What was released, in one line."""
+        parts = []
+        if self.runs_crashed:
+            parts.append(f"{self.runs_crashed} flow run(s) left running marked Crashed")
+        if self.runs_cancelled:
+            parts.append(f"{self.runs_cancelled} run(s) waiting for a slot cancelled")
+        if self.slots:
+            parts.append(f"{self.slots} concurrency slot(s) freed")
+        if self.deployments:
+            parts.append(f"{self.deployments} deployment(s) of an older serve removed")
+        return "released what an earlier serve left behind: " + ", ".join(parts)
+
+
+async def _release_runs(client: PrefectClient, deployment_id: UUID, released: Released) -> None:
+    wanted = FlowRunFilterStateType(any_=[*_LIVE, StateType.SCHEDULED])
+    runs = await client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=wanted)),
+    )
+    for run in runs:
+        if run.state is None:
+            continue
+        if run.state.type in _LIVE:
+            # The serve lock is ours, so no live serve runs it: its process is gone.
+            crashed: State[Any] = Crashed(message="the monitor serve running it was killed")
+            await client.set_flow_run_state(run.id, crashed, force=True)
+            released.runs_crashed += 1
+        elif run.state.name == "AwaitingConcurrencySlot":
+            cancelled: State[Any] = Cancelled(message="left waiting for a concurrency slot")
+            await client.set_flow_run_state(run.id, cancelled, force=True)
+            released.runs_cancelled += 1
+
+
+async def release_stale(names: list[str]) -> Released:
+    """Release what an earlier serve left for these deployments ("flow/deployment" names).
+
+    Call it holding the serve lock, so that no live serve owns them. Runs still pending or
+    running are marked Crashed; runs an old concurrency limit left waiting are cancelled;
+    the runner deployments of older versions (ingest/ingest, digest/digest without a work
+    pool) are deleted, and their concurrency limits and slots with them.
+    """
+    released = Released()
+    async with get_client() as client:
+        for name in [*names, *_LEGACY]:
+            try:
+                deployment = await client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue
+            if name in _LEGACY and deployment.work_pool_name is not None:
+                continue  # a prefect.yaml deployment (the server path), not serve's
+            await _release_runs(client, deployment.id, released)
+            limit = deployment.global_concurrency_limit
+            if limit is not None:
+                # Applying the deployment without a limit deletes the limit and its slots.
+                released.slots += limit.active_slots
+            if name in _LEGACY:
+                await client.delete_deployment(deployment.id)
+                released.deployments += 1
+    return released
 
 
 async def _trigger_now(deployment: RunnerDeployment) -> None:
@@ -79,31 +219,6 @@ async def _trigger_now(deployment: RunnerDeployment) -> None:
     deployment_id = await deployment.aapply()
     async with get_client() as client:
         await client.create_flow_run_from_deployment(deployment_id)
-
-
-@contextmanager
-def local_api() -> Iterator[str]:
-    """The configured Prefect API, else a temporary local one shared with the flow-run children.
-
-    Prefect would start a temporary server on its own, but the runner's child processes
-    would not know its address and each start another; giving them PREFECT_API_URL keeps
-    one API (and one set of concurrency slots) for the whole process tree.
-    """
-    configured = PREFECT_API_URL.value()
-    if configured:
-        yield str(configured)
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
-    server.start(timeout=120)
-    os.environ["PREFECT_API_URL"] = server.api_url
-    try:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            yield server.api_url
-    finally:
-        os.environ.pop("PREFECT_API_URL", None)
-        server.stop()
 
 
 class _Runner(Runner):
@@ -140,10 +255,16 @@ def serve_schedules(
     """Run ingest and digest on their schedules until SIGTERM or Ctrl-C."""
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        with local_api():
+        with serve_lock(settings.storage.db), local_api():
             keep = {p.pid for p in _children()}  # the temporary API server, if any
+            # The flow-run children end themselves once this process is gone (lifetime.py).
+            os.environ[SERVE_PID_ENV] = str(os.getpid())
             try:
                 ingest, digest = build_deployments(settings)
+                names = [f"{d.flow_name}/{d.name}" for d in (ingest, digest)]
+                released = asyncio.run(release_stale(names))
+                if released:
+                    log.warning("%s", released.describe())
                 if run_now:
                     asyncio.run(_trigger_now(ingest))
                 runner = _Runner(name="monitor-serve")
@@ -156,6 +277,7 @@ def serve_schedules(
                 # A second signal must not cut the cleanup short.
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                os.environ.pop(SERVE_PID_ENV, None)
                 # A run cut short leaves the database consistent; the next run completes it.
                 _end_children(keep, grace_s=CHILD_GRACE_S)
     except KeyboardInterrupt:

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from monitor.errors import ConfigError, MonitorError, RunLocked, StoreError
 from monitor.settings import Settings, load_settings
@@ -34,8 +36,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Names are printed as they are: no rich markup, no :emoji: codes, no highlighting (a seed
+# called ":tv: [red]x.txt" prints as just that).
+console = Console(markup=False, emoji=False, highlight=False)
+err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,15 +76,35 @@ def _clean_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except MonitorError as exc:
             kind = "configuration error" if isinstance(exc, ConfigError) else "error"
-            err_console.print(f"[red]{kind}:[/red] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(Text.assemble((f"{kind}:", "red"), f" {exc}"), soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def _setup_logging(verbose: bool) -> None:
+class _LibraryOnly(logging.Filter):
+    """Without -v: the library's warnings reach the console, Prefect's records do not.
+
+    A flow that fails logs the exception with its traceback (prefect.flow_runs, ERROR); the
+    command reports the failure itself, in one line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = record.name.split(".", 1)[0] in ("monitor", "flows")
+        return ours or record.levelno >= logging.CRITICAL
+
+
+def _setup_logging(verbose: bool, *, service: bool = False) -> None:
+    """Console logging: INFO and everything with -v; else the library's warnings only.
+
+    A service (`serve`) keeps Prefect's own warnings and errors on its console too.
+    """
     level = logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if not verbose and not service:
+        handler.addFilter(_LibraryOnly())
+    logging.basicConfig(level=level, handlers=[handler])
     # Prefect reads these when first imported: keep its console quiet unless asked.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
@@ -108,7 +132,10 @@ def run(
         bool, typer.Option("--no-fetch", help="Ingest seeds only; fetch no sources.")
     ] = False,
     wait: Annotated[
-        float, typer.Option("--wait", help="Seconds to wait if another run holds the database.")
+        float,
+        typer.Option(
+            "--wait", min=0, help="Seconds to wait if another run holds the database (>= 0)."
+        ),
     ] = 0,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -117,17 +144,19 @@ def run(
     settings = _settings(config, db, seeds=seeds)
     started = time.monotonic()
     with console.status("Ingesting…", spinner="dots"):
+        from flows.api import local_api
         from flows.ingest import ingest_flow
 
-        state = ingest_flow(
-            config=str(settings.config_path) if settings.config_path else None,
-            db=str(settings.storage.db),
-            seeds=[str(s) for s in settings.seeds.dirs],
-            fetch=not no_fetch,
-            lock_wait_s=wait,
-            skip_if_locked=True,
-            return_state=True,
-        )
+        with local_api():
+            state = ingest_flow(
+                config=str(settings.config_path) if settings.config_path else None,
+                db=str(settings.storage.db),
+                seeds=[str(s) for s in settings.seeds.dirs],
+                fetch=not no_fetch,
+                lock_wait_s=wait,
+                skip_if_locked=True,
+                return_state=True,
+            )
     if not state.is_completed():
         try:
             state.result()
@@ -143,7 +172,16 @@ def run(
     _print_summary(summary, settings, elapsed)
 
 
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {reason}" for reason, n in counts.items())
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _print_summary(summary: dict[str, Any], settings: Settings, elapsed: float) -> None:
+    """The run's counts, then failures counted by reason (details: `monitor sources`, SQL)."""
     new, dups, failed, relevant = (
         summary["articles_new"],
         summary["duplicates"],
@@ -157,7 +195,7 @@ def _print_summary(summary: dict[str, Any], settings: Settings, elapsed: float) 
         )
     else:
         console.print(
-            f"Run {summary['run_id']}: [bold]{new}[/bold] new, {dups} duplicates, "
+            f"Run {summary['run_id']}: {new} new, {dups} duplicates, "
             f"{failed} failed, {relevant} relevant. ({elapsed:.1f}s)"
         )
     extra = []
@@ -167,13 +205,28 @@ def _print_summary(summary: dict[str, Any], settings: Settings, elapsed: float) 
         extra.append(f"{summary['skipped']} skipped")
     if extra:
         console.print("Also: " + ", ".join(extra) + ".")
-    failures = summary.get("failures") or []
-    for line in failures[:10]:
-        console.print(f"  [yellow]failed[/yellow] {line}", highlight=False, soft_wrap=True)
-    if len(failures) > 10:
+    sources_failed: dict[str, int] = summary.get("sources_failed") or {}
+    if sources_failed:
         console.print(
-            f'  … and {len(failures) - 10} more (see: monitor sql "SELECT * FROM '
-            f"fetches WHERE outcome = 'error'\")"
+            f"{_plural(sum(sources_failed.values()), 'source')} failed: "
+            f"{_counted(sources_failed)}; see `monitor sources`.",
+            style="yellow",
+        )
+    not_due: dict[str, int] = summary.get("sources_not_due") or {}
+    if not_due:
+        console.print(
+            f"{_plural(sum(not_due.values()), 'source')} not due: {_counted(not_due)}."
+            if len(not_due) > 1
+            else f"{_plural(sum(not_due.values()), 'source')} {next(iter(not_due))}, not due."
+        )
+    for problem in summary.get("seed_problems") or []:
+        console.print(f"Seed skipped: {problem}", style="yellow")
+    pages_failed: dict[str, int] = summary.get("pages_failed") or {}
+    if pages_failed:
+        console.print(
+            f"{_plural(sum(pages_failed.values()), 'page')} failed: {_counted(pages_failed)}; "
+            "see `monitor sql \"SELECT url, error FROM fetches WHERE outcome = 'error'\"`.",
+            style="yellow",
         )
     console.print(f"Database: {settings.storage.db}")
 
@@ -203,9 +256,24 @@ def digest(
     settings = _settings(config, db)
     store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
     store.require_current()
+    # A digest is recorded (for the next `--since last`) only where it can be; reading a
+    # database needs no write access.
+    record = store.writable()
     result = write_digest(
-        store, since=parse_since(since), fmt=fmt.value, out=out, include_all=include_all
+        store,
+        since=parse_since(since),
+        fmt=fmt.value,
+        out=out,
+        include_all=include_all,
+        record=record,
     )
+    if not record:
+        err_console.print(
+            f"note: {store.path} is read-only here, so this digest is not recorded "
+            "(the next `--since last` starts after the last recorded one).",
+            highlight=False,
+            soft_wrap=True,
+        )
     if out is None:
         sys.stdout.write(result.text)
         if not result.text.endswith("\n"):
@@ -264,22 +332,22 @@ def sources(
         columns = list(rows[0]) if rows else []
         _print_rows(columns, [tuple(r.values()) for r in rows], fmt)
         return
-    table = Table("source", "kind", "state", "last fetch", "last success", "failures", "next due")
-    table.add_column("last error", overflow="ellipsis", no_wrap=True, max_width=60)
-    styles = {"due": "green", "waiting": "", "backing off": "yellow", "disabled": "red"}
-    for h in health:
-        table.add_row(
+    table_rows = [
+        [
             h.name,
-            h.kind,
-            f"[{styles.get(h.state, '')}]{h.state}[/]" if styles.get(h.state) else h.state,
-            _when(h.last_fetch_at),
-            _when(h.last_success_at),
+            h.state,
             str(h.consecutive_failures),
             _when(h.next_due_at),
-            ": ".join(p for p in (h.last_error_kind, h.last_error) if p),
-        )
-    console.print(table)
-    console.print(f"{len(health)} source(s)", style="dim")
+            ": ".join(p for p in (h.last_error_kind, h.last_error) if p)
+            or (f"cut off: {h.last_cutoff}" if h.last_cutoff else ""),
+        ]
+        for h in health
+    ]
+    _print_table(["source", "state", "failures", "next due", "last error or cut-off"], table_rows)
+    console.print(
+        f"{len(health)} source(s); every field (kind, last fetch, last success ...): --format json",
+        style="dim",
+    )
 
 
 def _when(value: datetime | None) -> str:
@@ -475,11 +543,50 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: TableForma
         writer.writerows([[_jsonable(v) for v in row] for row in rows])
         sys.stdout.write(buf.getvalue())
     else:
-        table = Table(*columns, show_lines=False)
-        for row in rows:
-            table.add_row(*("" if v is None else str(_jsonable(v)) for v in row))
-        console.print(table)
+        _print_table(columns, [["" if v is None else str(_jsonable(v)) for v in r] for r in rows])
         console.print(f"{len(rows)} row(s)", style="dim")
+
+
+#: Narrower than this a column's cells would be cut to "art…": then one block per row instead.
+MIN_COLUMN_WIDTH = 12
+
+
+def _print_table(columns: list[str], rows: list[list[str]]) -> None:
+    """A table as wide as the terminal: whole cells if they fit, wrapped cells if every column
+    can still get MIN_COLUMN_WIDTH, else one block per row (name, then value, wrapped)."""
+    natural = [
+        max([cell_len(name), *(max(map(cell_len, r[i].splitlines() or [""])) for r in rows)])
+        for i, name in enumerate(columns)
+    ]
+    width = console.width
+    # A rich table's borders and padding: one character, plus three per column.
+    if 1 + sum(w + 3 for w in natural) <= width or not columns:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    elif 1 + sum(min(w, MIN_COLUMN_WIDTH) + 3 for w in natural) <= width:
+        table = Table(*columns, show_lines=True)
+        for column, w in zip(table.columns, natural, strict=True):
+            if w <= MIN_COLUMN_WIDTH:  # narrow columns keep their width; wide ones wrap
+                column.no_wrap = True
+                column.min_width = w
+            else:
+                column.overflow = "fold"
+                column.min_width = MIN_COLUMN_WIDTH
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    else:
+        label = max(map(cell_len, columns))
+        for number, row in enumerate(rows, 1):
+            console.rule(f"row {number}", align="left", style="dim")
+            block = Table.grid(padding=(0, 2))
+            block.add_column(style="bold", no_wrap=True, min_width=label)
+            block.add_column(overflow="fold")
+            for name, value in zip(columns, row, strict=True):
+                block.add_row(name, value)
+            console.print(block)
 
 
 @app.command()
@@ -497,7 +604,7 @@ def serve(
     # Prefect API; the library's logs go there too (see docs/operations.md).
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "monitor")
-    _setup_logging(verbose)
+    _setup_logging(verbose, service=True)
     settings = _settings(config, db)
     from flows.serve import serve_schedules
 
@@ -516,8 +623,22 @@ def serve(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a usage error (bad option or value) is one line too."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `monitor` alone: the help
+            show: Callable[[], None] = exc.show  # type: ignore[attr-defined]
+            show()
+            sys.exit(0)
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        err_console.print(f"usage error: {message}{where}", highlight=False, soft_wrap=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except typer.Abort:
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

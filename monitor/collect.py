@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Coroutine, Sequence
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -37,8 +38,9 @@ from monitor.store.fetches import SourceRow
 
 log = logging.getLogger(__name__)
 
-MAX_CHILD_SITEMAPS = 10
 MAX_FAILURE_BACKOFF_S = 7 * 24 * 3600.0
+# A run whose extraction pool breaks (a worker killed) starts at most this many new ones.
+MAX_POOL_RESTARTS = 3
 MAX_CACHE_AGE_S = 6 * 3600.0
 T = TypeVar("T")
 
@@ -59,6 +61,7 @@ class SourceHealth:
     next_due_at: datetime | None = None
     last_status: int | None = None
     last_error_kind: str | None = None
+    last_cutoff: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class SourceUpdate:
     status: int | None
     max_age_s: float | None = None
     error_kind: str | None = None
+    cutoff: str | None = None  # what this run's discovery left unread (a limit it hit)
 
 
 @dataclass
@@ -86,6 +90,68 @@ class CollectResult:
     known: int = 0
     sources_due: int = 0
     sources_skipped: int = 0
+    # Sources not fetched this run, by their state ('backing off', 'waiting', 'disabled').
+    not_due: dict[str, int] = field(default_factory=dict)
+    # The URLs fetched as sources (a feed, a sitemap and its children), not as pages.
+    source_urls: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """What collecting came to, counted by reason for a person to read (`monitor run`)."""
+
+    sources_failed: dict[str, int]
+    sources_not_due: dict[str, int]
+    pages_failed: dict[str, int]
+
+
+def failure_reason(kind: str | None, error: str | None) -> str:
+    """A short reason to count failures by: 'cannot resolve host', 'HTTP 404', 'timed out' ..."""
+    text = (error or "").lower()
+    if kind == "FetchConnection":
+        if "cannot resolve" in text:
+            return "cannot resolve host"
+        if "refused" in text:
+            return "connection refused"
+        if "timed out" in text or "timeout" in text:
+            return "timed out"
+        if "redirects" in text:
+            return "too many redirects"
+        return "connection failed"
+    if kind == "FetchHTTPStatus":
+        return (error or "HTTP error").split(";")[0]
+    if kind == "FetchBlocked":
+        if "robots.txt" in text:
+            return "robots.txt"
+        if "non-public address" in text:
+            return "private address"
+        return "blocked"
+    reasons = {
+        "FetchTimeout": "timed out",
+        "FetchTooLarge": "too large",
+        "FetchUnsupported": "not a page",
+        "ParseError": "unreadable",
+        "ExtractError": "worker failed" if "worker failed" in text else "no article text",
+    }
+    return reasons.get(kind or "", kind or "failed")
+
+
+def _count(reasons: Sequence[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def outcomes(result: CollectResult) -> Outcomes:
+    """Failed sources and pages by reason, and the sources not due, from one collect."""
+    failed = [failure_reason(u.error_kind, u.error) for u in result.sources if not u.ok]
+    pages = [
+        failure_reason(r.error_kind, r.error)
+        for r in result.records
+        if r.outcome == "error" and r.url not in result.source_urls
+    ]
+    return Outcomes(_count(failed), dict(result.not_due), _count(pages))
 
 
 # -- source health ------------------------------------------------------------------------------
@@ -121,6 +187,7 @@ def _health(
         next_due,
         row.last_status,
         row.last_error_kind,
+        row.last_cutoff,
     )
 
 
@@ -177,6 +244,7 @@ def save_fetch_state(store: Store, settings: Settings, result: CollectResult) ->
                     _next_due(update, failures, by_name.get(update.name), settings, now),
                     update.status,
                     None if update.ok else update.error_kind,
+                    update.cutoff,
                 )
             )
         fetch_state.save_sources(con, rows)
@@ -216,11 +284,13 @@ async def _read_source(
     first_error: FetchRecord | None = None
     status: int | None = None
     max_age: float | None = None
-    while queue and len(seen) < MAX_CHILD_SITEMAPS + 1:
+    most = fetcher.settings.max_child_sitemaps + 1  # the source itself and its children
+    while queue and len(seen) < most:
         url = queue.pop(0)
         if url in seen:
             continue
         seen.add(url)
+        result.source_urls.add(url)
         got: FetchResult = await fetcher.fetch(
             url, src.name, purpose="source", cache=cache.get(url)
         )
@@ -242,6 +312,16 @@ async def _read_source(
         if record.outcome == "error" and first_error is None:
             first_error = record
         result.records.append(record)
+    unread = [u for u in dict.fromkeys(queue) if u not in seen]
+    cutoff = None
+    if unread:
+        cutoff = (
+            f"sitemap index cut off: read {len(seen) - 1} child sitemaps, "
+            f"{len(unread)} more not read (fetch.max_child_sitemaps = "
+            f"{fetcher.settings.max_child_sitemaps})"
+        )
+        result.records.append(_cutoff_record(src, cutoff))
+        log.info("source %s: %s", src.name, cutoff)
     ok = first_error is None or bool(links)
     result.sources.append(
         SourceUpdate(
@@ -253,9 +333,25 @@ async def _read_source(
             status,
             max_age,
             first_error.error_kind if first_error else None,
+            cutoff,
         )
     )
     return links
+
+
+def _cutoff_record(src: SourceSettings, reason: str) -> FetchRecord:
+    """The fetch-log row of a cut-off: outcome `skipped`, error_kind `CutOff`."""
+    return FetchRecord(src.url, src.name, utcnow(), "skipped", error=reason, error_kind="CutOff")
+
+
+def _note_cutoff(result: CollectResult, src: SourceSettings, reason: str) -> None:
+    """Record a cut-off in the fetch log and in the source's health update."""
+    result.records.append(_cutoff_record(src, reason))
+    for i, update in enumerate(result.sources):
+        if update.name == src.name:
+            joined = f"{update.cutoff}; {reason}" if update.cutoff else reason
+            result.sources[i] = replace(update, cutoff=joined)
+    log.info("source %s: %s", src.name, reason)
 
 
 def _chunk_size(n_pages: int, workers: int) -> int:
@@ -285,8 +381,10 @@ async def _collect(
     result.sources_due = len(due)
     result.sources_skipped = len(settings.sources) - len(due)
     for src in settings.sources:
-        if health[src.name].state != "due":
-            log.info("source %s is %s; skipped", src.name, health[src.name].state)
+        state = health[src.name].state
+        if state != "due":
+            log.info("source %s is %s; skipped", src.name, state)
+            result.not_due[state] = result.not_due.get(state, 0) + 1
     if not due:
         return result
     cache = _load_cache(store, [s.url for s in due])
@@ -296,8 +394,15 @@ async def _collect(
     # One link per URL across sources, newest first, capped per source.
     links: dict[str, Link] = {}
     url_sources: dict[str, SourceSettings] = {s.url: s for s in due if s.kind == "url"}
-    for found in per_source:
-        for link in _newest_first(found, settings.fetch.max_articles_per_source):
+    cap = settings.fetch.max_articles_per_source
+    for src, found in zip(due, per_source, strict=True):
+        if len(found) > cap:
+            reason = (
+                f"links cut off: took the newest {cap} of {len(found)} "
+                "(fetch.max_articles_per_source)"
+            )
+            _note_cutoff(result, src, reason)
+        for link in _newest_first(found, cap):
             links.setdefault(link.url, link)
     with store.read() as con:
         stored = stored_articles.known_urls(con, sorted(links))
@@ -317,6 +422,7 @@ async def _collect(
     chunk = _chunk_size(len(fresh), workers)
     own_pool = executor is None and bool(fresh)
     pool = _pool(workers) if own_pool else executor
+    pools = [pool] if own_pool and pool is not None else []
     loop = asyncio.get_running_loop()
     extracting: list[asyncio.Future[list[Article | ExtractFailure]]] = []
     chunks: list[list[Page]] = []
@@ -331,10 +437,31 @@ async def _collect(
     )
 
     def submit() -> None:
-        if batch and pool is not None:
-            chunks.append(list(batch))
-            extracting.append(loop.run_in_executor(pool, work, list(batch)))
-            batch.clear()
+        nonlocal pool
+        if not batch or pool is None:
+            return
+        pages = list(batch)
+        batch.clear()
+        chunks.append(pages)
+        try:
+            extracting.append(loop.run_in_executor(pool, work, pages))
+            return
+        except (BrokenExecutor, RuntimeError) as exc:
+            # A worker died (killed, out of memory): the pool refuses every later chunk.
+            broken: BaseException = exc
+        if own_pool and len(pools) <= MAX_POOL_RESTARTS:
+            log.warning("extraction worker pool broke (%r); starting a new one", broken)
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = _pool(workers)
+            pools.append(pool)
+            try:
+                extracting.append(loop.run_in_executor(pool, work, pages))
+                return
+            except (BrokenExecutor, RuntimeError) as exc:
+                broken = exc
+        failed: asyncio.Future[list[Article | ExtractFailure]] = loop.create_future()
+        failed.set_exception(broken)  # these pages are recorded as "worker failed"
+        extracting.append(failed)
 
     try:
         tasks = [
@@ -355,8 +482,8 @@ async def _collect(
         gathered = await asyncio.gather(*extracting, return_exceptions=True)
         log.debug("collect: extraction done")
     finally:
-        if own_pool and pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        for each in pools:
+            each.shutdown(wait=True, cancel_futures=True)
 
     extracted: dict[str, Article | ExtractFailure] = {}
     for pages, output in zip(chunks, gathered, strict=True):

@@ -8,7 +8,10 @@ Callers catch a class, never a message string::
     │   ├── StoreMissing       a reader found no database file (readers never create one)
     │   ├── StoreOutdated      a reader found a database that still needs migrating
     │   └── StoreLocked        another process held the DuckDB lock for too long
-    │       └── RunLocked      another ingest run holds this database's run lock
+    │       ├── RunLocked      another ingest run holds this database's run lock
+    │       └── ServeLocked    another `monitor serve` is serving this database
+    ├── QueryRefused           `monitor sql` refused a query: empty, several, or not a read
+    ├── OutputError            an output file (`digest --out`) cannot be written
     ├── SeedError              one seed file is empty, binary, undecodable or oversized
     ├── FetchError             one URL could not be fetched
     │   ├── FetchTimeout
@@ -18,6 +21,7 @@ Callers catch a class, never a message string::
     │   ├── FetchUnsupported   content type we do not extract (PDF, image, binary)
     │   └── FetchConnection    DNS failure, refused, reset, too many redirects
     ├── ParseError             a feed, sitemap, API answer or page that will not parse
+    ├── CutOff                 discovery stopped at a limit (child sitemaps, links per source)
     ├── ExtractError           a page with no extractable article text
     └── LabelError             an analyst label that cannot be used (unknown article, bad value)
 """
@@ -51,6 +55,18 @@ class StoreLocked(StoreError):
 
 class RunLocked(StoreLocked):
     """Another ingest run still holds the database's run lock; this run was not started."""
+
+
+class ServeLocked(StoreLocked):
+    """Another `monitor serve` holds the database's serve lock; this one did not start."""
+
+
+class QueryRefused(MonitorError):
+    """A user's query was refused before it ran: empty, several statements, or not a read."""
+
+
+class OutputError(MonitorError):
+    """An output file cannot be written where the user asked (a folder, no permission)."""
 
 
 class SeedError(MonitorError):
@@ -91,6 +107,11 @@ class FetchConnection(FetchError):
 
 class ParseError(MonitorError):
     """A feed, sitemap, API answer or page would not parse."""
+
+
+class CutOff(MonitorError):
+    """Discovery stopped at a limit; what lay beyond it was not read (recorded, never raised:
+    the `error_kind` of a `skipped` fetch row and a source's `last_cutoff`)."""
 
 
 class ExtractError(MonitorError):

@@ -22,7 +22,7 @@ from trafilatura.utils import load_html
 
 from monitor.dates import choose_date, metadata_date
 from monitor.errors import ExtractError
-from monitor.models import Article, Page
+from monitor.models import Article, OutletSource, Page
 from monitor.prepare import Preparation, prepare_articles
 from monitor.urls import canonical_url, host_of
 
@@ -133,13 +133,24 @@ def extract_page(page: Page) -> Article:
     sitename = getattr(doc, "sitename", None)
     if sitename and _DOMAIN.match(sitename) and link is not None and link.outlet:
         sitename = None  # trafilatura's fallback is the bare host; the source named the outlet
+    # The outlet and how it was found: the page's site name, else what the source said of
+    # the link, else the host name.
+    outlet_source: OutletSource = "unknown"
+    outlet: str | None = None
+    if sitename:
+        outlet, outlet_source = sitename, "metadata"
+    elif link is not None and link.outlet:
+        outlet, outlet_source = link.outlet, "feed"
+    elif host:
+        outlet, outlet_source = host, "url"
     return Article(
         url=page.url,
         source=page.source,
         text=text,
         title=getattr(doc, "title", None) or (link.title if link else None),
         canonical_url=canonical_url(getattr(doc, "url", None), page.final_url),
-        outlet=sitename or (link.outlet if link else None) or host,
+        outlet=outlet,
+        outlet_source=outlet_source,
         author=getattr(doc, "author", None),
         published_at=published,
         date_source=date_source,

@@ -9,7 +9,10 @@ Rules, in the order they apply to each URL and to every redirect hop:
 
 1. only http and https;
 2. the host must not resolve to a private, loopback, link-local, reserved or multicast address,
-   unless `fetch.allow_private_networks` is true or the host is in `fetch.trusted_hosts`;
+   unless `fetch.allow_private_networks` is true or the host is in `fetch.trusted_hosts`. This
+   is checked when the connection is made (`GuardedBackend`, httpx's network backend): the
+   addresses checked are the addresses connected to, so a name that resolves to a public
+   address for a check and to a private one for the connection (DNS rebinding) cannot pass;
 3. article pages only: robots.txt of the origin must allow our User-Agent (RFC 9309: a 4xx
    robots.txt allows everything, an unreachable or 5xx one allows nothing);
 4. at most `per_host_concurrency` requests at once to a host, starting at least `per_host_delay_s`
@@ -33,12 +36,13 @@ import random
 import socket
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 from protego import Protego
 
@@ -76,9 +80,139 @@ class FetchResult:
     max_age_s: float | None = None
 
 
-def build_client(settings: FetchSettings) -> httpx.AsyncClient:
-    """An AsyncClient configured from the fetch settings (redirects are followed by the Fetcher)."""
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def resolve_host(host: str, port: int) -> list[str]:
+    """The addresses a host name resolves to (an IP literal resolves to itself), in order."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """httpx's network backend, resolving each host itself: it refuses a host with any
+    non-public address (unless private networks are allowed or the host is trusted) and
+    connects to exactly the addresses it checked.
+
+    Resolutions are kept for the client's lifetime (one run), failures too, so an
+    unreachable host costs one lookup.
+    """
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        resolve: Resolver = resolve_host,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self.settings = settings
+        self._resolve = resolve
+        self._inner = inner or httpcore.AnyIOBackend()
+        self._resolved: dict[str, list[str] | FetchError] = {}
+        self._trusted = {h.lower() for h in settings.trusted_hosts}
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        found = self._resolved.get(host)
+        if found is None:
+            try:
+                found = await asyncio.wait_for(
+                    self._resolve(host, port), timeout=self.settings.timeout_s
+                )
+            except (OSError, TimeoutError) as exc:
+                found = FetchConnection(f"cannot resolve {host}: {exc}")
+            if not isinstance(found, FetchError) and not found:
+                found = FetchConnection(f"cannot resolve {host}: no address")
+            if isinstance(found, list) and not (
+                self.settings.allow_private_networks or host.lower() in self._trusted
+            ):
+                private = [a for a in found if not is_public_address(a)]
+                if private:
+                    found = FetchBlocked(
+                        f"{host} resolves to non-public address {private[0]} "
+                        "(set fetch.allow_private_networks or fetch.trusted_hosts to allow)"
+                    )
+            self._resolved[host] = found
+        if isinstance(found, FetchError):
+            raise type(found)(str(found))
+        return found
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Connect to the first of the host's checked addresses that answers."""
+        failure: Exception | None = None
+        for address in await self._addresses(host.strip("[]"), port):
+            try:
+                return await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except httpcore.ConnectError as exc:
+                failure = exc
+        refused = failure is not None and "refused" in _chain_text(failure)
+        reason = "connection refused" if refused else f"cannot connect: {failure}"
+        raise FetchConnection(f"{host}:{port}: {reason}") from failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Never: the fetcher talks TCP only."""
+        raise FetchBlocked("unix sockets are not fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep as the inner backend does."""
+        await self._inner.sleep(seconds)
+
+
+def _chain_text(exc: BaseException) -> str:
+    parts = []
+    seen: BaseException | None = exc
+    while seen is not None:
+        parts.append(str(seen).lower())
+        if isinstance(seen, ConnectionRefusedError):
+            parts.append("refused")
+        seen = seen.__cause__ or seen.__context__
+    return " ".join(parts)
+
+
+def guarded_transport(
+    settings: FetchSettings, backend: httpcore.AsyncNetworkBackend | None = None
+) -> httpx.AsyncHTTPTransport:
+    """httpx's transport with `GuardedBackend` as its network backend."""
+    transport = httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(
+            max_connections=settings.concurrency,
+            max_keepalive_connections=settings.concurrency,
+        ),
+        trust_env=False,
+    )
+    # httpx takes no network backend, but its pool (httpcore) does: give it ours.
+    pool = transport._pool
+    if not hasattr(pool, "_network_backend"):  # pragma: no cover - an httpx we do not know
+        raise RuntimeError("httpx's transport has no network backend to guard")
+    pool._network_backend = backend or GuardedBackend(settings)
+    return transport
+
+
+def build_client(
+    settings: FetchSettings, *, backend: httpcore.AsyncNetworkBackend | None = None
+) -> httpx.AsyncClient:
+    """An AsyncClient configured from the fetch settings (redirects are followed by the Fetcher),
+    whose connections go through `GuardedBackend` (or the backend given, for tests)."""
     return httpx.AsyncClient(
+        transport=guarded_transport(settings, backend),
         headers={
             "User-Agent": settings.user_agent,
             "Accept-Encoding": "gzip, deflate",
@@ -87,10 +221,6 @@ def build_client(settings: FetchSettings) -> httpx.AsyncClient:
         },
         timeout=httpx.Timeout(settings.timeout_s),
         follow_redirects=False,
-        limits=httpx.Limits(
-            max_connections=settings.concurrency,
-            max_keepalive_connections=settings.concurrency,
-        ),
         trust_env=False,
     )
 
@@ -223,6 +353,25 @@ async def read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     return b"".join(parts)
 
 
+class _Clock:
+    """Time spent in requests only: running() adds the time its block takes."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds += time.monotonic() - start
+
+    @property
+    def ms(self) -> int:
+        return int(self.seconds * 1000)
+
+
 @dataclass(frozen=True)
 class _Answer:
     status: int
@@ -241,7 +390,6 @@ class Fetcher:
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_at: dict[str, float] = {}
         self._robots: dict[str, asyncio.Task[Protego | str]] = {}
-        self._addresses: dict[str, asyncio.Task[str | None]] = {}
         self.requests = 0
 
     # -- public -------------------------------------------------------------------------------
@@ -255,8 +403,12 @@ class Fetcher:
         cache: CacheEntry | None = None,
         link: Link | None = None,
     ) -> FetchResult:
-        """Fetch one URL; never raises for what the web does, the record says what happened."""
-        started = time.monotonic()
+        """Fetch one URL; never raises for what the web does, the record says what happened.
+
+        `elapsed_ms` is the time spent in requests (each hop and retry, from sending to the
+        last byte), not the waits for a concurrency slot, a politeness delay or a backoff.
+        """
+        clock = _Clock()
         fetched_at = datetime.now(UTC).replace(tzinfo=None)
 
         def record(
@@ -265,7 +417,7 @@ class Fetcher:
             error: FetchError | None = None,
             size: int = 0,
         ) -> FetchRecord:
-            elapsed = int((time.monotonic() - started) * 1000)
+            elapsed = clock.ms
             kind = type(error).__name__ if error is not None else None
             message = str(error) if error is not None else None
             return FetchRecord(
@@ -273,7 +425,7 @@ class Fetcher:
             )
 
         try:
-            answer = await self._fetch(url, purpose, cache)
+            answer = await self._fetch(url, purpose, cache, clock)
         except FetchError as exc:
             status = exc.status_code if isinstance(exc, FetchHTTPStatus) else None
             outcome: FetchOutcome = (
@@ -302,7 +454,7 @@ class Fetcher:
             content_type=content_type,
             encoding=_charset(content_type),
             fetched_at=fetched_at,
-            elapsed_ms=int((time.monotonic() - started) * 1000),
+            elapsed_ms=clock.ms,
             etag=entry.etag,
             last_modified=entry.last_modified,
             link=link,
@@ -312,7 +464,9 @@ class Fetcher:
 
     # -- the rules ----------------------------------------------------------------------------
 
-    async def _fetch(self, url: str, purpose: Purpose, cache: CacheEntry | None) -> _Answer:
+    async def _fetch(
+        self, url: str, purpose: Purpose, cache: CacheEntry | None, clock: _Clock
+    ) -> _Answer:
         current = url
         for hop in range(self.settings.max_redirects + 1):
             await self.check_url(current)
@@ -325,7 +479,7 @@ class Fetcher:
                 if cache.last_modified:
                     headers["If-Modified-Since"] = cache.last_modified
             max_bytes = ROBOTS_MAX_BYTES if purpose == "robots" else self.settings.max_bytes
-            answer = await self._with_retries(current, headers, max_bytes, purpose)
+            answer = await self._with_retries(current, headers, max_bytes, purpose, clock)
             if answer.status in REDIRECT_STATUSES:
                 location = answer.headers.get("location")
                 if not location:
@@ -338,45 +492,15 @@ class Fetcher:
         raise FetchConnection(f"more than {self.settings.max_redirects} redirects")
 
     async def check_url(self, url: str) -> None:
-        """Raise FetchBlocked unless the URL is http(s) to a host we may reach."""
+        """Raise FetchBlocked unless the URL is http(s) with a host.
+
+        Where the host may connect to is checked at connection time (GuardedBackend).
+        """
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise FetchBlocked(f"scheme {parts.scheme or '(none)'!r} is not http or https")
-        host = (parts.hostname or "").lower()
-        if not host:
+        if not parts.hostname:
             raise FetchBlocked("URL has no host")
-        if self.settings.allow_private_networks or host in self.settings.trusted_hosts:
-            return
-        task = self._addresses.get(host)
-        if task is None:
-            task = asyncio.ensure_future(self._resolve_check(host))
-            self._addresses[host] = task
-        problem = await task
-        if problem is not None:
-            if problem.startswith("cannot resolve"):
-                raise FetchConnection(problem)
-            raise FetchBlocked(problem)
-
-    async def _resolve_check(self, host: str) -> str | None:
-        try:
-            addresses = [str(ipaddress.ip_address(host.strip("[]")))]
-        except ValueError:
-            loop = asyncio.get_running_loop()
-            try:
-                infos = await asyncio.wait_for(
-                    loop.getaddrinfo(host, None, type=socket.SOCK_STREAM),
-                    timeout=self.settings.timeout_s,
-                )
-            except (OSError, TimeoutError) as exc:
-                return f"cannot resolve {host}: {exc}"
-            addresses = sorted({str(info[4][0]) for info in infos})
-        for address in addresses:
-            if not is_public_address(address):
-                return (
-                    f"{host} resolves to non-public address {address} "
-                    "(set fetch.allow_private_networks or fetch.trusted_hosts to allow)"
-                )
-        return None
 
     async def _check_robots(self, url: str) -> None:
         parts = urlsplit(url)
@@ -394,11 +518,13 @@ class Fetcher:
     async def _load_robots(self, origin: str) -> Protego | str:
         """Rules of an origin's robots.txt (Protego: RFC 9309 wildcards, `$`, longest match)."""
         try:
-            answer = await self._fetch(origin + "/robots.txt", "robots", None)
+            answer = await self._fetch(origin + "/robots.txt", "robots", None, _Clock())
         except FetchHTTPStatus as exc:
             if 400 <= exc.status_code < 500:
                 return Protego.parse("")
             return f"robots.txt answered HTTP {exc.status_code}; not fetching from {origin}"
+        except FetchBlocked as exc:  # the origin itself is refused (a private address)
+            return str(exc)
         except FetchError as exc:
             return f"robots.txt unreachable ({exc}); not fetching from {origin}"
         return Protego.parse(answer.body.decode("utf-8", errors="replace"))
@@ -426,7 +552,7 @@ class Fetcher:
         return min(delay, self.settings.max_retry_delay_s)
 
     async def _with_retries(
-        self, url: str, headers: dict[str, str], max_bytes: int, purpose: Purpose
+        self, url: str, headers: dict[str, str], max_bytes: int, purpose: Purpose, clock: _Clock
     ) -> _Answer:
         host = (urlsplit(url).hostname or "").lower()
         attempts = self.settings.max_retries + 1
@@ -435,10 +561,11 @@ class Fetcher:
             try:
                 async with self._slot(host):
                     self.requests += 1
-                    answer = await asyncio.wait_for(
-                        self._send(url, headers, max_bytes, purpose),
-                        timeout=self.settings.timeout_s * 3,
-                    )
+                    with clock.running():
+                        answer = await asyncio.wait_for(
+                            self._send(url, headers, max_bytes, purpose),
+                            timeout=self.settings.timeout_s * 3,
+                        )
             except (httpx.TimeoutException, TimeoutError) as exc:
                 if last:
                     raise FetchTimeout(f"timed out after {attempts} attempts") from exc

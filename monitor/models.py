@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 DateSource = Literal["metadata", "feed", "url", "text", "story", "unknown"]
+OutletSource = Literal["metadata", "feed", "url", "credit", "told", "mapping", "unknown"]
 Stance = Literal["for_withdrawal", "against_withdrawal", "neutral"]
 EntityKind = Literal["person", "organization", "group", "place"]
 FetchOutcome = Literal["new", "not_modified", "duplicate", "skipped", "error"]
@@ -35,9 +36,11 @@ def make_id(key: str) -> str:
 
 @dataclass(frozen=True)
 class SeedFile:
-    """A seed article file on disk."""
+    """A seed article file on disk, with what `outlets.toml` beside it says of it."""
 
     path: Path
+    outlet: str | None = None
+    source_url: str | None = None
 
     @property
     def name(self) -> str:
@@ -135,6 +138,7 @@ class Article:
     date_source: DateSource = "unknown"
     language: str | None = None
     raw_html: bytes | None = field(default=None, repr=False)
+    outlet_source: OutletSource = "unknown"
     # Filled in by `prepare.prepare_articles` where the text is made (extraction workers, the
     # seed reader), so that storing and processing only read them: the raw HTML already
     # zlib-compressed for `raw_pages`, the hash and signatures dedup compares, and the

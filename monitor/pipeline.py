@@ -31,7 +31,7 @@ from pathlib import Path
 
 from monitor import classify, dedup, stories
 from monitor.collect import collect, save_fetch_state
-from monitor.errors import MonitorError, RunLocked, SeedError
+from monitor.errors import MonitorError, RunLocked, SeedError, StoreError
 from monitor.models import Article, DedupDecision, FetchRecord, RunSummary, StoredArticle
 from monitor.prepare import Preparation, prepare_articles
 from monitor.seeds import find_seed_files, read_seed
@@ -72,8 +72,11 @@ def preparation(settings: Settings) -> Preparation:
 def run_lock(db_path: Path, *, wait_s: float) -> Iterator[None]:
     """Hold the one-ingest-at-a-time lock for a database file (released even on SIGKILL)."""
     lock_path = db_path.with_name(db_path.name + ".run.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # a read-only or full folder: one line, not a traceback
+        raise StoreError(f"cannot create the run lock {lock_path}: {exc.strerror}") from exc
     deadline = time.monotonic() + wait_s
     announced = False
     try:
@@ -128,7 +131,7 @@ def read_seeds(settings: Settings) -> tuple[list[Article], list[FetchRecord]]:
         try:
             articles.append(read_seed(seed, max_bytes=settings.seeds.max_bytes))
         except SeedError as exc:
-            log.warning("skipping seed %s", exc)
+            log.info("skipping seed %s", exc)  # reported once, in the run's summary
             records.append(
                 FetchRecord(seed.url, "seed", now, "error", error=str(exc), error_kind="SeedError")
             )

@@ -7,16 +7,22 @@ never a rule for one file.
 
 from __future__ import annotations
 
+import codecs
 import html
 import logging
 import re
+import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import charset_normalizer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from monitor.dates import date_line, text_date
 from monitor.errors import SeedError
-from monitor.models import Article, SeedFile
+from monitor.models import Article, OutletSource, SeedFile
+from monitor.settings import check_url, describe
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +62,60 @@ class CleanText:
     text: str
 
 
+#: In a seed folder: file name -> outlet and URL, for seeds whose text does not name its outlet.
+OUTLETS_FILE = "outlets.toml"
+
+
+class _SeedEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outlet: str | None = Field(default=None, min_length=1)
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value)
+
+
+def read_outlets(folder: Path) -> dict[str, _SeedEntry]:
+    """The folder's outlets.toml (file name -> outlet, url), or {}; SeedError when unusable."""
+    path = folder / OUTLETS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SeedError(f"{path}: not readable TOML: {exc}") from exc
+    entries: dict[str, _SeedEntry] = {}
+    for name, value in data.items():
+        try:
+            entries[name] = _SeedEntry.model_validate(value)
+        except ValidationError as exc:
+            raise SeedError(f"{path}: [{name!r}] {describe(exc)}") from exc
+    return entries
+
+
 def find_seed_files(dirs: list[Path]) -> tuple[list[SeedFile], list[tuple[str, str]]]:
-    """Seed files in the given folders (sorted), and (folder, reason) for unusable folders."""
+    """Seed files in the given folders (sorted), and (folder, reason) for unusable folders.
+
+    Hidden files and the folder's outlets.toml are not seeds; sub-folders are not read.
+    """
     files: list[SeedFile] = []
     problems: list[tuple[str, str]] = []
     for folder in dirs:
         if not folder.is_dir():
             problems.append((str(folder), "seed folder does not exist"))
             continue
+        try:
+            outlets = read_outlets(folder)
+        except SeedError as exc:
+            problems.append((str(folder / OUTLETS_FILE), str(exc)))
+            outlets = {}
         for path in sorted(folder.iterdir()):
-            if path.is_file() and not path.name.startswith("."):
-                files.append(SeedFile(path))
+            if path.is_file() and not path.name.startswith(".") and path.name != OUTLETS_FILE:
+                entry = outlets.get(path.name)
+                files.append(SeedFile(path, entry.outlet, entry.url) if entry else SeedFile(path))
     return files, problems
 
 
@@ -79,30 +128,118 @@ def read_seed(seed: SeedFile, *, max_bytes: int) -> Article:
     if size > max_bytes:
         raise SeedError(f"{seed.name}: too large ({size:,} bytes > {max_bytes:,})")
     raw = seed.path.read_bytes()
-    if not raw.strip():
-        raise SeedError(f"{seed.name}: empty file")
-    if b"\x00" in raw[:8192]:
-        raise SeedError(f"{seed.name}: binary file (NUL bytes), not text")
-    try:
-        decoded = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SeedError(
-            f"{seed.name}: not UTF-8 text (invalid byte at offset {exc.start})"
-        ) from exc
+    decoded, encoding = decode_seed(seed.name, raw)
+    if encoding not in ("utf-8", "ascii"):
+        log.info("seed %s decoded as %s", seed.name, encoding)
     cleaned = clean_text(decoded)
     words = len(cleaned.text.split())
     if words < MIN_WORDS:
         raise SeedError(f"{seed.name}: too little text after cleaning ({words} words)")
+    outlet, outlet_source = (
+        (seed.outlet, "mapping") if seed.outlet else outlet_in_text(cleaned.text)
+    )
     return Article(
         url=seed.url,
         source="seed",
         text=cleaned.text,
         title=cleaned.title,
-        canonical_url=seed.url,
+        canonical_url=seed.source_url or seed.url,
+        outlet=outlet,
+        outlet_source=outlet_source,
         published_at=cleaned.published_at,
         date_source="text" if cleaned.published_at else "unknown",
         language="en",
     )
+
+
+# A credit line, alone on its line: "(FRANCE 24 with AFP, AP and REUTERS)", "(Reuters)".
+_CREDIT_LINE = re.compile(
+    r"^\(\s*(?P<who>[A-Z0-9][\w&'’.-]*(?:\s+[A-Z0-9][\w&'’.-]*){0,3})"
+    r"(?:\s+(?:with|and|/)\s+[^()]{1,80})?\s*\)\.?$"
+)
+# A dateline credit opening the text: "BAGHDAD (Reuters) -", "Baghdad, Jan 5 (AFP) –".
+_DATELINE_CREDIT = re.compile(
+    r"^[A-Z][A-Za-z .'’-]{1,40}(?:,[^()\n]{1,30})?\s*"
+    r"\((?P<who>[A-Z][\w&'’.-]*(?:\s+[A-Z0-9][\w&'’.-]*){0,3})\)\s*[-–—]"
+)
+# Who was told, where the text names its own outlet: "analysts have told RT.",
+# "told Al Jazeera on Monday". A name followed by "that" is a person being told something.
+_TOLD = re.compile(
+    r"\btold\s+(?:the\s+)?(?P<who>[A-Z][\w&'’.-]*(?:\s+[A-Z0-9][\w&'’-]*){0,3}?)"
+    r"(?=[.,;:!?”\"’)]|\s+(?:in|on|during|last|earlier|late|this|at|from|via)\b|\s*$)"
+)
+# Capitalised addressees that are not outlets.
+_NOT_OUTLETS = frozenset(
+    {"parliament", "congress", "senate", "council", "assembly", "lawmakers", "reporters"}
+)
+_CREDIT_TAIL_LINES = 6
+
+
+def outlet_in_text(text: str) -> tuple[str | None, OutletSource]:
+    """The outlet a text names itself, and how: a credit line (`credit`) at its end or a
+    dateline credit at its start, else the outlet most often "told" something (`told`)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines[-_CREDIT_TAIL_LINES:]):
+        match = _CREDIT_LINE.match(line)
+        if match:
+            return match.group("who"), "credit"
+    if lines:
+        match = _DATELINE_CREDIT.match(lines[0])
+        if match:
+            return match.group("who"), "credit"
+    counts: dict[str, int] = {}
+    for match in _TOLD.finditer(text):
+        who = match.group("who").rstrip(".’'")
+        if who.lower() not in _NOT_OUTLETS:
+            counts[who] = counts.get(who, 0) + 1
+    if counts:
+        return max(counts, key=lambda who: counts[who]), "told"  # the first among equals
+    return None, "unknown"
+
+
+_BOMS = (
+    # UTF-32 first: its little-endian mark starts with UTF-16's.
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def decode_seed(name: str, raw: bytes) -> tuple[str, str]:
+    """A seed file's text and the encoding it was read in; SeedError naming why not.
+
+    In order: a byte-order mark (UTF-8, UTF-16, UTF-32) decides; else NUL bytes mean a
+    binary file; else UTF-8 when the bytes are valid UTF-8; else Windows-1252 when it reads
+    as plausible text (the usual encoding of Western text that is not UTF-8, and one that
+    detection confuses with other code pages); else charset-normalizer's best guess.
+    """
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise SeedError(
+                    f"{name}: not {encoding} text despite its byte-order mark "
+                    f"(invalid bytes at offset {exc.start})"
+                ) from exc
+            if not text.strip():
+                raise SeedError(f"{name}: empty file")
+            return text, encoding.removesuffix("-sig")
+    if not raw.strip():
+        raise SeedError(f"{name}: empty file")
+    if b"\x00" in raw[:8192]:
+        raise SeedError(f"{name}: binary file (NUL bytes), not text")
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    western = charset_normalizer.from_bytes(raw, cp_isolation=["cp1252"]).best()
+    guess = western or charset_normalizer.from_bytes(raw).best()
+    if guess is None:
+        raise SeedError(f"{name}: not text in any encoding it could be read in")
+    return str(guess), guess.encoding
 
 
 def repair_entities(text: str) -> str:

@@ -11,7 +11,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.errors import ConfigError
@@ -37,7 +39,8 @@ class SeedSettings(_Section):
     max_bytes: int = Field(default=2_000_000, gt=0)
 
 
-def _check_url(value: str) -> str:
+def check_url(value: str) -> str:
+    """The value, if it is an http(s) URL with a host; else ValueError."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"not an http(s) URL: {value!r}")
@@ -56,7 +59,7 @@ class SourceSettings(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _check_url(value)
+        return check_url(value)
 
 
 class FetchSettings(_Section):
@@ -78,8 +81,18 @@ class FetchSettings(_Section):
     max_redirects: int = Field(default=5, ge=0)
     respect_robots: bool = True
     max_articles_per_source: int = Field(default=200, ge=1)
+    # Child sitemaps read from one sitemap index source per run (its index chain included).
+    max_child_sitemaps: int = Field(default=10, ge=0)
     failure_backoff_s: float = Field(default=300, ge=0)
     disable_after_failures: int = Field(default=20, ge=1)
+
+
+def _check_cron(value: str) -> str:
+    # Prefect's own rule (its vendored croniter): a valid expression, no random or hashed
+    # fields, so what passes here is what `monitor serve` can schedule.
+    if not croniter.is_valid(value) or any(f.casefold() in ("r", "h") for f in value.split()):
+        raise ValueError(f"not a cron expression: {value!r} (e.g. '0 * * * *' for hourly)")
+    return value
 
 
 class ScheduleSettings(_Section):
@@ -88,6 +101,22 @@ class ScheduleSettings(_Section):
     ingest_cron: str = "0 * * * *"
     digest_cron: str = "0 7 * * *"
     timezone: str = "UTC"
+
+    @field_validator("ingest_cron", "digest_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return _check_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name, e.g. 'UTC' or 'Asia/Baghdad')"
+            ) from None
+        return value
 
 
 class DigestSettings(_Section):
@@ -159,7 +188,8 @@ def describe(error: ValidationError) -> str:
         if item["type"] == "extra_forbidden":
             parts.append(f"unknown key {key!r}")
         else:
-            parts.append(f"{key}: {item['msg']}")
+            # pydantic prefixes a validator's own message with "Value error, ".
+            parts.append(f"{key}: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 

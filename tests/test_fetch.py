@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
 from monitor.collect import collect, save_fetch_state, source_health
-from monitor.fetch import Fetcher, build_client, host_delay, retry_after_s
+from monitor.fetch import Fetcher, GuardedBackend, build_client, host_delay, retry_after_s
 from monitor.pipeline import open_store, run_ingest
-from monitor.settings import FetchSettings, Settings
+from monitor.settings import FetchSettings, RunnerSettings, Settings
 from monitor.store import Store
 from tests.fetch_server import (
     CHARSET_SENTENCE,
@@ -434,3 +436,184 @@ def test_a_stored_page_linked_again_with_tracking_parameters_is_not_fetched_agai
     # collect and dedup share one URL key: the tracking parameters do not make it a new page.
     assert (again.articles_new, again.unchanged) == (0, 1)
     assert server.hits["/story.html"] == 1
+
+
+class _Recording(httpcore.AsyncNetworkBackend):
+    """A network backend that records where it was asked to connect: to 127.0.0.1 for real,
+    anywhere else refused (tests never reach the internet)."""
+
+    def __init__(self) -> None:
+        self.connected: list[str] = []
+        self._real = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, **kwargs: Any) -> Any:
+        self.connected.append(host)
+        if host != "127.0.0.1":
+            raise httpcore.ConnectError(f"[Errno 111] Connection refused ({host})")
+        return await self._real.connect_tcp(host, port, **kwargs)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._real.sleep(seconds)
+
+
+def test_the_address_checked_is_the_address_connected_to(server: LocalServer) -> None:
+    """DNS rebinding: a name answers a public address, then a private one. The check and
+    the connection share one resolution, so the private answer is never connected to."""
+    server.routes["/page.html"] = static(article_html("Local", ["Some text here."] * 5).encode())
+    answers = {"rebind.test": [["93.184.216.34"], ["127.0.0.1"]]}
+    asked: list[str] = []
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        asked.append(host)
+        queue = answers[host]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    settings = FetchSettings(**{**FAST_FETCH, "trusted_hosts": [], "respect_robots": False})
+    inner = _Recording()
+    port = server.server_address[1]
+
+    async def go(path: str) -> Any:
+        backend = GuardedBackend(settings, resolve=rebinding, inner=inner)
+        async with build_client(settings, backend=backend) as client:
+            fetcher = Fetcher(client, settings)
+            first = await fetcher.fetch(f"http://rebind.test:{port}{path}", "t")
+            again = await fetcher.fetch(f"http://rebind.test:{port}{path}?again", "t")
+            return first, again
+
+    first, again = asyncio.run(go("/page.html"))
+    assert inner.connected == ["93.184.216.34", "93.184.216.34"]  # only what was checked
+    assert asked == ["rebind.test"]  # one resolution per host and run
+    assert first.record.outcome == again.record.outcome == "error"
+    assert "connection refused" in (first.record.error or "")
+    assert server.hits["/page.html"] == 0
+
+    # A name whose answer is private is refused before any connection, even at connect time.
+    answers["rebind.test"] = [["127.0.0.1"]]
+    inner.connected.clear()
+    asked.clear()
+    refused, _ = asyncio.run(go("/page.html"))
+    assert refused.record.outcome == "skipped" and refused.record.error_kind == "FetchBlocked"
+    assert "rebind.test resolves to non-public address 127.0.0.1" in (refused.record.error or "")
+    assert inner.connected == [] and server.hits["/page.html"] == 0
+
+
+def test_trusted_hosts_and_private_networks_are_allowed_at_connect_time(
+    server: LocalServer,
+) -> None:
+    server.routes["/page.html"] = static(article_html("Local", ["Some text here."] * 5).encode())
+    port = server.server_address[1]
+
+    async def go(settings: FetchSettings, host: str) -> str:
+        async with build_client(settings) as client:
+            got = await Fetcher(client, settings).fetch(f"http://{host}:{port}/page.html", "t")
+            return got.record.outcome
+
+    strict = FetchSettings(**{**FAST_FETCH, "trusted_hosts": []})
+    assert asyncio.run(go(strict, "localhost")) == "skipped"
+    trusted = FetchSettings(**{**FAST_FETCH, "trusted_hosts": ["localhost"]})
+    assert asyncio.run(go(trusted, "localhost")) == "new"
+    lan = FetchSettings(**{**FAST_FETCH, "trusted_hosts": [], "allow_private_networks": True})
+    assert asyncio.run(go(lan, "localhost")) == "new"
+
+
+def test_elapsed_ms_is_the_request_not_the_wait_for_a_slot(server: LocalServer) -> None:
+    server.routes["/quick"] = static(b"<html><body>quick</body></html>")
+    server.routes["/slow"] = sleeper(0.4)
+    # One request at a time to the host, 0.5 s apart: the last of four waits 1.5 s to start.
+    settings = FetchSettings(
+        **{
+            **FAST_FETCH,
+            "per_host_concurrency": 1,
+            "per_host_delay_s": 0.5,
+            "respect_robots": False,
+        }
+    )
+
+    async def go() -> list[Any]:
+        async with build_client(settings) as client:
+            fetcher = Fetcher(client, settings)
+            urls = [server.url(f"/quick?{i}") for i in range(3)] + [server.url("/slow")]
+            return list(await asyncio.gather(*(fetcher.fetch(u, "t") for u in urls)))
+
+    started = time.monotonic()
+    results = asyncio.run(go())
+    assert time.monotonic() - started >= 1.5
+    quick, slow = [r.record for r in results[:3]], results[3].record
+    assert all(r.elapsed_ms < 300 for r in quick), [r.elapsed_ms for r in quick]
+    assert 400 <= slow.elapsed_ms < 1200, slow.elapsed_ms
+
+
+def _pages_behind_a_feed(server: LocalServer, names: list[str]) -> None:
+    items = []
+    for i, name in enumerate(names):
+        paragraphs = [f"Report {i} on the withdrawal of US troops from Iraq, in detail."] * 6
+        server.routes[f"/{name}.html"] = static(article_html(f"Report {i}", paragraphs).encode())
+        items.append({"link": server.url(f"/{name}.html"), "title": f"Report {i}"})
+    server.routes["/feed.xml"] = static(rss(items), "application/rss+xml")
+
+
+def test_a_dead_extraction_worker_does_not_stop_the_run(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed mid-chunk breaks the process pool: that chunk is recorded as failed,
+    a new pool takes the later chunks, and the run completes."""
+    from tests.crashing import extract_or_die
+
+    monkeypatch.setattr("monitor.collect.extract_pages", extract_or_die)
+    names = ["die"] + [f"p{i:02d}" for i in range(23)]  # the first chunk kills its worker
+    _pages_behind_a_feed(server, names)
+    settings = make_settings(
+        tmp_path, [{"name": "feed", "kind": "feed", "url": server.url("/feed.xml")}]
+    )
+    settings = settings.model_copy(update={"runner": RunnerSettings(workers=1)})
+    summary = run_ingest(settings)
+    assert summary.status == "completed"
+    store = Store(settings.storage.db)
+    rows = dict(
+        store.query("SELECT url, coalesce(error, outcome) FROM fetches WHERE url LIKE '%.html'")
+    )
+    assert rows[server.url("/die.html")].startswith("worker failed")
+    extracted = [u for u, r in rows.items() if r == "new"]
+    assert len(extracted) >= 12, rows  # the chunks after the break went to a new pool
+    assert summary.articles_new == len(extracted)
+
+
+def test_discovery_cut_offs_are_recorded(server: LocalServer, tmp_path: Path) -> None:
+    """A sitemap index chain longer than fetch.max_child_sitemaps, and a feed with more
+    items than fetch.max_articles_per_source: a `skipped` row (error_kind CutOff) each, and
+    the note in the source's health."""
+    # An index chain: each index names the next one.
+    for i in range(5):
+        nxt = server.url(f"/index{i + 1}.xml")
+        server.routes[f"/index{i}.xml"] = static(
+            f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/'
+            f'sitemap/0.9"><sitemap><loc>{nxt}</loc></sitemap></sitemapindex>'.encode(),
+            "application/xml",
+        )
+    _pages_behind_a_feed(server, [f"c{i}" for i in range(6)])
+    settings = make_settings(
+        tmp_path,
+        [
+            {"name": "deep", "kind": "sitemap", "url": server.url("/index0.xml")},
+            {"name": "many", "kind": "feed", "url": server.url("/feed.xml")},
+        ],
+        max_child_sitemaps=2,
+        max_articles_per_source=4,
+    )
+    summary = run_ingest(settings)
+    assert summary.status == "completed" and summary.articles_new == 4
+    store = Store(settings.storage.db)
+    cut = store.query(
+        "SELECT source, url, outcome, error FROM fetches WHERE error_kind = 'CutOff' "
+        "ORDER BY source"
+    )
+    assert [(s, o) for s, _, o, _ in cut] == [("deep", "skipped"), ("many", "skipped")]
+    assert "read 2 child sitemaps, 1 more not read" in cut[0][3]
+    assert "took the newest 4 of 6" in cut[1][3]
+    assert server.hits["/index3.xml"] == 0
+    health = {h.name: h for h in source_health(store, settings)}
+    assert health["deep"].last_cutoff is not None and "sitemap index cut off" in (
+        health["deep"].last_cutoff or ""
+    )
+    assert "links cut off" in (health["many"].last_cutoff or "")
+    assert health["many"].last_error is None  # a cut-off is not a failure

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,11 +10,15 @@ import duckdb
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Pending
 from prefect.testing.utilities import prefect_test_harness
 
 from flows.digest import digest_flow
 from flows.ingest import ingest_flow
-from monitor.errors import RunLocked
+from flows.serve import release_stale, serve_lock
+from monitor.errors import RunLocked, ServeLocked
 from monitor.pipeline import run_lock
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -100,3 +105,54 @@ def test_digest_flow_writes_a_file_and_publishes_an_artifact(workdir: Path) -> N
         )
     assert artifacts
     assert any(a.description == str(path) for a in artifacts)
+
+
+def test_serve_releases_the_slot_an_older_serve_left_taken(workdir: Path) -> None:
+    """Older versions gave serve's deployments a concurrency limit; a serve killed while
+    submitting left its slot taken (the lease lived in the dead API server's memory)."""
+    legacy = ingest_flow.to_deployment(
+        name="ingest",
+        concurrency_limit=ConcurrencyLimitConfig(
+            limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
+        ),
+    )
+
+    async def leave_a_slot_taken() -> int:
+        deployment_id = await legacy.aapply()
+        async with get_client() as client:
+            run = await client.create_flow_run_from_deployment(deployment_id)
+            await client.set_flow_run_state(run.id, Pending())  # the limit's slot is taken
+            deployment = await client.read_deployment_by_name("ingest/ingest")
+        assert deployment.global_concurrency_limit is not None
+        return deployment.global_concurrency_limit.active_slots
+
+    assert asyncio.run(leave_a_slot_taken()) == 1
+    released = asyncio.run(release_stale(["ingest/serve-0000", "digest/serve-0000"]))
+    assert (released.runs_crashed, released.slots, released.deployments) == (1, 1, 1)
+    assert released.describe() == (
+        "released what an earlier serve left behind: 1 flow run(s) left running marked "
+        "Crashed, 1 concurrency slot(s) freed, 1 deployment(s) of an older serve removed"
+    )
+
+    async def gone() -> bool:
+        async with get_client() as client:
+            try:
+                await client.read_deployment_by_name("ingest/ingest")
+            except ObjectNotFound:
+                return True
+        return False
+
+    assert asyncio.run(gone())
+    assert not asyncio.run(release_stale(["ingest/serve-0000"]))  # nothing left the next time
+
+
+def test_one_serve_per_database(tmp_path: Path) -> None:
+    db = tmp_path / "monitor.duckdb"
+    with (
+        serve_lock(db),
+        pytest.raises(ServeLocked, match="another `monitor serve` is already serving"),
+        serve_lock(db),
+    ):
+        pass
+    with serve_lock(db):  # released with its holder
+        pass

@@ -86,8 +86,9 @@ def test_worker_runs_the_deployed_ingest_and_writes_the_database(
     assert ingest["work_pool_name"] == digest["work_pool_name"] == "monitor-pool"
     assert [s["schedule"]["cron"] for s in ingest["schedules"]] == ["0 * * * *"]
     assert [s["schedule"]["cron"] for s in digest["schedules"]] == ["0 7 * * *"]
-    assert ingest["global_concurrency_limit"]["limit"] == 1
-    assert ingest["concurrency_options"]["collision_strategy"] == "ENQUEUE"
+    # No server-side concurrency limit: nothing a killed run could leave taken (the run lock
+    # keeps ingests one at a time).
+    assert ingest["global_concurrency_limit"] is None and digest["global_concurrency_limit"] is None
     assert ingest["pull_steps"][0]["prefect.deployments.steps.set_working_directory"] == {
         "directory": str(project)
     }

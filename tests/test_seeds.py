@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -9,7 +11,14 @@ import pytest
 
 from monitor.errors import SeedError
 from monitor.models import SeedFile
-from monitor.seeds import clean_text, find_seed_files, read_seed, repair_entities
+from monitor.seeds import (
+    clean_text,
+    decode_seed,
+    find_seed_files,
+    outlet_in_text,
+    read_seed,
+    repair_entities,
+)
 
 DEBRIS = ("& # 39;", ",quot;", "Story Code", "&quot;", "& #39;")
 
@@ -88,7 +97,7 @@ def test_clean_text_keeps_plain_text_untouched() -> None:
         (b"", "empty"),
         (b"   \n\n", "empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 100, "binary"),
-        ("Parlement irakien vote l'expulsion ".encode("latin-1") + b"\xe9t\xe9 " * 50, "UTF-8"),
+        (b"\xff\xfe\x00\x00" + b"not utf-32 at all", "byte-order mark"),
         (b"Too short.", "too little text"),
     ],
 )
@@ -111,3 +120,99 @@ def test_oversized_seed_is_rejected_without_reading_it(tmp_path: Path) -> None:
 def test_missing_seed_folder_is_reported(tmp_path: Path) -> None:
     files, problems = find_seed_files([tmp_path / "nope"])
     assert files == [] and problems == [(str(tmp_path / "nope"), "seed folder does not exist")]
+
+
+TEXT = (
+    "Iraq’s parliament voted on Sunday to expel foreign troops – a “historic” step, lawmakers "
+    "said. The resolution asks the government to end the presence of the US-led coalition "
+    "and to cancel its request for assistance in the fight against Islamic State. "
+) * 3
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [
+        ("utf-8", TEXT.encode("utf-8")),
+        ("utf-8", codecs.BOM_UTF8 + TEXT.encode("utf-8")),
+        ("utf-16", TEXT.encode("utf-16")),  # with its byte-order mark
+        ("utf-16", codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be")),
+        ("utf-32", TEXT.encode("utf-32")),
+        ("cp1252", TEXT.encode("cp1252")),
+        (
+            "cp1252",
+            TEXT.replace("’", "'")
+            .replace("–", "-")
+            .replace("“", '"')
+            .replace("”", '"')
+            .encode("latin-1")
+            + "é".encode("latin-1"),
+        ),
+    ],
+    ids=["utf-8", "utf-8 BOM", "utf-16 LE BOM", "utf-16 BE BOM", "utf-32", "cp1252", "latin-1"],
+)
+def test_seeds_in_other_encodings_are_decoded(tmp_path: Path, encoding: str, data: bytes) -> None:
+    path = tmp_path / "seed.txt"
+    path.write_bytes(data)
+    decoded, found = decode_seed(path.name, data)
+    assert found == encoding
+    article = read_seed(SeedFile(path), max_bytes=2_000_000)
+    assert "parliament voted on Sunday to expel foreign troops" in article.text
+    if encoding != "cp1252" or "’" in decoded:
+        assert "Iraq’s parliament" in article.text and "“historic”" in article.text
+
+
+def test_seeds_name_their_outlet_and_say_how(seeds_dir: Path) -> None:
+    found = {
+        seed.name[:3]: (article.outlet, article.outlet_source)
+        for seed in find_seed_files([seeds_dir])[0]
+        for article in [read_seed(seed, max_bytes=2_000_000)]
+    }
+    assert found == {
+        "000": ("RT", "told"),  # "... analysts have told RT." (three times)
+        "001": (None, "unknown"),
+        "002": ("Al Jazeera", "told"),  # "... Shams told Al Jazeera,"
+        "003": (None, "unknown"),
+        "004": ("FRANCE 24", "credit"),  # "(FRANCE 24 with AFP, AP and REUTERS)", not "told AFP"
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "outlet", "how"),
+    [
+        ("BAGHDAD (Reuters) - Iraq's parliament voted on Sunday.", "Reuters", "credit"),
+        ("Baghdad, Jan 5 (AFP) – Iraq's parliament voted.", "AFP", "credit"),
+        ("The vote was held.\n\n(AFP)", "AFP", "credit"),
+        ("A vote.\n(Reporting by Ahmed Rasheed; Editing by Alex Richardson)", None, "unknown"),
+        ("He told Sudani that the deal was off.", None, "unknown"),  # a person, not an outlet
+        ("She told parliament. He told Parliament.", None, "unknown"),
+        ("An official told The New Arab on Monday.", "The New Arab", "told"),
+        ("He told Rudaw. She told Rudaw. They told AFP.", "Rudaw", "told"),
+    ],
+)
+def test_outlet_in_text(text: str, outlet: str | None, how: str) -> None:
+    assert outlet_in_text(text) == (outlet, how)
+
+
+def test_outlets_toml_names_the_rest(tmp_path: Path, seeds_dir: Path) -> None:
+    folder = tmp_path / "seeds"
+    shutil.copytree(seeds_dir, folder)
+    (folder / "outlets.toml").write_text(
+        '["001_9f8e176f1df87fee.txt"]\noutlet = "Islam Times"\n'
+        'url = "https://www.islamtimes.org/en/news/1123507"\n'
+        '["000_ea5ecf4dccb75d7d.txt"]\noutlet = "RT News"\n',
+        encoding="utf-8",
+    )
+    files, problems = find_seed_files([folder])
+    assert problems == [] and len(files) == 5  # outlets.toml is not a seed
+    articles = {f.name[:3]: read_seed(f, max_bytes=2_000_000) for f in files}
+    islam = articles["001"]
+    assert (islam.outlet, islam.outlet_source) == ("Islam Times", "mapping")
+    assert islam.canonical_url == "https://www.islamtimes.org/en/news/1123507"
+    assert islam.url == "seed:001_9f8e176f1df87fee"  # the seed's identity is unchanged
+    # The user's word wins over what the text suggests.
+    assert (articles["000"].outlet, articles["000"].outlet_source) == ("RT News", "mapping")
+
+    (folder / "outlets.toml").write_text('["x.txt"]\noutlet = "A"\ncolour = "red"\n')
+    files, problems = find_seed_files([folder])
+    assert len(files) == 5 and len(problems) == 1
+    assert "outlets.toml" in problems[0][1] and "colour" in problems[0][1]

@@ -115,6 +115,18 @@ def test_serve_runs_ingest_now_and_stops_on_ctrl_c(tmp_path: Path, prefect_home:
         t0 = time.monotonic()
         wait_for(ingested, 150, proc, tmp_path)
         print(f"ingested after {time.monotonic() - t0:.1f} s")
+        # One serve per database: a second one says so in one line and exits 2.
+        second = subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "serve", "--config", str(config)],
+            env=environment(prefect_home),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert "another `monitor serve` is already serving" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1, second.stderr
         took = stop_and_time(proc, signal.SIGINT)
         print(f"stopped {took:.1f} s after SIGINT")
         assert proc.returncode == 0, log_tail(tmp_path)
@@ -181,3 +193,79 @@ def test_sigterm_mid_run_stops_promptly_and_next_run_completes(
     assert stored == (805, 805)
     assert pending == (0,)
     assert classified == (805,)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of this process group (serve and all it started) is alive."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def zombies_only(pgid: int) -> bool:
+    """Whether what is left of the group is only exited processes not yet reaped."""
+    import psutil
+
+    left = [p for p in psutil.process_iter(["pid", "status"]) if _pgid(p.pid) == pgid]
+    return all(p.info["status"] == psutil.STATUS_ZOMBIE for p in left)
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_serve_killed_right_after_submitting_its_first_run_leaves_nothing_held(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """The wedge of issue 13: a serve stopped 1-2 s after "ingest starting now" (while the
+    runner submits the run) used to leave a concurrency slot taken for good."""
+    home = tmp_path / "prefect-home"  # this test's own, shared by both serves
+    config = write_config(tmp_path, make_seed_dir(tmp_path / "seeds", 0))
+    db = tmp_path / "monitor.duckdb"
+    first = start_serve(tmp_path, home, config, "--run-now")
+    try:
+        log = tmp_path / "serve.log"
+        wait_for(lambda: b"ingest starting now" in log.read_bytes(), 150, first, tmp_path)
+        time.sleep(1.5)
+        first.send_signal(signum)  # to serve alone: what it started must end by itself
+        first.wait(timeout=60)
+        # Nothing serve started outlives it: the temporary API server and the flow-run
+        # child end with it, SIGKILL included (the kernel's parent-death signal, a watchdog).
+        deadline = time.monotonic() + 20
+        while group_alive(first.pid) and not zombies_only(first.pid):
+            assert time.monotonic() < deadline, f"processes outlived serve:\n{log_tail(tmp_path)}"
+            time.sleep(0.2)
+        assert not run_lock_held(db)
+    finally:
+        cleanup(first)
+    (tmp_path / "serve.log").rename(tmp_path / "first-serve.log")
+
+    second = start_serve(tmp_path, home, config, "--run-now")
+    try:
+
+        def ingested() -> bool:
+            if not db.exists() or run_lock_held(db):
+                return False
+            try:
+                return any(status == "completed" for status, _ in runs(db))
+            except duckdb.Error:  # still being written
+                return False
+
+        wait_for(ingested, 150, second, tmp_path)
+        took = stop_and_time(second, signal.SIGINT)
+        assert second.returncode == 0 and took < STOP_WITHIN_S, log_tail(tmp_path)
+    finally:
+        cleanup(second)
+    log = (tmp_path / "serve.log").read_text(errors="replace")
+    # The second serve says in one line what it released (the first one's flow run).
+    released = [line for line in log.splitlines() if "released what an earlier serve" in line]
+    assert len(released) == 1, log[-3000:]
+    assert "flow run(s) left running marked Crashed" in released[0]
+    assert "Traceback" not in log, log[-3000:]
+    assert runs(db)[-1] == ("completed", 5)

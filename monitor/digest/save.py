@@ -4,6 +4,7 @@ so that the next `--since last` starts after it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from datetime import datetime
@@ -12,7 +13,7 @@ from pathlib import Path
 from monitor.digest.build import build_digest
 from monitor.digest.model import FORMATS, Digest, DigestResult, Format, Since
 from monitor.digest.render import render_digest
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, OutputError
 from monitor.store import Store, digests
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,22 @@ def write_digest(
     out: Path | None,
     include_all: bool = False,
     now: datetime | None = None,
+    record: bool = True,
 ) -> DigestResult:
-    """Build, render, write (or return the text for stdout when out is None) and record."""
+    """Build, render, write (or return the text for stdout when out is None) and record.
+
+    `record=False` (a database this process may not write) writes the digest without its
+    core.digests row: the next `--since last` then starts after the previous recorded one.
+    """
     _check_format(fmt)
     digest = build_digest(store, since=since, include_all=include_all, now=now)
-    return save_digest(store, digest, fmt=fmt, out=out)
+    return save_digest(store, digest, fmt=fmt, out=out, record=record)
 
 
-def save_digest(store: Store, digest: Digest, *, fmt: Format, out: Path | None) -> DigestResult:
-    """Render a built digest, write it (unless out is None) and record it.
+def save_digest(
+    store: Store, digest: Digest, *, fmt: Format, out: Path | None, record: bool = True
+) -> DigestResult:
+    """Render a built digest, write it (unless out is None) and record it (unless told not to).
 
     For several formats of one digest (a file and the Markdown artifact), build once and
     save each: they share one core.digests row, so `--since last` stays right.
@@ -59,16 +67,33 @@ def save_digest(store: Store, digest: Digest, *, fmt: Format, out: Path | None) 
     text = render_digest(digest, fmt)
     path: Path | None = None
     if out is not None:
-        path = Path(out)
+        path = write_file(Path(out), text)
+        log.info("wrote %s digest to %s", fmt, path)
+    if record:
+        record_digest(store, digest, fmt=fmt, path=path)
+    return DigestResult(digest=digest, fmt=fmt, text=text, path=path)
+
+
+def write_file(path: Path, text: str) -> Path:
+    """Write text whole to a temporary file beside `path`, then move it into place.
+
+    OutputError (one line) when `path` is a folder or cannot be written; no temporary file
+    is left behind.
+    """
+    if path.is_dir():
+        raise OutputError(f"--out {path} is a folder: give a file name (e.g. {path}/digest.md)")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         # newline="" keeps the CSV writer's \r\n row ends as they are.
         with tmp.open("w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         os.replace(tmp, path)
-        log.info("wrote %s digest to %s", fmt, path)
-    record_digest(store, digest, fmt=fmt, path=path)
-    return DigestResult(digest=digest, fmt=fmt, text=text, path=path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return path
 
 
 def _check_format(fmt: str) -> None:

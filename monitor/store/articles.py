@@ -63,6 +63,7 @@ def insert(con: Connection, run_id: str, articles: Sequence[Article], now: datet
             "url_key": keys,
             "source": [a.source for a in fresh],
             "outlet": [a.outlet for a in fresh],
+            "outlet_source": [a.outlet_source for a in fresh],
             "title": [a.title for a in fresh],
             "author": [a.author for a in fresh],
             "published_at": [a.published_at for a in fresh],

@@ -14,6 +14,7 @@ an existing, current database or fail with one line (`Store.require_current`).
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Iterator, Sequence
@@ -24,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from monitor.errors import StoreError, StoreLocked, StoreMissing, StoreOutdated
+from monitor.errors import QueryRefused, StoreError, StoreLocked, StoreMissing, StoreOutdated
 from monitor.store import migrations
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,57 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+#: DuckDB's own locks on a user's query: no file but the database itself, no extension
+#: installed or loaded (INSTALL would go to the network), no setting changed afterwards.
+USER_QUERY_CONFIG: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+    "lock_configuration": True,
+}
+
+_READS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+_WHY = {
+    "COPY": "COPY writes (or reads) files",
+    "EXPORT": "EXPORT DATABASE writes files",
+    "ATTACH": "ATTACH opens another database",
+    "DETACH": "DETACH changes the attached databases",
+    "LOAD": "INSTALL and LOAD add extensions",
+    "SET": "SET, RESET and USE change settings",
+    "VARIABLE_SET": "SET VARIABLE changes settings",
+    "PRAGMA": "PRAGMA can change settings or import (for a table's columns: DESCRIBE name)",
+    "CALL": "CALL runs procedures (for a read, SELECT * FROM the function)",
+    "TRANSACTION": "transactions are for writers",
+}
+_READ_HINT = "SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN"
+
+
+def check_user_query(sql: str) -> duckdb.Statement:
+    """The one read statement of a user's query; QueryRefused (why, in one line) otherwise."""
+    if not sql.strip():
+        raise QueryRefused(f"empty query: give one statement ({_READ_HINT})")
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryRefused(first_line(exc)) from exc
+    if not statements:
+        raise QueryRefused(f"empty query (only comments?): give one statement ({_READ_HINT})")
+    for number, statement in enumerate(statements, 1):
+        if statement.type in _READS:
+            continue
+        kind = statement.type.name
+        which = f"statement {number} of {len(statements)} ({kind})" if number > 1 else kind
+        why = _WHY.get(kind, f"{kind} changes the database")
+        raise QueryRefused(
+            f"refused {which}: {why}; `monitor sql` is read-only (it runs {_READ_HINT})"
+        )
+    if len(statements) > 1:
+        raise QueryRefused(f"one statement at a time: the query has {len(statements)}")
+    return statements[0]
+
+
 class Store:
     """A DuckDB file, opened briefly for each read or write."""
 
@@ -56,12 +108,12 @@ class Store:
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
 
-    def _connect(self, *, read_only: bool) -> Connection:
+    def _connect(self, *, read_only: bool, config: dict[str, Any] | None = None) -> Connection:
         deadline = time.monotonic() + self.lock_timeout_s
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                return duckdb.connect(str(self.path), read_only=read_only, config=config or {})
             except duckdb.Error as exc:
                 if not _is_lock_error(exc):
                     raise StoreError(
@@ -104,6 +156,16 @@ class Store:
                 f"database {self.path} was written by an older version ({len(missing)} schema "
                 "step(s) behind): run `monitor run` once to upgrade it"
             )
+
+    def writable(self) -> bool:
+        """Whether this process may write the file (and its folder, where DuckDB puts its WAL)."""
+        folder = self.path.parent
+        try:
+            if os.statvfs(folder).f_flag & os.ST_RDONLY:
+                return False
+        except OSError:
+            return False
+        return os.access(self.path, os.W_OK) and os.access(folder, os.W_OK)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -149,14 +211,29 @@ class Store:
             con.close()
 
     def user_query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """A user's query (`monitor sql`) on a read-only connection: column names and rows."""
-        with self.read() as con:
-            try:
-                cursor = con.execute(sql)
-                columns = [d[0] for d in cursor.description or []]
-                return columns, cursor.fetchall()
-            except duckdb.Error as exc:
-                raise StoreError(first_line(exc)) from exc
+        """A user's query (`monitor sql`): one read statement, on a locked-down connection.
+
+        Two guards, each enough alone: the statement must be a read (`check_user_query`), and
+        the connection is read-only with DuckDB's file system, extension loading and settings
+        locked (`USER_QUERY_CONFIG`), so not even a read can reach a file or the network.
+        """
+        statement = check_user_query(sql)
+        if not self.path.exists():
+            raise StoreMissing(f"no database at {self.path} yet: run `monitor run` first")
+        con = self._connect(read_only=True, config=USER_QUERY_CONFIG)
+        try:
+            cursor = con.execute(statement)
+            columns = [d[0] for d in cursor.description or []]
+            return columns, cursor.fetchall()
+        except duckdb.PermissionException as exc:
+            raise QueryRefused(
+                f"refused: {first_line(exc).removeprefix('Permission Error: ')} "
+                "(`monitor sql` reads the database only)"
+            ) from exc
+        except duckdb.Error as exc:
+            raise StoreError(first_line(exc)) from exc
+        finally:
+            con.close()
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one read-only query and return all rows."""

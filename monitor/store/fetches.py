@@ -26,6 +26,7 @@ class SourceRow:
     next_due_at: datetime | None
     last_status: int | None
     last_error_kind: str | None = None
+    last_cutoff: str | None = None
 
 
 def insert_records(con: Connection, run_id: str, records: Sequence[FetchRecord]) -> None:
@@ -93,10 +94,11 @@ def source_rows(con: Connection) -> dict[str, SourceRow]:
     """Every source's stored health, by name."""
     rows = con.execute(
         "SELECT name, kind, url, last_fetch_at, last_success_at, last_error, "
-        "consecutive_failures, next_due_at, last_status, last_error_kind FROM core.sources"
+        "consecutive_failures, next_due_at, last_status, last_error_kind, last_cutoff "
+        "FROM core.sources"
     ).fetchall()
     return {
-        r[0]: SourceRow(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6] or 0), r[7], r[8], r[9])
+        r[0]: SourceRow(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6] or 0), r[7], r[8], r[9], r[10])
         for r in rows
     }
 
@@ -117,11 +119,12 @@ def save_sources(con: Connection, rows: Sequence[SourceRow]) -> None:
             "next_due_at": [r.next_due_at for r in rows],
             "last_status": [r.last_status for r in rows],
             "last_error_kind": bulk.strings([r.last_error_kind for r in rows]),
+            "last_cutoff": bulk.strings([r.last_cutoff for r in rows]),
         },
         on_conflict="ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, "
         "url = excluded.url, last_fetch_at = excluded.last_fetch_at, "
         "last_success_at = excluded.last_success_at, last_error = excluded.last_error, "
         "consecutive_failures = excluded.consecutive_failures, "
         "next_due_at = excluded.next_due_at, last_status = excluded.last_status, "
-        "last_error_kind = excluded.last_error_kind",
+        "last_error_kind = excluded.last_error_kind, last_cutoff = excluded.last_cutoff",
     )

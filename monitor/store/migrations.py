@@ -55,6 +55,28 @@ def _backfill_url_keys(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _articles_view_with_outlet_source(con: duckdb.DuckDBPyConnection) -> None:
+    """Add `outlet_source` to the end of the `articles` view as it stands.
+
+    The view's current query is kept whole, as a subquery, rather than restated: so what
+    earlier steps (0008-0010, developed alongside) may have put into it stays.
+    """
+    row = con.execute(
+        "SELECT sql FROM duckdb_views() WHERE schema_name = 'main' AND view_name = 'articles'"
+    ).fetchone()
+    if row is None:
+        raise StoreError("migration 0011: the articles view is missing")
+    sql = str(row[0]).strip().rstrip(";")
+    head = "CREATE VIEW articles AS "
+    if not sql.startswith(head):
+        raise StoreError(f"migration 0011: unexpected articles view: {sql[:60]!r}")
+    con.execute(
+        "CREATE OR REPLACE VIEW articles AS SELECT v.*, o.outlet_source "
+        f"FROM ({sql[len(head) :]}) AS v "
+        "LEFT JOIN core.articles AS o ON o.article_id = v.article_id"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         "0001_initial",
@@ -412,6 +434,25 @@ MIGRATIONS: list[Migration] = [
         FROM core.articles a
         LEFT JOIN core.classifications c USING (article_id)
         LEFT JOIN core.labels l USING (article_id);
+        """,
+    ),
+    Migration(
+        "0011_articles_outlet_source",
+        """
+        -- How the outlet was found: metadata (the page's site name), feed (what the source
+        -- said of the link), url (the host name), credit (a credit line in the text), told
+        -- ("... told RT"), mapping (seeds/outlets.toml), unknown. NULL: stored before this
+        -- step, not recorded (seeds had no outlet then: 'unknown').
+        ALTER TABLE core.articles ADD COLUMN outlet_source VARCHAR;
+        UPDATE core.articles SET outlet_source = 'unknown' WHERE outlet IS NULL;
+        """,
+        python=_articles_view_with_outlet_source,
+    ),
+    Migration(
+        "0012_sources_cutoff",
+        """
+        -- What the source's last discovery left unread because it hit a limit.
+        ALTER TABLE core.sources ADD COLUMN last_cutoff VARCHAR;
         """,
     ),
 ]
