@@ -59,16 +59,21 @@ def save_digest(store: Store, digest: Digest, *, fmt: Format, out: Path | None) 
     text = render_digest(digest, fmt)
     path: Path | None = None
     if out is not None:
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        # newline="" keeps the CSV writer's \r\n row ends as they are.
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        path = write_text(Path(out), text)
         log.info("wrote %s digest to %s", fmt, path)
     record_digest(store, digest, fmt=fmt, path=path)
     return DigestResult(digest=digest, fmt=fmt, text=text, path=path)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a report whole or not at all (a temporary file beside it, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # newline="" keeps the CSV writer's \r\n row ends as they are.
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
 
 
 def _check_format(fmt: str) -> None:
