@@ -165,7 +165,7 @@ def timed_step(db: Path, *, trace: bool) -> tuple[float, float, int, int]:
         if trace:
             tracemalloc.start()
         t0, c0 = time.perf_counter(), time.process_time()
-        decisions = deduplicate_and_group(con, pending, utcnow())
+        decisions, _ = deduplicate_and_group(con, pending, utcnow())
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         peak = tracemalloc.get_traced_memory()[1] if trace else 0
         if trace:

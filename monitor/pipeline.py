@@ -26,10 +26,10 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from monitor import classify, dedup, stories
+from monitor import classify, dedup, stories, storylines
 from monitor.collect import collect, save_fetch_state
 from monitor.errors import MonitorError, RunLocked, SeedError, StoreError
 from monitor.models import Article, DedupDecision, FetchRecord, RunSummary, StoredArticle
@@ -39,6 +39,7 @@ from monitor.settings import Settings
 from monitor.store import Connection, Store, fetches, labels, runs, signatures, utcnow
 from monitor.store import articles as stored
 from monitor.store import stories as story_store
+from monitor.store import storylines as storyline_store
 from monitor.store.articles import Inserted
 
 log = logging.getLogger(__name__)
@@ -167,9 +168,10 @@ def process_pending(store: Store, settings: Settings) -> ProcessResult:
         )
         now = utcnow()
         with store.write() as con:
-            decisions = deduplicate_and_group(con, pending, now)
+            decisions, touched = deduplicate_and_group(con, pending, now)
             stored.write_classifications(con, results, now)
             stored.fill_dates_from_stories(con)
+            place_storylines(con, touched, now)
         total += len(pending)
         duplicates += sum(1 for d in decisions if d.duplicate_of)
         relevant += sum(1 for c in results if c.relevant) + sum(done.values())
@@ -178,8 +180,9 @@ def process_pending(store: Store, settings: Settings) -> ProcessResult:
 
 def deduplicate_and_group(
     con: Connection, pending: Sequence[StoredArticle], now: datetime
-) -> list[DedupDecision]:
-    """Dedup decisions and stories for a batch, written in the caller's transaction."""
+) -> tuple[list[DedupDecision], list[str]]:
+    """Dedup decisions and stories for a batch, written in the caller's transaction; the
+    decisions, and the stories the batch touched."""
     probes = dedup.probes(pending)
     found = dedup.find_duplicates(pending, probes, signatures.known(con, probes))
     stored.repoint(con, found.repoints)
@@ -190,7 +193,20 @@ def deduplicate_and_group(
     # Copies in the batch, and stored originals that turned out to copy an earlier report.
     copies = [d.article_id for d in found.decisions if d.duplicate_of]
     fetches.mark_duplicates(con, copies + [r.old_origin for r in found.repoints])
-    return found.decisions
+    return found.decisions, sorted(set(story_of.values()))
+
+
+def place_storylines(con: Connection, story_ids: Sequence[str], now: datetime) -> None:
+    """Put the relevant ones of these stories, if not yet placed, into storylines."""
+    waiting = storyline_store.threads(con, storyline_store.unplaced(con, story_ids))
+    if not waiting:
+        return
+    df, n_stories = storyline_store.actor_counts(con)
+    idf = storylines.actor_idf(df, n_stories)
+    dated = [t.first_at for t in waiting if t.first_at is not None]
+    since = min(dated) - timedelta(days=storylines.MAX_GAP_DAYS) if dated else None
+    lines = storylines.lines_of(storyline_store.active_members(con, since), idf)
+    storyline_store.save(con, storylines.place(waiting, lines, idf), now)
 
 
 def assign_stories(
@@ -238,7 +254,11 @@ def reclassify(store: Store, settings: Settings, *, only_outdated: bool = False)
             for article_id, title, text in rows
         ]
         with store.write() as con:
-            stored.write_classifications(con, results, utcnow())
+            now = utcnow()
+            stored.write_classifications(con, results, now)
+            # A story that has become relevant takes its place in a storyline.
+            touched = story_store.stories_of(con, [r[0] for r in rows])
+            place_storylines(con, sorted(set(touched.values())), now)
         done += len(rows)
         after = rows[-1][0]
     log.info("reclassified %d articles (classifier %s)", done, version)

@@ -481,3 +481,22 @@ def test_sql_tables_stay_readable_at_80_columns(project: Path, stored_db: Path) 
     assert "…" not in wide.stdout
     assert all(len(line) <= 80 for line in wide.stdout.splitlines())
     assert any(line.startswith("canonical_url") for line in wide.stdout.splitlines())
+
+
+def test_storylines_listed_shown_and_renamed(project: Path) -> None:
+    assert monitor("run", "--no-fetch", cwd=project).returncode == 0
+    listed = monitor("storylines", "--format", "json", cwd=project)
+    assert listed.returncode == 0, listed.stderr
+    lines = json.loads(listed.stdout)
+    assert lines and {"storyline_id", "title", "story_count", "article_count"} <= set(lines[0])
+    first = lines[0]["storyline_id"]
+    shown = monitor("storyline", first, "--format", "md", cwd=project)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(f"# {lines[0]['title']}")
+    renamed = monitor("storyline", "rename", first, "A", "thread", "renamed", cwd=project)
+    assert renamed.returncode == 0, renamed.stderr
+    again = json.loads(monitor("storylines", "--format", "json", cwd=project).stdout)
+    assert {x["title"] for x in again if x["storyline_id"] == first} == {"A thread renamed"}
+    missing = monitor("storyline", "0000000000000000", cwd=project)
+    assert missing.returncode == 2
+    assert "no storyline" in missing.stderr and "Traceback" not in missing.stderr

@@ -35,6 +35,7 @@ from monitor.evaluate.metrics import (
     relevance_report,
     stance_report,
     story_report,
+    storyline_report,
     topic_report,
 )
 from monitor.pipeline import run_ingest
@@ -68,11 +69,19 @@ class RunReport:
     dating: site.Dating
     outcomes: tuple[Outcome, ...]
     stories: ClusteringReport
+    storylines: ClusteringReport
     dates: DateReport
 
     def render(self) -> str:
-        """Stories and dates of this run."""
-        return f"== {_HEADINGS[self.dating]}\n{self.stories.render()}\n{self.dates.render()}"
+        """Stories, storylines and dates of this run."""
+        return "\n".join(
+            [
+                f"== {_HEADINGS[self.dating]}",
+                self.stories.render(),
+                self.storylines.render(),
+                self.dates.render(),
+            ]
+        )
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,8 @@ class EvalReport:
             "clustering_f1": round(self.dated.stories.f1, 4),
             "clustering_f1_undated": round(self.undated.stories.f1, 4),
             "clustering_f1_coarse": round(self.coarse.stories.f1, 4),
+            "storyline_f1": round(self.dated.storylines.f1, 4),
+            "storyline_f1_undated": round(self.undated.storylines.f1, 4),
             "cross_event_near_links": sum(
                 run.stories.cross_group_near_links
                 for run in (self.dated, self.undated, self.coarse)
@@ -183,6 +194,7 @@ def ingest_labelled(
                 stance=d.stance,
                 topics=d.topics,
                 version=d.version,
+                storyline_id=d.storyline_id,
             )
         )
     return out
@@ -192,7 +204,13 @@ def _run(
     items: Sequence[LabelledArticle], settings: Settings, workdir: Path, dating: site.Dating
 ) -> RunReport:
     outcomes = ingest_labelled(items, settings, workdir, dating=dating)
-    return RunReport(dating, tuple(outcomes), story_report(outcomes), date_report(outcomes))
+    return RunReport(
+        dating,
+        tuple(outcomes),
+        story_report(outcomes),
+        storyline_report(outcomes),
+        date_report(outcomes),
+    )
 
 
 def evaluate(eval_dir: Path, settings: Settings, *, workdir: Path | None = None) -> EvalReport:

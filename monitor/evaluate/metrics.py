@@ -35,6 +35,7 @@ class Outcome:
     stance: str | None = None
     topics: tuple[str, ...] = ()
     version: str | None = None
+    storyline_id: str | None = None
 
 
 def _f1(p: float, r: float) -> float:
@@ -400,6 +401,23 @@ def story_report(outcomes: Sequence[Outcome]) -> ClusteringReport:
         *pairs,
         near_duplicate_links=near,
         cross_group_near_links=cross,
+        cluster_of=predicted,
+        group_of=truth,
+    )
+
+
+def storyline_report(outcomes: Sequence[Outcome]) -> ClusteringReport:
+    """Storylines against the folder's `storyline` column, over on-topic articles; an article
+    whose story stands alone counts as a storyline of its own story."""
+    scored = [o for o in outcomes if o.item.on_topic and o.item.storyline]
+    predicted = {o.item.id: o.storyline_id or f"story:{o.story_id or o.item.id}" for o in scored}
+    truth = {o.item.id: o.item.storyline or "" for o in scored}
+    return ClusteringReport(
+        "storylines",
+        len(scored),
+        len(set(truth.values())),
+        len(set(predicted.values())),
+        *pairwise_scores(truth, predicted),
         cluster_of=predicted,
         group_of=truth,
     )

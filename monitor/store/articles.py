@@ -320,6 +320,7 @@ class Decided:
     stance: str | None
     topics: tuple[str, ...]
     version: str | None
+    storyline_id: str | None = None
 
 
 def decided(con: Connection) -> list[Decided]:
@@ -327,8 +328,9 @@ def decided(con: Connection) -> list[Decided]:
     rows = con.execute(
         "SELECT a.url, a.article_id, a.title, a.story_id, a.duplicate_of, a.duplicate_reason, "
         "a.published_at, a.date_source, c.relevant, c.relevance_score, c.stance, c.topics, "
-        "c.version FROM core.articles a LEFT JOIN core.classifications c USING (article_id) "
-        "ORDER BY a.url"
+        "c.version, s.storyline_id FROM core.articles a "
+        "LEFT JOIN core.classifications c USING (article_id) "
+        "LEFT JOIN core.stories s ON s.story_id = a.story_id ORDER BY a.url"
     ).fetchall()
     return [
         Decided(
@@ -345,6 +347,7 @@ def decided(con: Connection) -> list[Decided]:
             r[10],
             tuple(r[11] or ()),
             r[12],
+            r[13],
         )
         for r in rows
     ]

@@ -207,6 +207,8 @@ class Store:
         con = self._connect(read_only=True)
         try:
             yield con
+        except duckdb.Error as exc:
+            raise StoreError(f"read of {self.path} failed: {first_line(exc)}") from exc
         finally:
             con.close()
 

@@ -437,6 +437,84 @@ MIGRATIONS: list[Migration] = [
         """,
     ),
     Migration(
+        "0010_storylines",
+        r"""
+        -- Threads of the issue across months and years: stories linked as they arrive
+        -- (monitor/storylines.py), and what analysts decided about them.
+        CREATE TABLE core.storylines (
+            storyline_id VARCHAR PRIMARY KEY,
+            title VARCHAR NOT NULL,           -- made from its event types and actors
+            analyst_title VARCHAR,            -- `monitor storyline rename`
+            merged_into VARCHAR,              -- `monitor storyline merge`: continues as that one
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        ALTER TABLE core.stories ADD COLUMN storyline_id VARCHAR;
+        -- An analyst placed this story (merge, split, detach): re-threading leaves it alone.
+        ALTER TABLE core.stories ADD COLUMN storyline_pinned BOOLEAN NOT NULL DEFAULT false;
+        CREATE TABLE core.storyline_actions (
+            action_id VARCHAR PRIMARY KEY,
+            action VARCHAR NOT NULL,          -- rename | merge | split | detach
+            storyline_id VARCHAR,
+            other_id VARCHAR,
+            story_ids VARCHAR[] NOT NULL,
+            title VARCHAR,
+            acted_at TIMESTAMP NOT NULL
+        );
+
+        CREATE OR REPLACE VIEW stories AS
+        WITH per_outlet AS (
+            SELECT story_id, outlet, min(coalesce(published_at, first_seen_at)) AS first_at
+            FROM core.articles WHERE story_id IS NOT NULL AND outlet IS NOT NULL
+            GROUP BY story_id, outlet
+        ), outlets AS (
+            SELECT story_id, list(outlet ORDER BY first_at, outlet) AS outlets
+            FROM per_outlet GROUP BY story_id
+        ), agg AS (
+            SELECT story_id, min(published_at) AS first_published_at,
+                   max(published_at) AS last_published_at, count(*) AS article_count
+            FROM core.articles WHERE story_id IS NOT NULL GROUP BY story_id
+        )
+        SELECT s.story_id,
+               coalesce(r.title, nullif(regexp_extract(r.text, '^(.{20,160}?[.!?])(\s|$)', 1), ''),
+                        left(r.text, 120)) AS title,
+               agg.first_published_at, agg.last_published_at,
+               agg.article_count, coalesce(o.outlets, []::VARCHAR[]) AS outlets,
+               s.representative_article_id, s.storyline_id,
+               so.origin_article_id, so.origin_outlet, so.also_in
+        FROM core.stories s
+        JOIN agg USING (story_id)
+        LEFT JOIN outlets o USING (story_id)
+        LEFT JOIN story_outlets so USING (story_id)
+        LEFT JOIN core.articles r ON r.article_id = s.representative_article_id;
+
+        CREATE OR REPLACE VIEW storylines AS
+        WITH members AS (
+            SELECT s.storyline_id, s.story_id, a.outlet, a.published_at, a.first_seen_at
+            FROM core.stories s JOIN core.articles a USING (story_id)
+            WHERE s.storyline_id IS NOT NULL
+        ), per_outlet AS (
+            SELECT storyline_id, outlet, min(coalesce(published_at, first_seen_at)) AS first_at
+            FROM members WHERE outlet IS NOT NULL GROUP BY storyline_id, outlet
+        ), outlets AS (
+            SELECT storyline_id, list(outlet ORDER BY first_at, outlet) AS outlets
+            FROM per_outlet GROUP BY storyline_id
+        ), agg AS (
+            SELECT storyline_id, min(published_at) AS first_published_at,
+                   max(published_at) AS last_published_at,
+                   count(DISTINCT story_id) AS story_count, count(*) AS article_count
+            FROM members GROUP BY storyline_id
+        )
+        SELECT l.storyline_id, coalesce(l.analyst_title, l.title) AS title,
+               agg.first_published_at, agg.last_published_at, agg.story_count,
+               agg.article_count, coalesce(o.outlets, []::VARCHAR[]) AS outlets
+        FROM core.storylines l
+        JOIN agg USING (storyline_id)
+        LEFT JOIN outlets o USING (storyline_id)
+        WHERE l.merged_into IS NULL;
+        """,
+    ),
+    Migration(
         "0011_articles_outlet_source",
         """
         -- How the outlet was found: metadata (the page's site name), feed (what the source
