@@ -8,9 +8,12 @@ moves it (`monitor storyline merge|split|detach`):
 * **What a story is about** (`Thread`): its event types (the classifier's topics of its relevant
   reports) and its actors and places (the entities they name), weighed by how rare they are
   across the archive's stories (IDF), so "Iraq" and "the United States" say nothing.
-* **Where it belongs**: the active storyline (a story within `MAX_GAP_DAYS` of its last one)
-  whose event types and actors are most like the story's, when the likeness reaches
-  `JOIN_THRESHOLD`; else it opens a storyline of its own. A thread that has been quiet for
+* **Where it belongs**: among the active storylines (a story within `MAX_GAP_DAYS` of its last
+  one) of the same kind of thread (`FAMILIES`: US strikes on militias, attacks on US forces, or
+  the presence itself: votes, talks, withdrawal, its legal basis ...), the one whose event types
+  and actors are most like the story's, when the likeness reaches `JOIN_THRESHOLD`; else it
+  opens a storyline of its own. Strikes and the attacks they answer name the same militias and
+  bases, the same weeks; the kind of thread keeps tit and tat apart. A thread that has been quiet for
   longer than the gap is a new thread when it starts again (militia attacks in 2020-21 and again
   from October 2023 are two storylines).
 * **Its title**: the storyline's main event type and its two most distinctive actors, until an
@@ -37,6 +40,23 @@ ACTOR_WEIGHT = 0.4
 TITLE_ACTORS = 2
 MIN_TITLE_IDF = 0.5  # named in fewer than about half of the stories
 
+# The kind of thread a story's main event type makes it (any other: the presence itself).
+FAMILIES = {"us_strike": "strikes", "attack_on_us_forces": "attacks"}
+PRESENCE = "presence"
+# Which event type is a story's main one when two weigh the same: the more specific first.
+TOPIC_ORDER = (
+    "us_strike",
+    "attack_on_us_forces",
+    "parliament_vote",
+    "negotiations",
+    "withdrawal_drawdown",
+    "legal_basis",
+    "protest",
+    "statement_reaction",
+    "isis_threat",
+    "iran_influence",
+)
+
 TOPIC_LABELS = {
     "parliament_vote": "Parliament and the vote on foreign troops",
     "negotiations": "Talks on the coalition's future",
@@ -61,6 +81,20 @@ class Thread:
     first_at: datetime | None
     last_at: datetime | None
 
+    @property
+    def family(self) -> str:
+        """The kind of thread this story belongs to, by its main event type."""
+        return family_of(self.topics)
+
+
+def family_of(topics: Mapping[str, float]) -> str:
+    """The kind of thread event types make: that of the heaviest (ties: the more specific)."""
+    if not topics:
+        return PRESENCE
+    rank = {topic: i for i, topic in enumerate(TOPIC_ORDER)}
+    main = max(topics, key=lambda t: (topics[t], -rank.get(t, len(rank)), t))
+    return FAMILIES.get(main, PRESENCE)
+
 
 @dataclass
 class Line:
@@ -71,6 +105,11 @@ class Line:
     actors: dict[str, float] = field(default_factory=dict)
     last_at: datetime | None = None
     new: bool = False
+
+    @property
+    def family(self) -> str:
+        """The kind of thread the storyline is, by its stories' event types."""
+        return family_of(self.topics)
 
     def add(self, thread: Thread, idf: Mapping[str, float]) -> None:
         """Take a story's thread into the storyline's profile."""
@@ -150,7 +189,7 @@ def place(threads: Sequence[Thread], lines: Iterable[Line], idf: Mapping[str, fl
         best: Line | None = None
         best_score = 0.0
         for line in pool:
-            if not _active(thread, line):
+            if line.family != thread.family or not _active(thread, line):
                 continue
             score = likeness(thread, line, idf)
             if score > best_score:

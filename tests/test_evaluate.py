@@ -238,3 +238,10 @@ def test_development_stance_meets_the_gate(development: EvalReport) -> None:
     assert report.accuracy >= gates["stance_accuracy"], report.render()
     assert report.macro_f1 >= gates["stance_macro_f1"], report.render()
     assert report.swaps == 0, report.render()
+
+
+def test_development_storylines_meet_the_gate(development: EvalReport) -> None:
+    """Storylines against the folder's storyline column, pairwise over on-topic articles."""
+    report = development.dated.storylines
+    assert report.items == 76 and report.groups == 6, report.render()
+    assert report.f1 >= _baselines()["storyline_f1"], report.render()
