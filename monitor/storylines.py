@@ -105,14 +105,12 @@ class Line:
     actors: dict[str, float] = field(default_factory=dict)
     last_at: datetime | None = None
     new: bool = False
-
-    @property
-    def family(self) -> str:
-        """The kind of thread the storyline is, by its stories' event types."""
-        return family_of(self.topics)
+    families: set[str] = field(default_factory=set)
 
     def add(self, thread: Thread, idf: Mapping[str, float]) -> None:
-        """Take a story's thread into the storyline's profile."""
+        """Take a story's thread into the storyline's profile (and its kind of thread: an
+        analyst's merge can make one storyline of two kinds)."""
+        self.families.add(thread.family)
         for key, value in _unit(thread.topics).items():
             self.topics[key] = self.topics.get(key, 0.0) + value
         for key, value in _unit(_weighed(thread.actors, idf)).items():
@@ -189,7 +187,7 @@ def place(threads: Sequence[Thread], lines: Iterable[Line], idf: Mapping[str, fl
         best: Line | None = None
         best_score = 0.0
         for line in pool:
-            if line.family != thread.family or not _active(thread, line):
+            if thread.family not in line.families or not _active(thread, line):
                 continue
             score = likeness(thread, line, idf)
             if score > best_score:
