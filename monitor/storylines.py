@@ -13,9 +13,9 @@ moves it (`monitor storyline merge|split|detach`):
   the presence itself: votes, talks, withdrawal, its legal basis ...), the one whose event types
   and actors are most like the story's, when the likeness reaches `JOIN_THRESHOLD`; else it
   opens a storyline of its own. Strikes and the attacks they answer name the same militias and
-  bases, the same weeks; the kind of thread keeps tit and tat apart. A thread that has been quiet for
-  longer than the gap is a new thread when it starts again (militia attacks in 2020-21 and again
-  from October 2023 are two storylines).
+  bases, the same weeks; the kind of thread keeps tit and tat apart. A thread that has been
+  quiet for longer than the gap is a new thread when it starts again (militia attacks in
+  2020-21 and again from October 2023 are two storylines).
 * **Its title**: the storyline's main event type and its two most distinctive actors, until an
   analyst renames it.
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from monitor import curation, storylines
+from monitor.digest import build_digest, record_digest, render_digest
 from monitor.errors import ConfigError
 from monitor.models import Article
 from monitor.pipeline import process_pending, store_articles
@@ -158,3 +164,83 @@ def test_split_and_detach_pin_stories_where_the_analyst_put_them(tmp_path: Path)
         curation.split(store, line, ["nope"])
     with pytest.raises(ConfigError, match="no such stories"):
         curation.detach(store, ["nope"])
+
+
+def test_the_digest_says_which_storyline_a_story_continues(tmp_path: Path) -> None:
+    db = tmp_path / "m.duckdb"
+    first = [
+        _article(
+            "https://a.example/1", ATTACK.format(day="Tuesday", extra=""), datetime(2024, 1, 2)
+        ),
+        _article(
+            "https://b.example/1", TALKS.format(day="Thursday", extra=""), datetime(2024, 1, 25)
+        ),
+    ]
+    store = _ingest(db, first)
+    keep, other = _storyline_of(store, first[0].url), _storyline_of(store, first[1].url)
+    assert keep and other
+    curation.merge(store, keep, other)
+    curation.rename(store, keep, "Talks & *attacks*")
+    # The first digest, recorded: the next `--since last` starts after it.
+    record_digest(store, build_digest(store, since="last"), fmt="json", path=None)
+
+    store = _ingest(
+        db,
+        [
+            _article(
+                "https://c.example/2",
+                TALKS.format(day="Sunday", extra="The commission's second round ended."),
+                datetime(2024, 2, 11),
+            )
+        ],
+    )
+    digest = build_digest(store, since="last")
+    assert [s.status for s in digest.stories] == ["new"]
+    data = json.loads(render_digest(digest, "json"))
+    schema = json.loads(
+        resources.files("monitor.digest").joinpath("digest.schema.json").read_text("utf-8")
+    )
+    jsonschema.validate(data, schema)
+    (story,) = data["stories"]
+    assert story["storyline"]["storyline_id"] == keep
+    assert story["storyline"]["title"] == "Talks & *attacks*"
+    assert story["storyline"]["story_count"] == 3
+    assert story["storyline"]["first_published_at"] == "2024-01-02T00:00:00Z"
+    assert data["storylines"] == [
+        {
+            "storyline_id": keep,
+            "title": "Talks & *attacks*",
+            "story_count": 3,
+            "new_stories": 1,
+            "grown_stories": 0,
+            "first_published_at": "2024-01-02T00:00:00Z",
+            "last_published_at": "2024-02-11T00:00:00Z",
+        }
+    ]
+    md = render_digest(digest, "md")
+    assert r"Continues *Talks & \*attacks\**: 3 stories since January 2024" in md
+    assert "Storylines that moved (1):" in md
+    html = render_digest(digest, "html")
+    assert "Continues <i>Talks &amp; *attacks*</i>: 3 stories since January 2024" in html
+    assert "<h3>Storylines that moved</h3>" in html
+    rows = list(csv.DictReader(io.StringIO(render_digest(digest, "csv"))))
+    assert {(r["storyline_id"], r["storyline_title"]) for r in rows} == {
+        (keep, "Talks & *attacks*")
+    }
+
+
+def test_a_story_alone_in_its_storyline_continues_nothing(tmp_path: Path) -> None:
+    store = _ingest(
+        tmp_path / "m.duckdb",
+        [
+            _article(
+                "https://a.example/1", ATTACK.format(day="Tuesday", extra=""), datetime(2024, 1, 2)
+            )
+        ],
+    )
+    assert _storyline_of(store, "https://a.example/1")  # it has a storyline of its own
+    digest = build_digest(store, since=None)
+    assert [s.storyline for s in digest.stories] == [None]
+    assert digest.storylines == ()
+    assert "Continues" not in render_digest(digest, "md")
+    assert json.loads(render_digest(digest, "json"))["storylines"] == []

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Literal
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from monitor.digest.model import (
     Digest,
     EventType,
     FigureItem,
+    MovedStoryline,
     OutletStance,
     Overview,
     PreviousDigest,
@@ -36,9 +37,12 @@ from monitor.digest.model import (
     Since,
     SinceMode,
     Story,
+    StorylineRef,
 )
 from monitor.errors import ConfigError
 from monitor.store import Store, digests, utcnow
+from monitor.store import storylines as storyline_store
+from monitor.store.storylines import Summary
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +152,7 @@ def build_digest(
             max_actors=MAX_ACTORS,
             max_figures=MAX_FIGURES,
         )
+        threads = storyline_store.storyline_of_stories(con, sorted({a.story_key for a in window}))
 
     rows = [
         _Row(
@@ -200,6 +205,7 @@ def build_digest(
         )
         for key, members in by_story.items()
     ]
+    stories = [_with_storyline(story, threads.get(story.story_id)) for story in stories]
     stories.sort(
         key=lambda s: (s.last_published_at or s.last_seen_at, s.last_seen_at, s.story_id),
         reverse=True,
@@ -212,6 +218,7 @@ def build_digest(
         include_all=include_all,
         stories=tuple(stories),
         overview=_overview(stories, rows, previous),
+        storylines=_moved(stories, threads),
     )
     log.info(
         "digest %s: %d stories, %d new articles since %s",
@@ -221,6 +228,37 @@ def build_digest(
         since_at or "the start",
     )
     return digest
+
+
+def _with_storyline(story: Story, line: Summary | None) -> Story:
+    if line is None:
+        return story
+    ref = StorylineRef(line.storyline_id, line.title, line.story_count, line.first_published_at)
+    return replace(story, storyline=ref)
+
+
+def _moved(stories: Sequence[Story], threads: Mapping[str, Summary]) -> tuple[MovedStoryline, ...]:
+    """The storylines this digest's stories continue, the one with most new stories first."""
+    moved: dict[str, list[Story]] = defaultdict(list)
+    for story in stories:
+        if story.storyline is not None:
+            moved[story.storyline.storyline_id].append(story)
+    out = []
+    for members in moved.values():
+        line = threads[members[0].story_id]
+        out.append(
+            MovedStoryline(
+                line.storyline_id,
+                line.title,
+                line.story_count,
+                sum(1 for s in members if s.status == "new"),
+                sum(1 for s in members if s.status == "grew"),
+                line.first_published_at,
+                line.last_published_at,
+            )
+        )
+    out.sort(key=lambda m: (-m.new_stories, -m.grown_stories, m.title, m.storyline_id))
+    return tuple(out)
 
 
 def _origin_key(row: _Row) -> tuple[datetime, bool, datetime, str]:

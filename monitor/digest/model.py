@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter,
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import CoreSchema
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 SCHEMA_FILE = "digest.schema.json"  # packaged next to this module
 Format = Literal["md", "html", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("md", "html", "json", "csv")
@@ -118,6 +118,29 @@ class EventType(NamedTuple):
 
 
 @dataclass(frozen=True)
+class StorylineRef:
+    """The storyline a story continues, as the story's line in the digest says it."""
+
+    storyline_id: str
+    title: str
+    story_count: int
+    first_published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MovedStoryline:
+    """A storyline with new or grown stories in this digest."""
+
+    storyline_id: str
+    title: str
+    story_count: int
+    new_stories: int
+    grown_stories: int
+    first_published_at: datetime | None
+    last_published_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Story:
     """One story of the digest: its summary and all its reports."""
 
@@ -140,6 +163,7 @@ class Story:
     article_count: int
     new_article_count: int
     relevant: bool
+    storyline: StorylineRef | None = None
 
     def all_reports(self) -> Iterable[Report]:
         """Every article of the story, each original followed by its folded duplicates."""
@@ -221,6 +245,7 @@ class Digest:
     stories: tuple[Story, ...]
     overview: Overview
     schema_version: str = SCHEMA_VERSION
+    storylines: tuple[MovedStoryline, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -400,6 +425,27 @@ class ArticleJSON(_JSON):
     )
 
 
+class StorylineRefJSON(_JSON):
+    """The storyline a story continues."""
+
+    storyline_id: str
+    title: str
+    story_count: PositiveCount
+    first_published_at: Timestamp | None
+
+
+class MovedStorylineJSON(_JSON):
+    """A storyline with new or grown stories in this digest."""
+
+    storyline_id: str
+    title: str
+    story_count: PositiveCount
+    new_stories: Count
+    grown_stories: Count
+    first_published_at: Timestamp | None
+    last_published_at: Timestamp | None
+
+
 class StoryJSON(_JSON):
     """One story: its summary and every report, in report order."""
 
@@ -423,11 +469,15 @@ class StoryJSON(_JSON):
     quotes: list[QuoteJSON] = Field(max_length=MAX_QUOTES)
     figures: list[FigureJSON]
     articles: list[ArticleJSON] = Field(min_length=1)
+    storyline: StorylineRefJSON | None = Field(
+        default=None, description="The storyline it continues; null: it stands alone."
+    )
 
 
 # Stories are validated straight from the records, in one call: every StoryJSON field is an
 # attribute of Story (or a property) under the same name, and so on down to the articles.
 _STORIES = TypeAdapter(list[StoryJSON])
+_STORYLINES = TypeAdapter(list[MovedStorylineJSON])
 
 
 class DigestJSON(_JSON):
@@ -442,6 +492,10 @@ class DigestJSON(_JSON):
     since_mode: SinceMode
     include_all: bool = Field(description="Stories without a relevant article included too.")
     overview: OverviewJSON
+    storylines: list[MovedStorylineJSON] = Field(
+        default_factory=list,
+        description="Storylines with new or grown stories in this digest, most active first.",
+    )
     stories: list[StoryJSON] = Field(description="Newest first.")
 
     @classmethod
@@ -492,6 +546,7 @@ class DigestJSON(_JSON):
                     ],
                 ),
             ),
+            storylines=_STORYLINES.validate_python(digest.storylines, from_attributes=True),
             stories=_STORIES.validate_python(digest.stories, from_attributes=True),
         )
 

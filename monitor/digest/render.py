@@ -112,6 +112,8 @@ CSV_COLUMNS = (
     "stance",
     "topics",
     "labelled",
+    "storyline_id",
+    "storyline_title",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -151,6 +153,8 @@ def _render_csv(digest: Digest) -> str:
                     r.stance,
                     ";".join(r.topics),
                     str(r.labelled).lower(),
+                    s.storyline.storyline_id if s.storyline else "",
+                    _cell(s.storyline.title) if s.storyline else "",
                 ]
             )
     return buf.getvalue()
@@ -253,6 +257,10 @@ def _fmt_datetime(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _fmt_month(value: datetime | None) -> str:
+    return "an unknown date" if value is None else value.strftime("%B %Y")
+
+
 def _fmt_number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
@@ -261,6 +269,7 @@ def _common_filters(env: jinja2.Environment) -> None:
     env.filters["date"] = _fmt_date
     env.filters["datetime"] = _fmt_datetime
     env.filters["number"] = _fmt_number
+    env.filters["month"] = _fmt_month
     env.globals["STANCES"] = STANCES
     env.globals["STANCE_LABELS"] = STANCE_LABELS
 

@@ -333,13 +333,14 @@ def day_counts(con: Connection, storyline_id: str) -> list[tuple[datetime, str, 
 
 
 def storyline_of_stories(con: Connection, story_ids: Sequence[str]) -> dict[str, Summary]:
-    """The storyline each of these stories continues (stories standing alone left out)."""
+    """The storyline each of these stories continues: one of two stories or more (a story
+    standing alone in its storyline is left out)."""
     rows = bulk.select(
         con,
         "SELECT s.story_id, l.storyline_id, l.title, l.first_published_at, "
         "l.last_published_at, l.story_count, l.article_count, l.outlets "
         "FROM core.stories s JOIN {rows} q USING (story_id) "
-        "JOIN storylines l ON l.storyline_id = s.storyline_id",
+        "JOIN storylines l ON l.storyline_id = s.storyline_id WHERE l.story_count > 1",
         {"story_id": sorted(set(story_ids))},
     )
     return {r[0]: Summary(r[1], r[2], r[3], r[4], int(r[5]), int(r[6]), list(r[7])) for r in rows}
