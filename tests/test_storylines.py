@@ -16,7 +16,7 @@ from monitor import curation, storylines
 from monitor.digest import build_digest, record_digest, render_digest
 from monitor.errors import ConfigError
 from monitor.models import Article
-from monitor.pipeline import process_pending, store_articles
+from monitor.pipeline import process_pending, reclassify, store_articles
 from monitor.prepare import Preparation, prepare_articles
 from monitor.settings import Settings
 from monitor.store import Store
@@ -129,6 +129,14 @@ def test_a_merge_holds_when_new_reports_come_and_the_pipeline_runs_again(tmp_pat
         assert storyline_store.resolve(con, other) == keep  # the folded id still finds it
     actions = store.query("SELECT action FROM core.storyline_actions ORDER BY acted_at")
     assert [a for (a,) in actions] == ["merge", "rename"]
+
+    # Reclassifying everything (`monitor reclassify`) threads the stories again: still kept.
+    assert reclassify(store, Settings.model_validate({"storage": {"db": str(db)}})) == 4
+    for article in (attack, talks, *more):
+        assert _storyline_of(store, article.url) == keep, article.url
+    assert store.query("SELECT title, story_count FROM storylines") == [
+        ("Ending the coalition mission, and the attacks", 4)
+    ]
 
 
 def test_split_and_detach_pin_stories_where_the_analyst_put_them(tmp_path: Path) -> None:
