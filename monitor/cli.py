@@ -373,8 +373,8 @@ def evaluate(
     ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Relevance, event types, stance, stories and dates on a labelled folder, measured on
-    its articles served as web pages and ingested for real (with and without dates)."""
+    """Relevance, event types, stance, stories, storylines and dates on a labelled folder,
+    measured on its articles served as web pages and ingested for real (with and without dates)."""
     _setup_logging(verbose)
     from monitor.evaluate import evaluate as run_evaluation
 

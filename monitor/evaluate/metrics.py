@@ -139,7 +139,7 @@ def relevance_report(
 # What an event cluster's name says about its main event type; the first pattern that matches the
 # name wins. Clusters whose name matches none (or off-topic ones) are not scored.
 CLUSTER_TOPICS: tuple[tuple[str, str], ...] = (
-    (r"parliament|resolution|vote|bill\b|law\b", "parliament_vote"),
+    (r"parliament|resolution|(?<![a-z])vote[sd]?(?![a-z])|bill\b|law\b", "parliament_vote"),
     (r"rocket|drone|mortar|attack", "attack_on_us_forces"),
     (r"talks|dialogue|negotiat|hmc|commission", "negotiations"),
     (r"plan_reported|drawdown|withdraw|pullout|mission_ends|combat_mission", "withdrawal_drawdown"),
