@@ -58,6 +58,30 @@ def page(
     )
 
 
+@pytest.mark.skipif(not aeb_pages(), reason="../shared/data/realworld/aeb is absent")
+def test_lean_metadata_reads_what_trafilatura_reads_and_the_same_text() -> None:
+    # page_metadata is extract_metadata cut to the fields stored, and extraction without
+    # trafilatura's metadata pass is the same extraction: on every realworld page, the same
+    # title, URL, site name and text; the author only where the page declares one.
+    from trafilatura.metadata import extract_metadata
+    from trafilatura.utils import load_html
+
+    from monitor.extract import page_metadata
+
+    bylines = 0
+    for stem, html in aeb_pages().items():
+        url = f"https://example.org/{stem}"
+        full = extract_metadata(load_html(html), url, extensive=False)
+        lean = page_metadata(load_html(html), url)
+        assert (lean.title, lean.url, lean.sitename) == (full.title, full.url, full.sitename), stem
+        assert lean.author in (None, full.author), stem
+        bylines += lean.author is None and full.author is not None
+        with_meta = trafilatura.bare_extraction(html, url=url, with_metadata=True, fast=True)
+        without = trafilatura.bare_extraction(html, url=url, with_metadata=False, fast=True)
+        assert (with_meta.text if with_meta else None) == (without.text if without else None)
+    assert bylines < len(aeb_pages()) / 2  # most authors are declared in metadata
+
+
 def test_metadata_date_title_author_and_canonical() -> None:
     head = (
         "<meta property='article:published_time' content='2020-01-05T14:30:00Z'>"
