@@ -144,10 +144,11 @@ def run(
     settings = _settings(config, db, seeds=seeds)
     started = time.monotonic()
     with console.status("Ingesting…", spinner="dots"):
-        from flows.api import local_api
+        from flows.api import keep_minutes, local_api
         from flows.ingest import ingest_flow
 
-        with local_api():
+        keep = keep_minutes(settings.runner.keep_api_minutes)
+        with local_api(keep=keep, heartbeats=False) as api:
             state = ingest_flow(
                 config=str(settings.config_path) if settings.config_path else None,
                 db=str(settings.storage.db),
@@ -170,6 +171,11 @@ def run(
         raise RunLocked(summary["reason"])
     elapsed = time.monotonic() - started
     _print_summary(summary, settings, elapsed)
+    if api.origin == "started-kept":
+        console.print(
+            f"Prefect API kept at {api.url} for later runs "
+            f"(stops after {keep:g} min unused; [runner] keep_api_minutes)."
+        )
 
 
 def _counted(counts: dict[str, int]) -> str:

@@ -364,7 +364,7 @@ def _pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
     # forkserver: workers do not inherit the event loop's threads and sockets; preloading the
     # extractor makes each worker a cheap fork of a server that imported trafilatura once.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["monitor.extract", "monitor.classify"])
+    context.set_forkserver_preload(["monitor.extract", "monitor.classify", "datasketch"])
     return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 

@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
-from datasketch import MinHash
 
 from monitor.models import DedupDecision, StoredArticle, TextSignature
 from monitor.urls import url_key
@@ -79,6 +78,10 @@ def shingles(text: str, k: int = SHINGLE_WORDS) -> list[str]:
 def _minhashes(sets: Sequence[Iterable[bytes]]) -> list[bytes]:
     # crc32 is stable across processes (signatures are stored) and far cheaper than sha1;
     # MinHash's random permutations do the mixing. datasketch's values are 32-bit.
+    # Imported here: datasketch brings SciPy (0.4 s), which a run with nothing to sign (the
+    # main process of most runs; signing happens in the extraction workers) does not need.
+    from datasketch import MinHash
+
     hashes = MinHash.bulk(sets, num_perm=NUM_PERM, seed=_SEED, hashfunc=zlib.crc32)
     return [np.asarray(h.hashvalues, dtype=np.uint64).astype("<u4").tobytes() for h in hashes]
 

@@ -147,6 +147,9 @@ class RunnerSettings(_Section):
     task_runner: Literal["process", "dask"] = "process"
     workers: int | None = Field(default=None, ge=1)
     dask_address: str | None = None
+    # `monitor run` without a configured Prefect API keeps the local one it starts for later
+    # runs, until unused this long (flows/kept_api.py); 0: a temporary one per run.
+    keep_api_minutes: float = Field(default=90, ge=0)
 
 
 class Settings(_Section):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from monitor.settings import Settings, load_settings
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# `monitor run` keeps the Prefect API it starts for later runs; no test leaves one behind.
+os.environ["MONITOR_KEEP_API_MINUTES"] = "0"
 
 
 @pytest.fixture

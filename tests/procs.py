@@ -54,6 +54,8 @@ def clean_env(**extra: str) -> dict[str, str]:
         if not k.startswith("PREFECT_") and k != "MONITOR_CONFIG"
     }
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    # No kept Prefect API outliving a test (tests/test_kept_api.py turns it on).
+    env["MONITOR_KEEP_API_MINUTES"] = "0"
     env.update(extra)
     return env
 
