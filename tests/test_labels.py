@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.digest import build_digest, render_digest
+from monitor.digest import SCHEMA_VERSION, build_digest, render_digest
 from monitor.errors import LabelError
 from monitor.labelling import apply_labels, make_label, read_label_csv
 from monitor.models import Label
@@ -169,7 +169,7 @@ def test_labels_show_in_the_digest(ingested: tuple[Settings, Store]) -> None:
     assert "**2** labelled by an analyst" in markdown
     assert "*(labelled by an analyst: relevant, neutral)*" in markdown
     data = json.loads(render_digest(digest, "json"))
-    assert data["schema_version"] == "1.1"
+    assert data["schema_version"] == SCHEMA_VERSION
     assert data["overview"]["labelled_articles"] == 2
     labelled = {a["article_id"]: a["labelled"] for st in data["stories"] for a in st["articles"]}
     assert labelled[germany] is True
