@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -174,7 +176,8 @@ def test_labels_show_in_the_digest(ingested: tuple[Settings, Store]) -> None:
     labelled = {a["article_id"]: a["labelled"] for st in data["stories"] for a in st["articles"]}
     assert labelled[germany] is True
     assert "labelled by an analyst: relevant, neutral" in render_digest(digest, "html")
-    assert render_digest(digest, "csv").splitlines()[0].endswith(",labelled")
+    rows = list(csv.DictReader(io.StringIO(render_digest(digest, "csv"))))
+    assert {r["article_id"] for r in rows if r["labelled"] == "true"} == {vote, germany}
 
 
 # -- the command line --------------------------------------------------------------------------
