@@ -6,7 +6,10 @@ A SIGKILL gives a process no chance to clean up, so whatever it started must not
   a `preexec_fn`);
 - a flow run that `monitor serve` started (a Prefect runner child process) watches its parent
   (`follow_serve`) and ends itself as soon as serve is gone, so no orphaned ingest keeps the
-  run lock or writes on after the service was stopped.
+  run lock or writes on after the service was stopped. The watch starts when the child imports
+  the `flows` package, before its flow run's first API call: once serve is gone its temporary
+  API server is gone too, and Prefect's client would retry against it for half a minute before
+  the flow body ever ran.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 SERVE_PID_ENV = "MONITOR_SERVE_PID"
 _PR_SET_PDEATHSIG = 1
 _POLL_S = 0.5
+_following: list[int] = []  # the serve pid watched, once the watch has started
 
 
 def die_with_parent() -> None:
@@ -45,16 +49,29 @@ def _watch(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def follow_serve() -> None:
     """In a flow run started by `monitor serve`: end this process when serve ends.
 
     Does nothing elsewhere (`monitor run`, a Prefect worker's flow runs).
     """
     value = os.environ.get(SERVE_PID_ENV, "")
-    if not value.isdigit() or int(value) == os.getpid():
+    if not value.isdigit() or int(value) == os.getpid() or _following:
         return
     parent = int(value)
     if os.getppid() != parent:
+        if _alive(parent):
+            return  # a grandchild of serve (an extraction worker): its parent ends it
         log.warning("monitor serve (pid %d) is gone; this flow run ends", parent)
         os.kill(os.getpid(), signal.SIGKILL)
+    _following.append(parent)
     threading.Thread(target=_watch, args=(parent,), name="follow-serve", daemon=True).start()
