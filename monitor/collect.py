@@ -368,6 +368,17 @@ def _pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
     return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
+def _start_workers(pool: concurrent.futures.Executor | None, workers: int) -> None:
+    """Start the pool's worker processes (each submit starts one while none is idle)."""
+    if pool is None:
+        return
+    try:
+        for _ in range(workers):
+            pool.submit(int)
+    except (BrokenExecutor, RuntimeError):
+        pass  # the first chunk's submit meets the same error and records it
+
+
 async def _collect(
     settings: Settings,
     store: Store,
@@ -436,12 +447,24 @@ async def _collect(
         how=Preparation.of(settings),
     )
 
+    # The first worker's start waits for the forkserver to import the extractor (0.7 s);
+    # done from a thread, the event loop fetches meanwhile and the chunks wait in `ready`.
+    warming = loop.run_in_executor(None, _start_workers, pool, workers) if own_pool else None
+    ready: list[list[Page]] = []
+
     def submit() -> None:
-        nonlocal pool
-        if not batch or pool is None:
+        if batch:
+            ready.append(list(batch))
+            batch.clear()
+        if warming is not None and not warming.done():
             return
-        pages = list(batch)
-        batch.clear()
+        while ready:
+            send(ready.pop(0))
+
+    def send(pages: list[Page]) -> None:
+        nonlocal pool
+        if pool is None:
+            return
         chunks.append(pages)
         try:
             extracting.append(loop.run_in_executor(pool, work, pages))
@@ -477,6 +500,8 @@ async def _collect(
                 batch.append(got.page)
                 if len(batch) >= chunk:
                     submit()
+        if warming is not None:
+            await asyncio.wait([warming])
         submit()
         log.debug("collect: fetching done, %d chunks submitted", len(chunks))
         gathered = await asyncio.gather(*extracting, return_exceptions=True)

@@ -88,6 +88,8 @@ def _minhashes(sets: Sequence[Iterable[bytes]]) -> list[bytes]:
 
 def sign(texts: Sequence[str]) -> list[TextSignature]:
     """MinHash signatures (whole text and lead) of many texts at once."""
+    if not texts:
+        return []  # nothing to import datasketch for (the main process of most runs)
     shingled = [shingles(t) for t in texts]
     sets = [set(sh) for sh in shingled]
     full = _minhashes([[s.encode("utf-8") for s in st] for st in sets])
