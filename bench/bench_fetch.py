@@ -106,15 +106,18 @@ def write_config(folder: Path, feed_url: str, n: int, workers: int | None) -> Pa
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _stat(pid: int) -> tuple[int, float, str] | None:
-    """(parent pid, CPU seconds so far, command) of a live process, from /proc."""
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _stat(pid: int) -> tuple[int, float, str, int] | None:
+    """(parent pid, CPU seconds so far, command, resident bytes) of a live process, from /proc."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return None
     fields = raw.rsplit(")", 1)[1].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, cmd
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, cmd, int(fields[21]) * _PAGE
 
 
 class TreeCpu:
@@ -127,6 +130,7 @@ class TreeCpu:
     def __init__(self, root: int) -> None:
         self.root = root
         self.last: dict[int, tuple[float, str]] = {}
+        self.peak_rss = 0  # the largest sum of the tree's resident memory seen
 
     def sample(self) -> None:
         stats = {}
@@ -137,12 +141,13 @@ class TreeCpu:
         grew = True
         while grew:
             grew = False
-            for pid, (ppid, _, _) in stats.items():
+            for pid, (ppid, _, _, _) in stats.items():
                 if ppid in tree and pid not in tree:
                     tree.add(pid)
                     grew = True
         for pid in tree & stats.keys():
             self.last[pid] = (stats[pid][1], stats[pid][2])
+        self.peak_rss = max(self.peak_rss, sum(stats[pid][3] for pid in tree & stats.keys()))
 
     def by_role(self) -> dict[str, float]:
         roles: dict[str, float] = {}
@@ -177,22 +182,28 @@ def _cpu_of(pids: list[int]) -> float:
 class CliRun:
     """One `monitor run` process: wall time, CPU and peak RSS of its tree, its `runs` row."""
 
-    def __init__(self, folder: Path, config: Path, env: dict[str, str]) -> None:
-        command = [sys.executable, "-m", "monitor.cli", "run", "--config", str(config)]
+    def __init__(
+        self, folder: Path, config: Path, env: dict[str, str], *, args: tuple[str, ...] = ()
+    ) -> None:
+        command = [sys.executable, "-m", "monitor.cli", "run", "--config", str(config), *args]
         kept = kept_api_pids(Path(env["PREFECT_HOME"]))  # already up: not of this tree
         kept_before = _cpu_of(kept)
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        tree = TreeCpu(proc.pid)
-        while True:
-            tree.sample()
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            time.sleep(0.1)
-        self.wall = time.perf_counter() - start
+        # Files, not pipes: a pipe nobody reads while the run goes on (-v) fills and blocks it.
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=err)
+            tree = TreeCpu(proc.pid)
+            while True:
+                tree.sample()
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                time.sleep(0.1)
+            self.wall = time.perf_counter() - start
+            out.seek(0)
+            err.seek(0)
+            self.stdout = out.read().decode(errors="replace")
+            self.stderr = err.read().decode(errors="replace")
         # The main process's own CPU is its last /proc sample (at most 0.1 s old): wait4's
         # rusage would add the temporary API server it waited for.
         self.roles = tree.by_role()
@@ -200,10 +211,8 @@ class CliRun:
             self.roles["kept Prefect API (already up)"] = _cpu_of(kept) - kept_before
         self.cpu = sum(self.roles.values())
         self.peak_rss_mb = usage.ru_maxrss / 1024  # the largest process it waited for
+        self.peak_tree_rss_mb = tree.peak_rss / 2**20  # all its processes together
         self.returncode = os.waitstatus_to_exitcode(status)
-        assert proc.stdout is not None and proc.stderr is not None
-        self.stdout = proc.stdout.read().decode(errors="replace")
-        self.stderr = proc.stderr.read().decode(errors="replace")
         proc.returncode = self.returncode
         if self.returncode != 0:
             sys.exit(f"monitor run failed ({self.returncode}):\n{self.stdout}\n{self.stderr}")

@@ -168,10 +168,18 @@ def process_pending(store: Store, settings: Settings) -> ProcessResult:
         )
         now = utcnow()
         with store.write() as con:
+            started = time.perf_counter()
             decisions, touched = deduplicate_and_group(con, pending, now)
+            grouped = time.perf_counter()
             stored.write_classifications(con, results, now)
             stored.fill_dates_from_stories(con)
             place_storylines(con, touched, now)
+        log.info(
+            "process: dedup + stories of %d articles %.2fs, classifications + storylines %.2fs",
+            len(pending),
+            grouped - started,
+            time.perf_counter() - grouped,
+        )
         total += len(pending)
         duplicates += sum(1 for d in decisions if d.duplicate_of)
         relevant += sum(1 for c in results if c.relevant) + sum(done.values())
