@@ -15,6 +15,7 @@ import fcntl
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -193,11 +194,20 @@ def _answering(record: Path) -> str | None:
         os.kill(pid, 0)
     except OSError:
         return None
-    try:
-        response = httpx.get(f"{url}/health", timeout=2.0, trust_env=False)
-    except httpx.HTTPError:
-        return None
-    return url if response.status_code == 200 else None
+    # An idle kept server is paused (SIGSTOP, see flows.kept_api): lease it, then wake it.
+    with contextlib.suppress(OSError):
+        os.utime(record)
+    server_pid = data.get("server_pid")
+    for _ in range(3):
+        if isinstance(server_pid, int):
+            with contextlib.suppress(OSError):
+                os.kill(server_pid, signal.SIGCONT)
+        try:
+            response = httpx.get(f"{url}/health", timeout=2.0, trust_env=False)
+        except httpx.HTTPError:
+            continue  # paused again in the instant before the lease was seen: once more
+        return url if response.status_code == 200 else None
+    return None
 
 
 def _kept_api(keep_s: float) -> Api | None:

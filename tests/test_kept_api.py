@@ -112,6 +112,43 @@ def test_the_kept_api_stops_when_unused_for_the_keep_time(project: Path) -> None
     assert "unused for" in (home / "monitor-api.log").read_text()
 
 
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+
+
+def test_an_idle_kept_api_is_paused_and_the_next_run_wakes_it(project: Path) -> None:
+    """Idle, Prefect's server polls its task queue (2-3 CPU-s a minute): paused, it costs
+    nothing. Half the keep time (here 9 s of 18) without a run pauses it."""
+    home = project / ".prefect-home"
+    keep = {"MONITOR_KEEP_API_MINUTES": "0.3"}
+    first = monitor("run", "--no-fetch", cwd=project, env=keep)
+    assert first.returncode == 0, first.stderr
+    kept = _record(home)
+    pid, server = int(str(kept["pid"])), int(str(kept["server_pid"]))
+    try:
+        assert server in _uvicorn_children(pid)
+        deadline = time.monotonic() + 20
+        while _state(server) != "T":
+            assert time.monotonic() < deadline, "the idle server was not paused"
+            time.sleep(0.2)
+        again = monitor("run", "--no-fetch", cwd=project, env=keep)
+        assert again.returncode == 0, again.stderr
+        assert "Nothing new" in again.stdout and "Prefect API kept" not in again.stdout
+        assert _record(home)["pid"] == pid  # woken, not replaced
+        assert _state(server) != "T"
+        assert _flow_runs(str(kept["url"])) == ["COMPLETED", "COMPLETED"]
+        while _state(server) != "T":  # paused again; a stop must still end it
+            assert time.monotonic() < deadline + 30, "the idle server was not paused again"
+            time.sleep(0.2)
+        os.kill(pid, signal.SIGTERM)
+        assert _wait_gone(pid, 20) and _wait_gone(server, 20)
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    log = (home / "monitor-api.log").read_text()
+    assert "paused the API server" in log and "woke the API server" in log
+
+
 def test_keep_zero_starts_a_temporary_api_that_ends_with_the_run(project: Path) -> None:
     run = monitor("run", "--no-fetch", cwd=project, env={"MONITOR_KEEP_API_MINUTES": "0"})
     assert run.returncode == 0, run.stderr
