@@ -167,6 +167,7 @@ CONCERNS = [
         ),
     ),
     ("imports", ("importlib", "marshal", "<frozen", "zipimport")),
+    ("logging", ("logging/", "rich/")),
     ("pipeline and collect", ("monitor/",)),
 ]
 
@@ -225,9 +226,16 @@ def main_process(pages: dict[str, bytes], copies: int, top: int) -> None:
     by_concern: dict[str, float] = defaultdict(float)
     functions = []
     for (filename, _line, function), row in stats.stats.items():  # type: ignore[attr-defined]
-        own = row[2]
-        by_concern[_concern(filename, function)] += own
+        own, callers = row[2], row[4]
         functions.append((own, f"{filename}:{function}"))
+        concern = _concern(filename, function)
+        if filename != "~" or not callers or not concern.startswith("other"):
+            by_concern[concern] += own
+            continue
+        # A builtin (dict.get, isinstance, ...) counts for what called it.
+        called = sum(c[2] for c in callers.values()) or 1.0
+        for (cfile, _cline, cfunction), c in callers.items():
+            by_concern[_concern(cfile, cfunction)] += own * c[2] / called
     total = sum(by_concern.values())
     print(
         f"main process: run_ingest of {len(paths)} pages ({summary.articles_new} new) in "
@@ -243,13 +251,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=3)
     parser.add_argument("--top", type=int, default=0, help="also list the N costliest functions")
+    parser.add_argument("--part", choices=["both", "main", "workers"], default="both")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     pages = aeb_pages()
     if not pages:
         sys.exit("../shared/data/realworld/aeb is absent: nothing to measure")
-    main_process(pages, args.copies, args.top)
-    workers(pages, args.copies)
+    if args.part in ("both", "main"):
+        main_process(pages, args.copies, args.top)
+    if args.part in ("both", "workers"):
+        workers(pages, args.copies)
 
 
 if __name__ == "__main__":

@@ -190,14 +190,19 @@ def _answering(record: Path) -> str | None:
         url, pid = str(data["url"]), int(data["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    server_pid = data.get("server_pid")
     try:
         os.kill(pid, 0)
     except OSError:
+        # Its supervisor was killed while the server was paused: the parent-death SIGTERM
+        # waits in a stopped process until it is continued.
+        if isinstance(server_pid, int):
+            with contextlib.suppress(OSError):
+                os.kill(server_pid, signal.SIGCONT)
         return None
     # An idle kept server is paused (SIGSTOP, see flows.kept_api): lease it, then wake it.
     with contextlib.suppress(OSError):
         os.utime(record)
-    server_pid = data.get("server_pid")
     for _ in range(3):
         if isinstance(server_pid, int):
             with contextlib.suppress(OSError):

@@ -103,8 +103,8 @@ def test_the_kept_api_stops_when_unused_for_the_keep_time(project: Path) -> None
     assert run.returncode == 0, run.stderr
     pid = int(str(_record(home)["pid"]))
     try:
-        # 3 s after the run's end (its last lease), checked every 2 s.
-        assert _wait_gone(pid, 20), "the kept API outlived its keep time"
+        # 3 s after the run's end (its last lease), checked every 2 s; then uvicorn stops.
+        assert _wait_gone(pid, 45), "the kept API outlived its keep time"
     finally:
         if _alive(pid):
             os.kill(pid, signal.SIGTERM)
@@ -137,14 +137,26 @@ def test_an_idle_kept_api_is_paused_and_the_next_run_wakes_it(project: Path) -> 
         assert _record(home)["pid"] == pid  # woken, not replaced
         assert _state(server) != "T"
         assert _flow_runs(str(kept["url"])) == ["COMPLETED", "COMPLETED"]
-        while _state(server) != "T":  # paused again; a stop must still end it
+        while _state(server) != "T":  # paused again; killed so, the next run ends it
             assert time.monotonic() < deadline + 30, "the idle server was not paused again"
+            time.sleep(0.2)
+        os.kill(pid, signal.SIGKILL)
+        assert _wait_gone(pid, 10)
+        third = monitor("run", "--no-fetch", cwd=project, env=keep)
+        assert third.returncode == 0, third.stderr
+        assert "Prefect API kept at" in third.stdout  # a new one
+        assert _wait_gone(server, 20), "the paused server outlived its killed supervisor"
+        pid, server = int(str(_record(home)["pid"])), int(str(_record(home)["server_pid"]))
+        deadline = time.monotonic() + 20
+        while _state(server) != "T":  # and a stop while paused still ends it
+            assert time.monotonic() < deadline, "the new idle server was not paused"
             time.sleep(0.2)
         os.kill(pid, signal.SIGTERM)
         assert _wait_gone(pid, 20) and _wait_gone(server, 20)
     finally:
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        for each in (pid, server):
+            if _alive(each):
+                os.kill(each, signal.SIGKILL)
     log = (home / "monitor-api.log").read_text()
     assert "paused the API server" in log and "woke the API server" in log
 
