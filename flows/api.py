@@ -90,7 +90,7 @@ def temporary_server() -> Any:
 #: Overrides `[runner] keep_api_minutes` (tests set 0, so no server outlives them).
 KEEP_ENV = "MONITOR_KEEP_API_MINUTES"
 KEPT_RECORD = "monitor-api.json"  # in PREFECT_HOME
-LEASE_TOUCH_S = 30.0
+LEASE_TOUCH_S = 15.0  # at most; the kept server pauses after 60 s untouched
 _KEPT_START_TIMEOUT_S = 120.0
 
 
@@ -134,7 +134,11 @@ def local_api(*, keep: float = 0.0, heartbeats: bool = True) -> Iterator[Api]:
     if keep > 0:
         kept = _kept_api(keep * 60)
         if kept is not None:
-            with _lease(Path(get_current_settings().home) / KEPT_RECORD), _using(kept.url, updates):
+            # Touched at least four times per pause time (half the keep time, at most 60 s:
+            # flows.kept_api), so the server is never paused or stopped under a run.
+            every = min(LEASE_TOUCH_S, keep * 60 / 8)
+            record = Path(get_current_settings().home) / KEPT_RECORD
+            with _lease(record, every), _using(kept.url, updates):
                 yield kept
             return
     server = temporary_server()
@@ -161,15 +165,16 @@ def _using(url: str, updates: dict[Any, Any]) -> Iterator[None]:
 
 
 @contextmanager
-def _lease(record: Path) -> Iterator[None]:
-    """Touch the kept server's record while the command runs, so it is not stopped under it."""
+def _lease(record: Path, every: float) -> Iterator[None]:
+    """Touch the kept server's record every `every` seconds while the command runs, so it is
+    neither paused nor stopped under it."""
     done = threading.Event()
 
     def touch() -> None:
         while True:
             with contextlib.suppress(OSError):
                 os.utime(record)
-            if done.wait(LEASE_TOUCH_S):
+            if done.wait(every):
                 return
 
     thread = threading.Thread(target=touch, name="kept-api-lease", daemon=True)
