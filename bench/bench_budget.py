@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import logging
-import multiprocessing
 import pickle
 import pstats
 import sys
@@ -38,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_fetch import copies_of, serve  # noqa: E402
+from bench_fetch import bench_settings, copies_of, served  # noqa: E402
 
 from tests.fetch_server import aeb_pages  # noqa: E402
 
@@ -183,45 +182,16 @@ def _concern(filename: str, function: str) -> str:
 def main_process(pages: dict[str, bytes], copies: int, top: int) -> None:
     """cProfile (CPU time) of run_ingest's main process, grouped by concern."""
     from monitor import pipeline
-    from monitor.settings import Settings
 
     paths = copies_of(pages, copies)
-    ctx = multiprocessing.get_context("fork")
-    port_box, stop = ctx.Value("i", 0), ctx.Event()
-    server = ctx.Process(target=serve, args=(paths, port_box, stop), daemon=True)
-    server.start()
-    try:
-        while port_box.value == 0:
-            time.sleep(0.05)
-        with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings.model_validate(
-                {
-                    "storage": {"db": str(Path(tmp) / "budget.duckdb")},
-                    "seeds": {"dirs": []},
-                    "sources": [
-                        {
-                            "name": "bench",
-                            "kind": "feed",
-                            "url": f"http://127.0.0.1:{port_box.value}/feed.xml",
-                        }
-                    ],
-                    "fetch": {
-                        "per_host_delay_s": 0,
-                        "trusted_hosts": ["127.0.0.1"],
-                        "per_host_concurrency": 4,
-                        "max_articles_per_source": len(paths),
-                    },
-                }
-            )
-            profile = cProfile.Profile(time.process_time)
-            wall = time.perf_counter()
-            profile.enable()
-            summary = pipeline.run_ingest(settings)
-            profile.disable()
-            wall = time.perf_counter() - wall
-    finally:
-        stop.set()
-        server.join(timeout=5)
+    with served(paths) as base, tempfile.TemporaryDirectory() as tmp:
+        settings = bench_settings(Path(tmp), base + "/feed.xml", len(paths))
+        profile = cProfile.Profile(time.process_time)
+        wall = time.perf_counter()
+        profile.enable()
+        summary = pipeline.run_ingest(settings)
+        profile.disable()
+        wall = time.perf_counter() - wall
     stats = pstats.Stats(profile)
     by_concern: dict[str, float] = defaultdict(float)
     functions = []

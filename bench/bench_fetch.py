@@ -29,7 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,7 +43,7 @@ import trafilatura  # noqa: E402
 from monitor import pipeline  # noqa: E402
 from monitor.collect import collect, save_fetch_state  # noqa: E402
 from monitor.models import RunSummary  # noqa: E402
-from monitor.settings import Settings  # noqa: E402
+from monitor.settings import Settings, load_settings  # noqa: E402
 from tests.fetch_server import ROBOTS, LocalServer, aeb_pages, rss, static  # noqa: E402
 
 T = TypeVar("T")
@@ -73,6 +74,28 @@ def serve(paths: dict[str, bytes], port_box: Any, stop: Any) -> None:
     thread.start()
     stop.wait()
     server.shutdown()
+
+
+@contextmanager
+def served(paths: dict[str, bytes]) -> Iterator[str]:
+    """The pages, their feed and robots.txt served by another process on 127.0.0.1 while the
+    block runs; its base URL."""
+    ctx = multiprocessing.get_context("fork")
+    port_box, stop = ctx.Value("i", 0), ctx.Event()
+    server = ctx.Process(target=serve, args=(paths, port_box, stop), daemon=True)
+    server.start()
+    try:
+        while port_box.value == 0:
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port_box.value}"
+    finally:
+        stop.set()
+        server.join(timeout=5)
+
+
+def bench_settings(folder: Path, feed_url: str, n: int, workers: int | None = None) -> Settings:
+    """The settings of `write_config`'s file, for the pipeline called in-process."""
+    return load_settings(write_config(folder, feed_url, n, workers))
 
 
 def _toml_list(items: list[str]) -> str:
@@ -298,14 +321,6 @@ def main() -> None:
         sys.exit("../shared/data/realworld/aeb is absent: nothing to benchmark")
     paths = copies_of(pages, args.copies)
     n = len(paths)
-    ctx = multiprocessing.get_context("fork")
-    port_box = ctx.Value("i", 0)
-    stop = ctx.Event()
-    server = ctx.Process(target=serve, args=(paths, port_box, stop), daemon=True)
-    server.start()
-    while port_box.value == 0:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port_box.value}"
     load_before = os.getloadavg()
     print(
         f"{n} pages ({len(pages)} aeb pages x {args.copies} copies), "
@@ -341,31 +356,15 @@ def main() -> None:
         pipeline.finish_run(store, summary)
         return summary
 
-    try:
+    with served(paths) as base:
         cli = command_line(base, n, args.workers)
         if not args.skip_inprocess:
             with tempfile.TemporaryDirectory() as tmp:
-                settings = Settings.model_validate(
-                    {
-                        "storage": {"db": str(Path(tmp) / "bench.duckdb")},
-                        "seeds": {"dirs": []},
-                        "sources": [{"name": "bench", "kind": "feed", "url": base + "/feed.xml"}],
-                        "fetch": {
-                            "per_host_delay_s": 0,
-                            "trusted_hosts": ["127.0.0.1"],
-                            "per_host_concurrency": 4,
-                            "max_articles_per_source": n,
-                        },
-                        "runner": {"workers": args.workers},
-                    }
-                )
+                settings = bench_settings(Path(tmp), base + "/feed.xml", n, args.workers)
                 start, main_cpu = time.perf_counter(), time.process_time()
                 summary = ingest(settings)
                 total = time.perf_counter() - start
                 main_cpu = time.process_time() - main_cpu
-    finally:
-        stop.set()
-        server.join(timeout=5)
 
     start, cpu = time.perf_counter(), time.process_time()
     for html in paths.values():

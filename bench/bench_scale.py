@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import multiprocessing
 import os
 import random
 import re
@@ -47,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import duckdb  # noqa: E402
-from bench_fetch import CliRun, serve, stop_kept_api, write_config  # noqa: E402
+from bench_fetch import CliRun, served, stop_kept_api, write_config  # noqa: E402
 
 from tests.fetch_server import aeb_pages  # noqa: E402
 from tests.synthetic import synthetic_text  # noqa: E402
@@ -151,21 +150,12 @@ def one_size(
     archived = json.loads(texts.read_text(encoding="utf-8"))
 
     paths = new_pages(n_new, archived)
-    ctx = multiprocessing.get_context("fork")
-    port_box, stop = ctx.Value("i", 0), ctx.Event()
-    server = ctx.Process(target=serve, args=(paths, port_box, stop), daemon=True)
-    server.start()
-    try:
-        while port_box.value == 0:
-            time.sleep(0.05)
-        config = write_config(folder, f"http://127.0.0.1:{port_box.value}/feed.xml", n_new, None)
+    with served(paths) as base:
+        config = write_config(folder, base + "/feed.xml", n_new, None)
         first_digest = digest(folder, config, env, folder / "first-digest.md")
         run = CliRun(folder, config, env, args=("-v",))
         (folder / "run.log").write_text(run.stderr, encoding="utf-8")
         since_last = digest(folder, config, env, folder / "digest.md")
-    finally:
-        stop.set()
-        server.join(timeout=5)
     grouped = [float(m.group(2)) for m in PROCESS_LINE.finditer(run.stderr)]
     grouped_n = sum(int(m.group(1)) for m in PROCESS_LINE.finditer(run.stderr))
     stored, after_bytes = used(db)

@@ -2,6 +2,7 @@
 
 from flows.lifetime import follow_serve
 
-# A flow-run child of `monitor serve` imports this package while Prefect loads its flow:
-# from here on it ends as soon as serve is gone, even before the flow body runs.
+# A flow-run child of `monitor serve` imports this package while Prefect loads its flow (the
+# one place every flow run passes): from here on it ends as soon as serve is gone, even
+# before the flow body runs.
 follow_serve()

@@ -9,7 +9,6 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.lifetime import follow_serve
 from flows.logs import forward_library_logs
 from monitor.digest import build_digest, render_digest, save_digest
 from monitor.notify import deliver, pending_deliveries
@@ -63,7 +62,6 @@ def digest_flow(
     config: str | None = None, db: str | None = None, fmt: str | None = None
 ) -> dict[str, Any]:
     """Write a digest since the previous one, publish it as an artifact and deliver it."""
-    follow_serve()
     forward_library_logs()
     logger = get_run_logger()
     info = write_digest_file(config, db, fmt)

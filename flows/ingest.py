@@ -9,7 +9,6 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.lifetime import follow_serve
 from flows.logs import forward_library_logs
 from flows.runners import extraction_executor
 from monitor import pipeline
@@ -70,7 +69,6 @@ def ingest_flow(
     With skip_if_locked (scheduled runs), a run that finds another still working on the
     database after lock_wait_s logs a warning and returns status 'skipped' instead of failing.
     """
-    follow_serve()
     forward_library_logs()
     settings = load_settings(
         Path(config) if config else None,

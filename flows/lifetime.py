@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 SERVE_PID_ENV = "MONITOR_SERVE_PID"
 _PR_SET_PDEATHSIG = 1
 _POLL_S = 0.5
-_following: list[int] = []  # the serve pid watched, once the watch has started
 
 
 def die_with_parent() -> None:
@@ -65,7 +64,7 @@ def follow_serve() -> None:
     Does nothing elsewhere (`monitor run`, a Prefect worker's flow runs).
     """
     value = os.environ.get(SERVE_PID_ENV, "")
-    if not value.isdigit() or int(value) == os.getpid() or _following:
+    if not value.isdigit() or int(value) == os.getpid():
         return
     parent = int(value)
     if os.getppid() != parent:
@@ -73,5 +72,4 @@ def follow_serve() -> None:
             return  # a grandchild of serve (an extraction worker): its parent ends it
         log.warning("monitor serve (pid %d) is gone; this flow run ends", parent)
         os.kill(os.getpid(), signal.SIGKILL)
-    _following.append(parent)
     threading.Thread(target=_watch, args=(parent,), name="follow-serve", daemon=True).start()

@@ -260,8 +260,7 @@ def digest(
     from monitor.store import Store
 
     settings = _settings(config, db)
-    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
-    store.require_current()
+    store = Store.existing(settings.storage)
     # A digest is recorded (for the next `--since last`) only where it can be; reading a
     # database needs no write access.
     record = store.writable()
@@ -307,8 +306,7 @@ def sql(
     from monitor.store import Store
 
     settings = _settings(config, db)
-    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
-    store.require_current()
+    store = Store.existing(settings.storage)
     columns, rows = store.user_query(query)
     _print_rows(columns, rows, fmt)
 
@@ -330,8 +328,7 @@ def sources(
     from monitor.store import Store
 
     settings = _settings(config, db)
-    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
-    store.require_current()
+    store = Store.existing(settings.storage)
     health = source_health(store, settings)
     if fmt is not TableFormat.table:
         rows = [asdict(h) for h in health]
@@ -411,8 +408,7 @@ def reclassify(
     from monitor.store import Store
 
     settings = _settings(config, db)
-    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
-    store.require_current()  # it writes, but never into a database it would have to create
+    store = Store.existing(settings.storage)  # it writes, but never into a database it would create
     with console.status("Reclassifying…"):
         count = run_reclassify(store, settings, only_outdated=only_outdated)
     console.print(f"Reclassified {count} article(s).")
@@ -464,8 +460,7 @@ def label(
     else:
         labels = [make_label(article_id, verdict.value, stance.value if stance else None, note)]
     settings = _settings(config, db)
-    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
-    store.require_current()
+    store = Store.existing(settings.storage)
     result = apply_labels(store, settings, labels)
     console.print(
         f"Labelled {result.labelled} article(s) ({result.relevant} relevant); "
@@ -612,8 +607,7 @@ def list_storylines(
     from monitor.store import storylines as storyline_store
 
     settings = _settings(config, db)
-    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
-    store.require_current()
+    store = Store.existing(settings.storage)
     with store.read() as con:
         lines = storyline_store.summaries(con)
     if fmt is not TableFormat.table:
@@ -677,8 +671,7 @@ def storyline(
     from monitor.store import Store
 
     settings = _settings(config, db)
-    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
-    store.require_current()
+    store = Store.existing(settings.storage)
     if args[0] in _STORYLINE_ACTIONS:
         console.print(_storyline_action(store, args[0], args[1:]), highlight=False, markup=False)
         return

@@ -59,7 +59,7 @@ class ProcessResult:
 
 def open_store(settings: Settings) -> Store:
     """The store named by the settings, created and migrated (writers only)."""
-    store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
+    store = Store.of(settings.storage)
     store.migrate()
     return store
 

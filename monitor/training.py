@@ -175,8 +175,7 @@ def train(
         sources["the packaged examples"] = len(found)
         examples += found
     if analyst_labels and settings.storage.db.exists():
-        store = Store(settings.storage.db, lock_timeout_s=settings.storage.lock_timeout_s)
-        store.require_current()
+        store = Store.existing(settings.storage)
         found = analyst_examples(store, classifier)
         sources["analyst labels"] = len(found)
         examples += found

@@ -21,10 +21,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
+from monitor.classify.datafile import loaders
 from monitor.classify.relevance import FEATURES
 from monitor.errors import ConfigError
 
@@ -184,31 +183,9 @@ def parse_model(text: str, source: str = "<string>") -> RelevanceModel:
     )
 
 
-@lru_cache(maxsize=8)
-def _load_cached(path: str, mtime_ns: int, size: int) -> RelevanceModel:
-    del mtime_ns, size  # part of the cache key only: a retrained file is read again
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"relevance model {path}: cannot read: {exc}") from exc
-    return parse_model(text, path)
-
-
-@lru_cache(maxsize=1)
-def _packaged() -> RelevanceModel:
-    text = resources.files("monitor.classify").joinpath(PACKAGED_FILE).read_text(encoding="utf-8")
-    return parse_model(text, "packaged")
-
-
-def load_model(path: Path | None = None) -> RelevanceModel:
-    """The model at `path`, or the packaged one; cached, and re-read when the file changes."""
-    if path is None:
-        return _packaged()
-    try:
-        stat = Path(path).stat()
-    except OSError as exc:
-        raise ConfigError(f"relevance model file not found: {path}") from exc
-    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
+#: The packaged relevance model (cached), and `load_model(path)`: the file at `path`, or the
+#: packaged one; cached, and read again when the file changes.
+_packaged, load_model = loaders("relevance model", PACKAGED_FILE, parse_model)
 
 
 @lru_cache(maxsize=16)

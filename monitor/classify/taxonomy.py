@@ -20,13 +20,11 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from monitor.classify.datafile import loaders
 from monitor.classify.matching import Hit, PhraseMatcher, fast_prefix
 from monitor.errors import ConfigError
 from monitor.models import EntityKind
@@ -356,28 +354,6 @@ def parse_taxonomy(text: str, source: str = "<string>") -> Taxonomy:
     return _compile_taxonomy(spec, source, digest)
 
 
-@lru_cache(maxsize=8)
-def _load_cached(path: str, mtime_ns: int, size: int) -> Taxonomy:
-    del mtime_ns, size  # part of the cache key only: an edited file is read again
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"taxonomy {path}: cannot read: {exc}") from exc
-    return parse_taxonomy(text, path)
-
-
-@lru_cache(maxsize=1)
-def _packaged() -> Taxonomy:
-    text = resources.files("monitor.classify").joinpath("taxonomy.toml").read_text(encoding="utf-8")
-    return parse_taxonomy(text, "packaged")
-
-
-def load_taxonomy(path: Path | None = None) -> Taxonomy:
-    """The taxonomy at `path`, or the packaged one; cached, and re-read when the file changes."""
-    if path is None:
-        return _packaged()
-    try:
-        stat = Path(path).stat()
-    except OSError as exc:
-        raise ConfigError(f"taxonomy file not found: {path}") from exc
-    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
+#: The packaged taxonomy (cached), and `load_taxonomy(path)`: the file at `path`, or the
+#: packaged one; cached, and read again when the file changes.
+_packaged, load_taxonomy = loaders("taxonomy", "taxonomy.toml", parse_taxonomy)

@@ -21,12 +21,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from monitor.errors import QueryRefused, StoreError, StoreLocked, StoreMissing, StoreOutdated
 from monitor.store import migrations
+
+if TYPE_CHECKING:
+    from monitor.settings import StorageSettings
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,19 @@ class Store:
     def __init__(self, path: Path, *, lock_timeout_s: float = 60.0) -> None:
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
+
+    @classmethod
+    def of(cls, storage: StorageSettings) -> Store:
+        """The store the config's `[storage]` names."""
+        return cls(storage.db, lock_timeout_s=storage.lock_timeout_s)
+
+    @classmethod
+    def existing(cls, storage: StorageSettings) -> Store:
+        """For readers: the configured store, which must exist and be current (else one line
+        saying what to do, see `require_current`)."""
+        store = cls.of(storage)
+        store.require_current()
+        return store
 
     def _connect(self, *, read_only: bool, config: dict[str, Any] | None = None) -> Connection:
         deadline = time.monotonic() + self.lock_timeout_s
