@@ -41,7 +41,8 @@ import duckdb  # noqa: E402
 import trafilatura  # noqa: E402
 
 from monitor import pipeline  # noqa: E402
-from monitor.collect import collect, save_fetch_state  # noqa: E402
+from monitor.collect import collect  # noqa: E402
+from monitor.health import save_fetch_state  # noqa: E402
 from monitor.models import RunSummary  # noqa: E402
 from monitor.settings import Settings, load_settings  # noqa: E402
 from tests.fetch_server import ROBOTS, LocalServer, aeb_pages, rss, static  # noqa: E402
@@ -351,7 +352,7 @@ def main() -> None:
             collected.records,
         )
         pipeline.count_stored(summary, collected.records, inserted)
-        save_fetch_state(store, settings, collected)
+        save_fetch_state(store, settings, collected.cache, collected.updates)
         timed("process", pipeline.process_pending, store, settings)
         pipeline.finish_run(store, summary)
         return summary

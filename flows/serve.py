@@ -1,39 +1,36 @@
-"""Scheduled mode without a Prefect server: both schedules in one long-running process.
+"""`monitor serve`: the ingest and digest flows on their schedules, in one long-running process.
 
-Prefect's `serve` runs the ingest and digest deployments on their crons (from `[schedule]`);
-with no PREFECT_API_URL it starts a temporary local API for the lifetime of the process.
-Each flow run is a child process, so stopping is a matter of ending the children: a
-SIGTERM or Ctrl-C ends the runner, and the child that may be mid-run is terminated
-(then killed). Every pipeline step commits its own short transaction and the run lock is
-an flock, so the database is left consistent and unlocked, and the next run finishes
-the work (start_run marks the cut-short run 'interrupted').
+Both flows are Prefect deployments served from this process (a Prefect runner) on the crons of
+`[schedule]`. Their scheduled runs are made by a Prefect server's scheduler: the one at
+PREFECT_API_URL, else a local `prefect server start` that serve runs as its own child
+(flows/server.py, database under PREFECT_HOME). Each flow run is a child process of serve.
 
-Nothing serve holds outlives it, however it ends (docs/operations.md, "Recovering from a
-kill"):
+Stopping: SIGTERM or Ctrl-C ends the runner, then any flow run still going (SIGTERM, then
+SIGKILL after CHILD_GRACE_S), then the local server. Every pipeline step commits its own short
+transaction and the run lock is an flock, so the database is left consistent and unlocked, and
+the next run finishes the work (start_run marks the cut-short run 'interrupted').
 
-- no Prefect concurrency limit on its deployments. A deployment limit is a slot counted in
-  the API's database under a lease kept in the API server's memory: a serve killed while
-  submitting a run took the lease down with its temporary server and left the slot taken
-  for good. One ingest at a time is the run lock's job (an flock, which the kernel drops
-  with its process);
-- one serve per database: `<db>.serve.lock`, an flock held for serve's lifetime;
-- the temporary API server and the flow-run children end when serve dies, even by SIGKILL
+Nothing serve holds outlives it, however it ends (docs/scheduling.md):
+
+- no Prefect concurrency limit on its deployments: a slot lives in the server's database under
+  a lease that a killed flow run holds for minutes; one ingest at a time is the run lock's job
+  (an flock, which the kernel drops with its process);
+- one serve per database: `<db>.serve.lock` (monitor/locks.py), held for serve's lifetime;
+- the local server and the flow-run children end when serve dies, even by SIGKILL
   (flows/lifetime.py);
-- at start, what a killed serve left in the API (flow runs still "running", the slots of
-  the concurrency limits older versions set) is released, and serve says so in one log line.
+- at start, what a killed serve left in the API (flow runs still "running", the slots of the
+  concurrency limits older versions set) is released, and serve says so in one log line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -56,11 +53,11 @@ from prefect.runner import Runner
 from prefect.schedules import Cron
 from prefect.states import Cancelled, Crashed
 
-from flows.api import local_api
 from flows.digest import digest_flow
 from flows.ingest import ingest_flow
 from flows.lifetime import SERVE_PID_ENV
-from monitor.errors import ServeLocked
+from flows.server import Api, prefect_api
+from monitor.locks import serve_lock
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -117,27 +114,6 @@ def build_deployments(settings: Settings) -> tuple[RunnerDeployment, RunnerDeplo
         description="Scheduled digest (monitor serve).",
     )
     return ingest, digest
-
-
-@contextmanager
-def serve_lock(db: Path) -> Iterator[None]:
-    """Hold `<db>.serve.lock` for serve's lifetime; ServeLocked if another serve holds it."""
-    lock_path = db.with_name(db.name + ".serve.lock")
-    try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise ServeLocked(f"cannot create {lock_path}: {exc.strerror}") from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ServeLocked(
-                f"another `monitor serve` is already serving {db} (it holds {lock_path})"
-            ) from None
-        yield
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -250,13 +226,13 @@ def _end_children(keep: set[int], grace_s: float) -> None:
 
 
 def serve_schedules(
-    settings: Settings, *, run_now: bool = False, on_start: Callable[[], None] | None = None
+    settings: Settings, *, run_now: bool = False, on_start: Callable[[Api], None] | None = None
 ) -> None:
     """Run ingest and digest on their schedules until SIGTERM or Ctrl-C."""
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        with serve_lock(settings.storage.db), local_api():
-            keep = {p.pid for p in _children()}  # the temporary API server, if any
+        with serve_lock(settings.storage.db), prefect_api(settings.schedule.server_port) as api:
+            keep = {p.pid for p in _children()}  # the local server: stopped after the runs
             # The flow-run children end themselves once this process is gone (lifetime.py).
             os.environ[SERVE_PID_ENV] = str(os.getpid())
             try:
@@ -271,7 +247,7 @@ def serve_schedules(
                 runner.add_deployment(ingest)
                 runner.add_deployment(digest)
                 if on_start is not None:
-                    on_start()
+                    on_start(api)
                 asyncio.run(runner.start())
             finally:
                 # A second signal must not cut the cleanup short.

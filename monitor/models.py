@@ -16,6 +16,7 @@ Each stage's input and output is visible in its signature:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -222,14 +223,22 @@ class Label:
     note: str | None = None
 
 
-@dataclass
-class RunSummary:
-    """What one ingest run did, as printed by `monitor run` and stored in `runs`."""
+RunStatus = Literal["running", "completed", "failed", "skipped"]
 
-    run_id: str
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one ingest run did: stored in `runs`, printed by `monitor run`, returned by the
+    ingest flow, read by serve, `monitor eval` and the benches.
+
+    The failure counts by reason are for a person to read: sources that failed, pages that
+    failed, sources not due by their state, and each seed problem once.
+    """
+
+    run_id: str | None
     started_at: datetime
     finished_at: datetime | None = None
-    status: str = "running"
+    status: RunStatus = "running"
     articles_new: int = 0
     duplicates: int = 0
     errors: int = 0
@@ -237,7 +246,28 @@ class RunSummary:
     skipped: int = 0
     relevant: int = 0
     unchanged: int = 0
-    failures: list[str] = field(default_factory=list)
+    failures: tuple[str, ...] = ()
+    seed_problems: tuple[str, ...] = ()
+    sources_failed: Mapping[str, int] = field(default_factory=dict)
+    sources_not_due: Mapping[str, int] = field(default_factory=dict)
+    pages_failed: Mapping[str, int] = field(default_factory=dict)
+    reason: str | None = None  # why a run was skipped
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds from start to finish (0 while running)."""
+        if self.finished_at is None:
+            return 0.0
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def line(self) -> str:
+        """The run in one line, for logs."""
+        if self.status == "skipped":
+            return f"skipped: {self.reason}"
+        return (
+            f"run {self.run_id} {self.status}: {self.articles_new} new, {self.duplicates} "
+            f"duplicates, {self.errors} failed, {self.relevant} relevant"
+        )
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
-"""Plain-Python composition of the stages, in the order a record goes through them:
+"""Plain-Python composition of the stages, in the order a record goes through them. `run_ingest`
+is the one place that orders them; the CLI, the Prefect flows, serve, `monitor eval` and the
+benches all call it and read the `RunReport` it returns:
 
+    run_lock          one ingest per database (monitor/locks.py)
     start_run
     read_seeds        seed files -> Articles, prepared (hash, signatures, classification)
     store_articles    -> core.articles (+ raw page, signature, classification), fetch records
@@ -7,33 +10,33 @@
     store_articles
     save_fetch_state  HTTP validators and source health, once their articles are stored
     process_pending   per batch: dedup -> stories -> classify what is still unclassified
-    finish_run
+    finish_run        the report, stored in `runs`
 
 Each step writes in its own short transaction, so a run killed at any instant leaves a consistent
 database, and the next run finishes what was left: articles are keyed by URL (re-inserting is a
-no-op), and everything after storing works on the rows still marked unprocessed. The Prefect
-flow (flows/ingest.py) calls the same steps, each as a task.
+no-op), and everything after storing works on the rows still marked unprocessed.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import fcntl
 import logging
-import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from monitor import classify, dedup, stories, storylines
-from monitor.collect import collect, save_fetch_state
-from monitor.errors import MonitorError, RunLocked, SeedError, StoreError
-from monitor.models import Article, DedupDecision, FetchRecord, RunSummary, StoredArticle
+from monitor.collect import CollectResult, collect
+from monitor.errors import MonitorError, SeedError
+from monitor.health import save_fetch_state
+from monitor.locks import run_lock
+from monitor.models import Article, DedupDecision, FetchRecord, RunReport, RunStatus, StoredArticle
 from monitor.prepare import Preparation, prepare_articles
+from monitor.progress import SILENT, Progress
+from monitor.progress import current as current_progress
+from monitor.runners import extraction_executor
 from monitor.seeds import find_seed_files, read_seed
 from monitor.settings import Settings
 from monitor.store import Connection, Store, fetches, labels, runs, signatures, utcnow
@@ -69,53 +72,78 @@ def preparation(settings: Settings) -> Preparation:
     return Preparation.of(settings)
 
 
-@contextmanager
-def run_lock(db_path: Path, *, wait_s: float) -> Iterator[None]:
-    """Hold the one-ingest-at-a-time lock for a database file (released even on SIGKILL)."""
-    lock_path = db_path.with_name(db_path.name + ".run.lock")
-    try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:  # a read-only or full folder: one line, not a traceback
-        raise StoreError(f"cannot create the run lock {lock_path}: {exc.strerror}") from exc
-    deadline = time.monotonic() + wait_s
-    announced = False
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise RunLocked(
-                        f"another ingest run is still working on {db_path} "
-                        f"(waited {wait_s:.0f}s); skipping this run"
-                    ) from None
-                if not announced:
-                    log.warning("another ingest run holds %s; waiting up to %.0fs", db_path, wait_s)
-                    announced = True
-                time.sleep(0.5)
-        yield
-    finally:
-        os.close(fd)
+@dataclass
+class _Tally:
+    """A run's counts while it goes on; frozen into its RunReport when it ends."""
+
+    run_id: str
+    started_at: datetime
+    articles_new: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    not_modified: int = 0
+    skipped: int = 0
+    relevant: int = 0
+    unchanged: int = 0
+    failures: list[str] = field(default_factory=list)
+    seed_problems: list[str] = field(default_factory=list)
+
+    def stored(self, records: Sequence[FetchRecord], inserted: Inserted) -> None:
+        """Add what storing a batch did, and its fetch records' outcomes."""
+        self.articles_new += len(inserted.new_ids)
+        self.unchanged += inserted.already_stored
+        for record in records:
+            if record.outcome == "error":
+                self.errors += 1
+                self.failures.append(f"{record.url}: {record.error}")
+                if record.source == "seed":  # for a person: each seed problem once
+                    seed = record.url.startswith("seed:")
+                    self.seed_problems.append(
+                        record.error or "" if seed else f"{record.url}: {record.error}"
+                    )
+            elif record.outcome == "not_modified":
+                self.not_modified += 1
+            elif record.outcome == "skipped":
+                self.skipped += 1
+
+    def report(self, status: RunStatus, collected: CollectResult | None) -> RunReport:
+        """The frozen report of the run as it stands."""
+        found = collected.outcomes if collected is not None else None
+        return RunReport(
+            run_id=self.run_id,
+            started_at=self.started_at,
+            finished_at=utcnow(),
+            status=status,
+            articles_new=self.articles_new,
+            duplicates=self.duplicates,
+            errors=self.errors,
+            not_modified=self.not_modified,
+            skipped=self.skipped,
+            relevant=self.relevant,
+            unchanged=self.unchanged,
+            failures=tuple(self.failures),
+            seed_problems=tuple(self.seed_problems),
+            sources_failed=found.sources_failed if found else {},
+            sources_not_due=found.sources_not_due if found else {},
+            pages_failed=found.pages_failed if found else {},
+        )
 
 
-def start_run(store: Store) -> RunSummary:
+def start_run(store: Store) -> _Tally:
     """Record a new run, closing out runs that a crash left 'running'."""
-    summary = RunSummary(run_id=uuid.uuid4().hex[:12], started_at=utcnow())
+    tally = _Tally(run_id=uuid.uuid4().hex[:12], started_at=utcnow())
     with store.write() as con:
-        stale = runs.start(con, summary)
+        stale = runs.start(con, tally.run_id, tally.started_at)
     if stale:
         log.warning("%d earlier run(s) were cut short; this run finishes their work", stale)
-    return summary
+    return tally
 
 
-def finish_run(store: Store, summary: RunSummary, status: str = "completed") -> None:
-    """Record the run's counts and final status."""
-    summary.finished_at = utcnow()
-    summary.status = status
+def finish_run(store: Store, report: RunReport) -> RunReport:
+    """Record the run's counts and final status; the report."""
     with store.write() as con:
-        runs.finish(con, summary)
+        runs.finish(con, report)
+    return report
 
 
 def read_seeds(settings: Settings) -> tuple[list[Article], list[FetchRecord]]:
@@ -149,7 +177,7 @@ def store_articles(
     return inserted
 
 
-def process_pending(store: Store, settings: Settings) -> ProcessResult:
+def process_pending(store: Store, settings: Settings, progress: Progress = SILENT) -> ProcessResult:
     """Deduplicate, assign stories to and classify every unprocessed article, in batches.
 
     Classification of what the preparation left unclassified is CPU work and runs between
@@ -157,6 +185,8 @@ def process_pending(store: Store, settings: Settings) -> ProcessResult:
     """
     total = duplicates = relevant = 0
     version = classify.Classifier.configured(settings).version
+    with store.read() as con:
+        waiting = stored.pending_count(con)
     while True:
         with store.read_write() as con:
             pending = stored.pending(con, PROCESS_BATCH)
@@ -181,6 +211,7 @@ def process_pending(store: Store, settings: Settings) -> ProcessResult:
             time.perf_counter() - grouped,
         )
         total += len(pending)
+        progress.processed(total, max(waiting, total))
         duplicates += sum(1 for d in decisions if d.duplicate_of)
         relevant += sum(1 for c in results if c.relevant) + sum(done.values())
     return ProcessResult(total, duplicates, relevant)
@@ -241,7 +272,9 @@ def assign_stories(
     return story_of
 
 
-def reclassify(store: Store, settings: Settings, *, only_outdated: bool = False) -> int:
+def reclassify(
+    store: Store, settings: Settings, *, only_outdated: bool = False, progress: Progress = SILENT
+) -> int:
     """Re-run classification over stored articles in batches, without refetching; return count.
 
     An analyst's label is never touched; an article labelled relevant gets topics and a stance
@@ -249,6 +282,9 @@ def reclassify(store: Store, settings: Settings, *, only_outdated: bool = False)
     classifier = classify.Classifier.configured(settings)
     version = classifier.version
     done, after = 0, ""
+    with store.read() as con:
+        total = stored.count_to_reclassify(con, version if only_outdated else None)
+    progress.stage("processing")
     while True:
         with store.read_write() as con:
             rows = stored.texts_to_reclassify(
@@ -269,22 +305,9 @@ def reclassify(store: Store, settings: Settings, *, only_outdated: bool = False)
             place_storylines(con, sorted(set(touched.values())), now)
         done += len(rows)
         after = rows[-1][0]
+        progress.processed(done, max(total, done))
     log.info("reclassified %d articles (classifier %s)", done, version)
     return done
-
-
-def count_stored(summary: RunSummary, records: Sequence[FetchRecord], inserted: Inserted) -> None:
-    """Add what storing a batch did, and its fetch records' outcomes, to the run summary."""
-    summary.articles_new += len(inserted.new_ids)
-    summary.unchanged += inserted.already_stored
-    for record in records:
-        if record.outcome == "error":
-            summary.errors += 1
-            summary.failures.append(f"{record.url}: {record.error}")
-        elif record.outcome == "not_modified":
-            summary.not_modified += 1
-        elif record.outcome == "skipped":
-            summary.skipped += 1
 
 
 def run_ingest(
@@ -293,34 +316,46 @@ def run_ingest(
     fetch: bool = True,
     lock_wait_s: float = 0,
     executor: concurrent.futures.Executor | None = None,
-) -> RunSummary:
-    """One complete ingest run: seeds and sources, stored, deduplicated, classified.
+    progress: Progress | None = None,
+) -> RunReport:
+    """One complete ingest run: seeds and sources, stored, deduplicated, classified; its report.
 
-    `executor` runs the extraction of fetched pages (e.g. a Dask cluster's); by default
-    collect uses a local process pool.
+    Raises RunLocked when another run holds the database after `lock_wait_s` seconds (the run
+    did not start, nothing was touched). `executor` runs the extraction of fetched pages; by
+    default `[runner] task_runner` says: a local process pool, or a Dask cluster's. `progress`
+    hears how far it has got (default: what the caller set with `progress.watching`, or no one).
     """
+    progress = progress or current_progress()
     # The run lock first: a run that must wait or skip should not touch the file at all.
     with run_lock(settings.storage.db, wait_s=lock_wait_s):
         store = open_store(settings)
-        summary = start_run(store)
+        tally = start_run(store)
+        collected: CollectResult | None = None
         try:
+            progress.stage("seeds")
             articles, records = read_seeds(settings)
-            count_stored(summary, records, store_articles(store, summary.run_id, articles, records))
+            tally.stored(records, store_articles(store, tally.run_id, articles, records))
             if fetch and settings.sources:
-                collected = collect(settings, store, summary.run_id, executor=executor)
+                progress.stage("sources")
+                with extraction_executor(settings.runner, executor) as pool:
+                    collected = collect(
+                        settings, store, tally.run_id, executor=pool, progress=progress
+                    )
                 inserted = store_articles(
-                    store, summary.run_id, collected.articles, collected.records
+                    store, tally.run_id, collected.articles, collected.records
                 )
-                count_stored(summary, collected.records, inserted)
-                summary.unchanged += collected.known
+                tally.stored(collected.records, inserted)
+                tally.unchanged += collected.known
                 # Validators and source health only once the articles they vouch for are stored.
-                save_fetch_state(store, settings, collected)
-            result = process_pending(store, settings)
-            summary.duplicates += result.duplicates
-            summary.relevant += result.relevant
+                save_fetch_state(store, settings, collected.cache, collected.updates)
+            progress.stage("processing")
+            result = process_pending(store, settings, progress)
+            tally.duplicates += result.duplicates
+            tally.relevant += result.relevant
         except MonitorError as exc:
-            summary.failures.append(str(exc))
-            finish_run(store, summary, status="failed")
+            tally.failures.append(str(exc))
+            finish_run(store, tally.report("failed", collected))
             raise
-        finish_run(store, summary)
-    return summary
+        report = finish_run(store, tally.report("completed", collected))
+    log.info("%s (%.1fs)", report.line(), report.elapsed_s)
+    return report

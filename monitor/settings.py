@@ -5,6 +5,7 @@ Parsed once per command and passed down; nothing is built at import time.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from importlib import resources
@@ -19,6 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from monitor.errors import ConfigError
 
 DEFAULT_DB = Path("data/monitor.duckdb")
+
+
+log = logging.getLogger(__name__)
 
 
 class _Section(BaseModel):
@@ -101,6 +105,9 @@ class ScheduleSettings(_Section):
     ingest_cron: str = "0 * * * *"
     digest_cron: str = "0 7 * * *"
     timezone: str = "UTC"
+    # The local Prefect server `monitor serve` starts when no PREFECT_API_URL is set listens
+    # here (its UI too); a taken port falls back to a free one. 0: any free port.
+    server_port: int = Field(default=4200, ge=0, le=65535)
 
     @field_validator("ingest_cron", "digest_cron")
     @classmethod
@@ -147,9 +154,8 @@ class RunnerSettings(_Section):
     task_runner: Literal["process", "dask"] = "process"
     workers: int | None = Field(default=None, ge=1)
     dask_address: str | None = None
-    # `monitor run` without a configured Prefect API keeps the local one it starts for later
-    # runs, until unused this long (flows/kept_api.py); 0: a temporary one per run.
-    keep_api_minutes: float = Field(default=90, ge=0)
+    # Read, and ignored with a warning: `monitor run` no longer starts a Prefect API to keep.
+    keep_api_minutes: float | None = Field(default=None, ge=0)
 
 
 class Settings(_Section):
@@ -236,7 +242,14 @@ def load_settings(
         data = _merge(data, {"seeds": {"dirs": [str(s) for s in seeds]}})
     data["config_path"] = str(path) if path else None
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         where = f"{path}: " if path else ""
         raise ConfigError(f"{where}{describe(exc)}") from exc
+    if settings.runner.keep_api_minutes is not None:
+        log.warning(
+            "%s: runner.keep_api_minutes is ignored: `monitor run` runs in-process and starts "
+            "no Prefect API any more; remove the key",
+            path,
+        )
+    return settings

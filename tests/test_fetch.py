@@ -14,8 +14,9 @@ import httpcore
 import httpx
 import pytest
 
-from monitor.collect import collect, save_fetch_state, source_health
+from monitor.collect import collect
 from monitor.fetch import Fetcher, GuardedBackend, build_client, host_delay, retry_after_s
+from monitor.health import save_fetch_state, source_health
 from monitor.pipeline import open_store, run_ingest
 from monitor.settings import FetchSettings, RunnerSettings, Settings
 from monitor.store import Store
@@ -314,7 +315,7 @@ def test_failing_source_backs_off_then_is_disabled(server: LocalServer, tmp_path
     )
     store = open_store(settings)
     first = collect(settings, store, "r1")
-    save_fetch_state(store, settings, first)
+    save_fetch_state(store, settings, first.cache, first.updates)
     health = {h.name: h for h in source_health(store, settings)}
     assert health["broken"].consecutive_failures == 1
     assert health["broken"].state == "backing off"
@@ -325,14 +326,15 @@ def test_failing_source_backs_off_then_is_disabled(server: LocalServer, tmp_path
 
     # Not due yet: skipped without a request.
     second = collect(settings, store, "r2")
-    assert second.records == [] and second.sources_skipped == 2
+    assert second.records == () and second.not_due == {"backing off": 2}
     assert server.hits["/broken.xml"] == 1
 
     # An hour later it is due again; a second failure disables it (at disable_after_failures).
     with store.write() as con:
         con.execute("UPDATE core.sources SET next_due_at = next_due_at - INTERVAL 2 HOUR")
     assert {h.state for h in source_health(store, settings)} == {"due"}
-    save_fetch_state(store, settings, collect(settings, store, "r3"))
+    third = collect(settings, store, "r3")
+    save_fetch_state(store, settings, third.cache, third.updates)
     health = {h.name: h for h in source_health(store, settings)}
     assert health["broken"].state == "disabled"
     assert health["broken"].consecutive_failures == 2
@@ -559,7 +561,7 @@ def test_a_dead_extraction_worker_does_not_stop_the_run(
     a new pool takes the later chunks, and the run completes."""
     from tests.crashing import extract_or_die
 
-    monkeypatch.setattr("monitor.collect.extract_pages", extract_or_die)
+    monkeypatch.setattr("monitor.workers.extract_pages", extract_or_die)
     names = ["die"] + [f"p{i:02d}" for i in range(23)]  # the first chunk kills its worker
     _pages_behind_a_feed(server, names)
     settings = make_settings(

@@ -17,9 +17,10 @@ from prefect.testing.utilities import prefect_test_harness
 
 from flows.digest import digest_flow
 from flows.ingest import ingest_flow
-from flows.serve import release_stale, serve_lock
+from flows.serve import release_stale
 from monitor.errors import RunLocked, ServeLocked
-from monitor.pipeline import run_lock
+from monitor.locks import run_lock, serve_lock
+from monitor.models import RunReport
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -38,15 +39,17 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def ingest(db: Path, **kwargs: object) -> dict[str, object]:
-    return ingest_flow(db=str(db), seeds=[str(SEEDS)], fetch=False, **kwargs)
+def ingest(db: Path, **kwargs: object) -> RunReport:
+    report = ingest_flow(db=str(db), seeds=[str(SEEDS)], fetch=False, **kwargs)
+    assert isinstance(report, RunReport)
+    return report
 
 
 def test_ingest_flow_stores_the_five_seeds(workdir: Path) -> None:
     db = workdir / "monitor.duckdb"
     summary = ingest(db)
-    assert summary["status"] == "completed"
-    assert summary["articles_new"] == 5
+    assert summary.status == "completed"
+    assert summary.articles_new == 5
     con = duckdb.connect(str(db), read_only=True)
     try:
         assert con.execute("SELECT count(*), count(DISTINCT url) FROM articles").fetchone() == (
@@ -57,14 +60,20 @@ def test_ingest_flow_stores_the_five_seeds(workdir: Path) -> None:
         assert con.execute("SELECT count(*) FROM core.classifications").fetchone() == (5,)
     finally:
         con.close()
+    # The flow run publishes the run's report as a markdown artifact.
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ingest-report"]))
+        )
+    assert any(f"# Ingest {summary.run_id}: completed" in str(a.data) for a in artifacts)
 
 
 def test_running_ingest_again_adds_nothing(workdir: Path) -> None:
     db = workdir / "monitor.duckdb"
     ingest(db)
     again = ingest(db)
-    assert again["articles_new"] == 0
-    assert again["unchanged"] == 5
+    assert again.articles_new == 0
+    assert again.unchanged == 5
     con = duckdb.connect(str(db), read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (5,)
@@ -80,14 +89,14 @@ def test_scheduled_ingest_skips_while_another_run_holds_the_database(workdir: Pa
         state = ingest_flow(
             db=str(db), seeds=[str(SEEDS)], fetch=False, lock_wait_s=0, return_state=True
         )
-    assert skipped["status"] == "skipped"
-    assert "another ingest run is still working" in str(skipped["reason"])
+    assert skipped.status == "skipped"
+    assert "another ingest run is still working" in str(skipped.reason)
     # Without skip_if_locked (the `monitor run` command) it is an error the CLI reports.
     assert state.is_failed()
     with pytest.raises(RunLocked):
         state.result()
     # Once the other run is done, the next run proceeds.
-    assert ingest(db, skip_if_locked=True)["articles_new"] == 5
+    assert ingest(db, skip_if_locked=True).articles_new == 5
 
 
 def test_digest_flow_writes_a_file_and_publishes_an_artifact(workdir: Path) -> None:

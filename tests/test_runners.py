@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-import flows.runners
+import monitor.runners
 from flows.ingest import ingest_flow
-from flows.runners import extraction_executor
+from monitor.runners import extraction_executor
 from monitor.settings import RunnerSettings
 from tests.fetch_server import LocalServer, article_html, rss, running, static
 
@@ -27,7 +27,7 @@ def test_process_runner_leaves_extraction_to_the_library_pool() -> None:
 
 def test_dask_executor_starts_no_cluster_until_used() -> None:
     with extraction_executor(RunnerSettings(task_runner="dask", workers=1)) as executor:
-        assert isinstance(executor, flows.runners.DaskExecutor)
+        assert isinstance(executor, monitor.runners.DaskExecutor)
         assert executor._client is None  # a run with nothing to extract pays nothing
 
 
@@ -48,13 +48,13 @@ def test_ingest_extracts_fetched_pages_on_a_local_dask_cluster(
         page = article_html(f"Troops in {place}", paras).encode()
         server.routes[f"/story{i}.html"] = static(page)
     submitted: list[int] = []
-    original = flows.runners.DaskExecutor.submit
+    original = monitor.runners.DaskExecutor.submit
 
     def counting_submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
         submitted.append(len(args[0]))
         return original(self, fn, *args, **kwargs)
 
-    monkeypatch.setattr(flows.runners.DaskExecutor, "submit", counting_submit)
+    monkeypatch.setattr(monitor.runners.DaskExecutor, "submit", counting_submit)
     with running(server):
         items = [{"title": p, "link": server.url(f"/story{i}.html")} for i, p in enumerate(places)]
         server.routes["/feed.xml"] = static(rss(items), "application/rss+xml")
@@ -70,6 +70,6 @@ def test_ingest_extracts_fetched_pages_on_a_local_dask_cluster(
             encoding="utf-8",
         )
         summary = ingest_flow(config=str(config), fetch=True)
-    assert summary["status"] == "completed", summary
-    assert summary["articles_new"] == len(places), summary
+    assert summary.status == "completed", summary
+    assert summary.articles_new == len(places), summary
     assert sum(submitted) == len(places)  # every page was extracted on the Dask cluster

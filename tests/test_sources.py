@@ -11,9 +11,10 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from monitor.collect import collect, save_fetch_state, source_health
+from monitor.collect import collect
 from monitor.errors import ParseError
 from monitor.fetch import Fetcher, build_client
+from monitor.health import save_fetch_state, source_health
 from monitor.pipeline import open_store
 from monitor.settings import FetchSettings, Settings, load_settings
 from monitor.sources import parse_feed, parse_gdelt, parse_sitemap, parse_source
@@ -201,7 +202,7 @@ def test_sitemap_index_is_followed_over_http(server: LocalServer, tmp_path: Path
     )
     store = open_store(settings)
     result = collect(settings, store, "r")
-    save_fetch_state(store, settings, result)
+    save_fetch_state(store, settings, result.cache, result.updates)
     assert [a.url for a in result.articles] == [server.url("/news/talks.html")]
     article = result.articles[0]
     assert article.outlet == "Rudaw"  # no site name in the page: the sitemap's publication name

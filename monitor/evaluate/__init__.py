@@ -39,6 +39,7 @@ from monitor.evaluate.metrics import (
     topic_report,
 )
 from monitor.pipeline import run_ingest
+from monitor.progress import SILENT, Progress
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store import articles as stored
@@ -155,7 +156,12 @@ def _eval_settings(base: Settings, db: Path, feed_url: str, n_items: int) -> Set
 
 
 def ingest_labelled(
-    items: Sequence[LabelledArticle], settings: Settings, workdir: Path, *, dating: site.Dating
+    items: Sequence[LabelledArticle],
+    settings: Settings,
+    workdir: Path,
+    *,
+    dating: site.Dating,
+    progress: Progress = SILENT,
 ) -> list[Outcome]:
     """Serve the items as pages, run the real ingest into a fresh database, read what it stored."""
     db = workdir / f"{dating}.duckdb"
@@ -163,7 +169,8 @@ def ingest_labelled(
         stale.unlink(missing_ok=True)
     with site.serve(items, dating=dating) as feed_url:
         run_settings = _eval_settings(settings, db, feed_url, len(items))
-        summary = run_ingest(run_settings)
+        progress.begin(f"{dating} run")
+        summary = run_ingest(run_settings, progress=progress)
         base = feed_url.removesuffix(site.FEED_PATH)
     log.info(
         "eval ingest (%s): %d new, %d failed",
@@ -201,9 +208,13 @@ def ingest_labelled(
 
 
 def _run(
-    items: Sequence[LabelledArticle], settings: Settings, workdir: Path, dating: site.Dating
+    items: Sequence[LabelledArticle],
+    settings: Settings,
+    workdir: Path,
+    dating: site.Dating,
+    progress: Progress,
 ) -> RunReport:
-    outcomes = ingest_labelled(items, settings, workdir, dating=dating)
+    outcomes = ingest_labelled(items, settings, workdir, dating=dating, progress=progress)
     return RunReport(
         dating,
         tuple(outcomes),
@@ -213,7 +224,13 @@ def _run(
     )
 
 
-def evaluate(eval_dir: Path, settings: Settings, *, workdir: Path | None = None) -> EvalReport:
+def evaluate(
+    eval_dir: Path,
+    settings: Settings,
+    *,
+    workdir: Path | None = None,
+    progress: Progress = SILENT,
+) -> EvalReport:
     """Measure relevance, topics, stance, stories and dates on a labelled folder (module doc)."""
     items = read_eval_dir(eval_dir)
     classifier = Classifier.configured(settings)
@@ -221,10 +238,10 @@ def evaluate(eval_dir: Path, settings: Settings, *, workdir: Path | None = None)
     with tempfile.TemporaryDirectory(prefix="monitor-eval-") as tmp:
         where = workdir or Path(tmp)
         where.mkdir(parents=True, exist_ok=True)
-        dated = _run(items, settings, where, "dated")
+        dated = _run(items, settings, where, "dated", progress)
         examples = labelled_examples(dated.outcomes, where / "dated.duckdb", classifier, prefix)
-        undated = _run(items, settings, where, "undated")
-        coarse = _run(items, settings, where, "coarse")
+        undated = _run(items, settings, where, "undated", progress)
+        coarse = _run(items, settings, where, "coarse", progress)
     trained_here = any(e.id.startswith(prefix + "/") for e in classifier.model.examples)
     how = "classifier as configured" + (
         "; its model was trained on this folder, so this is in-sample" if trained_here else ""

@@ -112,6 +112,12 @@ def known_urls(con: Connection, urls: Sequence[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
+def pending_count(con: Connection) -> int:
+    """How many articles wait for deduplication, stories and classification."""
+    row = con.execute("SELECT count(*) FROM core.articles WHERE processed_at IS NULL").fetchone()
+    return int(row[0]) if row else 0
+
+
 def pending(con: Connection, limit: int) -> list[StoredArticle]:
     """Unprocessed articles, oldest first, with their stored signatures."""
     rows = con.execute(
@@ -272,6 +278,17 @@ def fill_dates_from_stories(con: Connection) -> None:
           AND a.published_at IS DISTINCT FROM s.first_at
         """
     )
+
+
+def count_to_reclassify(con: Connection, outdated_than: str | None) -> int:
+    """How many processed articles `texts_to_reclassify` will hand out in all."""
+    outdated = "AND (c.version IS NULL OR c.version <> $1) " if outdated_than else ""
+    row = con.execute(
+        "SELECT count(*) FROM core.articles a LEFT JOIN core.classifications c USING (article_id) "
+        f"WHERE a.processed_at IS NOT NULL {outdated}",
+        [outdated_than] if outdated_than else [],
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def texts_to_reclassify(

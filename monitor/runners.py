@@ -3,8 +3,8 @@
 `[runner] task_runner = "process"` keeps everything on this machine (collect's own process
 pool); `"dask"` uses a Dask cluster: a local one of `workers` processes, or an existing cluster
 at `dask_address` whose workers may run on other machines. Only pure, picklable functions are
-fanned out (`extract.extract_pages`); results come back to the flow, and the flow alone writes
-the DuckDB file.
+fanned out (`extract.extract_pages`); results come back to the run, and the run's own process
+alone writes the DuckDB file.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from monitor.errors import ConfigError
 from monitor.settings import RunnerSettings
 
 R = TypeVar("R")
@@ -43,7 +44,13 @@ class DaskExecutor(concurrent.futures.Executor):
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Any:
         """Submit fn(*args) to the cluster (starting or connecting to it the first time)."""
         if self._executor is None:
-            from distributed import Client, LocalCluster
+            try:
+                from distributed import Client, LocalCluster
+            except ImportError:
+                raise ConfigError(
+                    'runner.task_runner = "dask" needs Dask\'s distributed package: '
+                    "pip install 'iraq-troop-monitor[dask]'"
+                ) from None
 
             if self._runner.dask_address:
                 self._client = Client(self._runner.dask_address)  # type: ignore[no-untyped-call]
@@ -64,11 +71,14 @@ class DaskExecutor(concurrent.futures.Executor):
 
 
 @contextmanager
-def extraction_executor(runner: RunnerSettings) -> Iterator[concurrent.futures.Executor | None]:
-    """The executor page extraction fans out on: None (collect's own local process pool) for
-    "process", else a Dask cluster's (a local one, or the one at dask_address)."""
-    if runner.task_runner != "dask":
-        yield None
+def extraction_executor(
+    runner: RunnerSettings, given: concurrent.futures.Executor | None = None
+) -> Iterator[concurrent.futures.Executor | None]:
+    """The executor page extraction fans out on: `given` if any; else None (collect's own local
+    process pool) for "process", else a Dask cluster's (a local one, or the one at
+    dask_address)."""
+    if given is not None or runner.task_runner != "dask":
+        yield given
         return
     executor = DaskExecutor(runner)
     try:
