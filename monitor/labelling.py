@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor import classify
+from monitor import classify, publish
 from monitor.errors import LabelError
 from monitor.models import Label, Stance
 from monitor.settings import Settings
@@ -147,4 +147,5 @@ def apply_labels(store: Store, settings: Settings, labels: Sequence[Label]) -> L
         label_store.save(con, labels, now)
         stored.write_classifications(con, results, now)
     log.info("stored %d label(s), %d relevant", len(labels), len(relevant))
+    publish.after_label(store, settings)
     return LabelResult(len(labels), len(relevant), len(results))

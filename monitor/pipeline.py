@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor import classify, dedup, stories, storylines
+from monitor import classify, dedup, publish, stories, storylines
 from monitor.collect import CollectResult, collect
 from monitor.errors import MonitorError, SeedError
 from monitor.health import save_fetch_state
@@ -357,5 +357,7 @@ def run_ingest(
             finish_run(store, tally.report("failed", collected))
             raise
         report = finish_run(store, tally.report("completed", collected))
+        progress.stage("publishing")
+        publish.after_run(store, settings)
     log.info("%s (%.1fs)", report.line(), report.elapsed_s)
     return report
