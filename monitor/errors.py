@@ -19,7 +19,8 @@ Callers catch a class, never a message string::
     │   ├── FetchTooLarge      body over fetch.max_bytes (after decompression)
     │   ├── FetchBlocked       refused by policy: scheme, private address, robots.txt
     │   ├── FetchUnsupported   content type we do not extract (PDF, image, binary)
-    │   └── FetchConnection    DNS failure, refused, reset, too many redirects
+    │   ├── FetchConnection    DNS failure, refused, reset, too many redirects
+    │   └── FetchInvalidURL    a link that cannot be parsed, normalised or resolved
     ├── ParseError             a feed, sitemap, API answer or page that will not parse
     ├── CutOff                 discovery stopped at a limit (child sitemaps, links per source)
     ├── ExtractError           a page with no extractable article text
@@ -99,6 +100,11 @@ class FetchBlocked(FetchError):
 
 class FetchUnsupported(FetchError):
     """The content type is not something we extract (PDF, image, binary)."""
+
+
+class FetchInvalidURL(FetchError):
+    """A link that cannot be parsed, normalised or resolved: a bad port or IDNA name, an odd
+    scheme, an ambiguous numeric host (octal, hex or short IPv4 forms)."""
 
 
 class FetchConnection(FetchError):

@@ -51,12 +51,14 @@ from monitor.errors import (
     FetchConnection,
     FetchError,
     FetchHTTPStatus,
+    FetchInvalidURL,
     FetchTimeout,
     FetchTooLarge,
     FetchUnsupported,
 )
 from monitor.models import CacheEntry, FetchOutcome, FetchRecord, Link, Page
 from monitor.settings import FetchSettings
+from monitor.urls import why_unfetchable
 
 log = logging.getLogger(__name__)
 
@@ -425,7 +427,10 @@ class Fetcher:
             )
 
         try:
-            answer = await self._fetch(url, purpose, cache, clock)
+            try:
+                answer = await self._fetch(url, purpose, cache, clock)
+            except httpx.InvalidURL as exc:  # a hop check_url let through: still one record
+                raise FetchInvalidURL(f"invalid URL: {exc}") from exc
         except FetchError as exc:
             status = exc.status_code if isinstance(exc, FetchHTTPStatus) else None
             outcome: FetchOutcome = (
@@ -484,7 +489,10 @@ class Fetcher:
                 location = answer.headers.get("location")
                 if not location:
                     raise FetchHTTPStatus("redirect without Location", answer.status)
-                current = urljoin(current, location.strip())
+                try:
+                    current = urljoin(current, location.strip())
+                except ValueError as exc:
+                    raise FetchInvalidURL(f"redirect to an invalid URL: {exc}") from exc
                 continue
             if answer.status == 304 or 200 <= answer.status < 300:
                 return answer
@@ -492,15 +500,19 @@ class Fetcher:
         raise FetchConnection(f"more than {self.settings.max_redirects} redirects")
 
     async def check_url(self, url: str) -> None:
-        """Raise FetchBlocked unless the URL is http(s) with a host.
+        """Raise FetchInvalidURL unless the URL is a well-formed http(s) URL with a host that
+        every parser reads the same way (`urls.why_unfetchable`, then httpx's own parser).
 
         Where the host may connect to is checked at connection time (GuardedBackend).
         """
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise FetchBlocked(f"scheme {parts.scheme or '(none)'!r} is not http or https")
-        if not parts.hostname:
-            raise FetchBlocked("URL has no host")
+        reason = why_unfetchable(url)
+        if reason is None:
+            try:
+                httpx.URL(url)
+            except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+                reason = f"invalid URL: {exc}"
+        if reason is not None:
+            raise FetchInvalidURL(reason)
 
     async def _check_robots(self, url: str) -> None:
         parts = urlsplit(url)

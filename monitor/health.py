@@ -92,6 +92,7 @@ def failure_reason(kind: str | None, error: str | None) -> str:
         "FetchTimeout": "timed out",
         "FetchTooLarge": "too large",
         "FetchUnsupported": "not a page",
+        "FetchInvalidURL": "bad URL",
         "ParseError": "unreadable",
         "ExtractError": "worker failed" if "worker failed" in text else "no article text",
     }

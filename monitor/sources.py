@@ -8,12 +8,13 @@ that cannot be read at all raises `ParseError` with the reason; a merely untidy 
 from __future__ import annotations
 
 import calendar
+import contextlib
 import json
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
 from lxml import etree  # type: ignore[import-untyped]
@@ -67,11 +68,11 @@ def _http_url(url: str | None, base: str | None) -> str | None:
         return None
     url = url.strip()
     if base:
-        url = urljoin(base, url)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return url
+        with contextlib.suppress(ValueError):
+            url = urljoin(base, url)
+    # Whatever it is (another scheme, a bad port, an octal host ...), the fetch records why it
+    # cannot be fetched: a link is never dropped unsaid.
+    return url or None
 
 
 def parse_feed(data: bytes, source: str, *, base_url: str | None = None) -> list[Link]:

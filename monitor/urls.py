@@ -45,9 +45,62 @@ def _query_without_trackers(query: str) -> str:
     return urlencode(sorted(pairs))
 
 
+_DOTTED_QUAD = re.compile(
+    r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$"
+)
+_NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]*|\d+)(\.(0x[0-9a-f]*|\d+))*\.?$", re.I)
+_HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$", re.I)
+
+
+def why_unfetchable(url: str) -> str | None:
+    """Why a link cannot be fetched as it is written, or None when it can.
+
+    Refused: other schemes than http(s), no host, a bad port, credentials in the URL, a host
+    that is not a valid (IDNA) name, and numeric hosts in any form but the dotted quad (octal
+    `0177.0.0.1`, hex `0x7f.1`, short `127.1`, whole `2130706433`): parsers read those
+    differently, which is how such links slip past address checks.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        return f"invalid URL: {exc}"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"scheme {parts.scheme or '(none)'!r} is not http or https"
+    host = parts.hostname or ""
+    if not host:
+        return "URL has no host"
+    if port == 0:
+        return "invalid URL: port 0"
+    if "@" in parts.netloc or "\\" in parts.netloc:
+        return "credentials or a backslash in the URL's host part"
+    if host.startswith("[") or ":" in host:  # IPv6: urlsplit checked the brackets
+        return None
+    shown = host if len(host) <= 80 else host[:77] + "..."
+    if _NUMERIC_HOST.match(host):
+        if _DOTTED_QUAD.match(host):
+            return None
+        return f"ambiguous numeric host {shown!r} (octal, hex or short IPv4 form)"
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        return f"invalid host name {shown!r}: {exc}"
+    if not all(_HOST_LABEL.match(label) for label in ascii_host.rstrip(".").split(".")):
+        return f"invalid host name {shown!r}"
+    return None
+
+
 def url_key(url: str) -> str:
-    """One key for every spelling of a page's URL: no trackers, AMP, www, fragment, scheme."""
-    url = url.strip()
+    """One key for every spelling of a page's URL: no trackers, AMP, www, fragment, scheme.
+
+    A URL that cannot be parsed is its own key (it is recorded as a failed fetch, not lost)."""
+    try:
+        return _key(url.strip())
+    except ValueError:
+        return url.strip()
+
+
+def _key(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return url
@@ -66,8 +119,12 @@ def url_key(url: str) -> str:
 
 
 def clean_url(url: str) -> str:
-    """The URL without tracking parameters and fragment, still a working address."""
-    parts = urlsplit(_normalised(url.strip()))
+    """The URL without tracking parameters and fragment, still a working address (a URL that
+    cannot be parsed is kept as it is)."""
+    try:
+        parts = urlsplit(_normalised(url.strip()))
+    except ValueError:
+        return url.strip()
     return urlunsplit(
         (parts.scheme, parts.netloc, parts.path, _query_without_trackers(parts.query), "")
     )

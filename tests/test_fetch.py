@@ -175,6 +175,56 @@ def test_a_run_over_faults_ends_every_url_with_an_outcome_and_loses_nothing(
     assert set(store.query("SELECT article_id, text FROM articles")) == before
 
 
+HOSTILE = {
+    "http://0177.0.0.1/x.html": "ambiguous numeric host",  # octal
+    "http://0x7f.0.0.1/x.html": "ambiguous numeric host",  # hex
+    "http://127.1/x.html": "ambiguous numeric host",  # short form
+    "http://2130706433/x.html": "ambiguous numeric host",  # one number
+    "http://example.org:99999/x.html": "Port out of range",
+    "http://example.org:-1/x.html": "Port could not be cast",
+    "http://[::1/x.html": "Invalid IPv6 URL",
+    "http://exa\u00e4mple..org/x.html": "invalid host name",  # bad IDNA: an empty label
+    "http://\u2603.example/x.html": "invalid URL",  # IDNA 2008 refuses the snowman
+    "javascript:alert(1)": "scheme 'javascript'",
+    "ftp://127.0.0.1/file": "scheme 'ftp'",
+    "http://user:secret@127.0.0.1/x.html": "credentials",
+}
+
+
+def test_each_hostile_link_is_one_failed_fetch_and_the_run_goes_on(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    good = article_html(
+        "Troops leave Ain al-Asad", ["US troops left the base, officials said."] * 6
+    )
+    server.routes["/news/good.html"] = static(good.encode())
+    links = [server.url("/news/good.html"), *HOSTILE]
+    server.routes["/feed.xml"] = static(
+        rss([{"title": f"item {i}", "link": link} for i, link in enumerate(links)]),
+        "application/rss+xml",
+    )
+    settings = make_settings(
+        tmp_path, [{"name": "local", "kind": "feed", "url": server.url("/feed.xml")}]
+    )
+
+    report = run_ingest(settings)
+
+    assert report.status == "completed"
+    assert report.articles_new == 1
+    assert report.pages_failed == {"bad URL": len(HOSTILE)}
+    store = open_store(settings)
+    log = fetches(store)
+    assert log[server.url("/news/good.html")][-1][0] == "new"
+    for link, reason in HOSTILE.items():
+        outcome, error, status = log[link][-1]
+        assert (outcome, status) == ("error", None), (link, outcome)
+        assert error.startswith("FetchInvalidURL: ") and reason in error, (link, error)
+    assert set(server.hits) == {"/feed.xml", "/robots.txt", "/news/good.html"}
+    # A second run fetches none of them again by surprise: each is one record per run.
+    again = run_ingest(settings)
+    assert again.status == "completed" and again.articles_new == 0
+
+
 @needs_aeb
 def test_a_304_costs_no_extraction_and_an_unchanged_body_is_skipped(server: LocalServer) -> None:
     stem = next(iter(PAGES))

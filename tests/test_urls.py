@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from monitor.urls import canonical_url, clean_url, url_key
+import pytest
+
+from monitor.urls import canonical_url, clean_url, url_key, why_unfetchable
 
 
 def test_url_key_drops_tracking_amp_www_fragment_scheme_and_trailing_slash() -> None:
@@ -49,3 +51,43 @@ def test_home_page_and_relative_canonicals_are_ignored() -> None:
     assert canonical_url("https://ex.org/story/1-full", "https://ex.org/story/1") == (
         "https://ex.org/story/1-full"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://0177.0.0.1/x", "ambiguous numeric host"),
+        ("http://0x7f.1/x", "ambiguous numeric host"),
+        ("http://127.1/x", "ambiguous numeric host"),
+        ("http://2130706433/x", "ambiguous numeric host"),
+        ("http://a.org:99999/x", "Port out of range"),
+        ("http://a.org:0/x", "port 0"),
+        ("http://[::1/x", "Invalid IPv6 URL"),
+        ("http://a..org/x", "invalid host name"),
+        ("http://a b.org/x", "invalid host name"),
+        ("http://" + "a" * 300 + ".org/x", "invalid host name"),
+        ("mailto:x@a.org", "scheme 'mailto'"),
+        ("http:///x", "URL has no host"),
+        ("http://u:p@a.org/x", "credentials"),
+    ],
+)
+def test_links_no_parser_reads_the_same_way_are_refused_with_a_reason(
+    url: str, reason: str
+) -> None:
+    got = why_unfetchable(url)
+    assert got is not None and reason in got
+    assert url_key(url)  # and they still have a key: recorded, never an exception
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/a.html",
+        "https://www.shafaq.com/en/Iraq/x",
+        "http://[::1]:8080/x",
+        "http://m\u00fcnchen.de/x",
+        "https://a_b.example.com/x",
+    ],
+)
+def test_ordinary_links_are_fetchable(url: str) -> None:
+    assert why_unfetchable(url) is None
