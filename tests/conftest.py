@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-# `monitor run` keeps the Prefect API it starts for later runs; no test leaves one behind.
-os.environ["MONITOR_KEEP_API_MINUTES"] = "0"
+
+@pytest.fixture(autouse=True)
+def own_prefect_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test its own PREFECT_HOME, and no Prefect API from the environment: Prefect keeps
+    state there, and a test must neither read nor leave another's."""
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
 
 
 @pytest.fixture

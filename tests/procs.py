@@ -54,8 +54,6 @@ def clean_env(**extra: str) -> dict[str, str]:
         if not k.startswith("PREFECT_") and k != "MONITOR_CONFIG"
     }
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    # No kept Prefect API outliving a test (tests/test_kept_api.py turns it on).
-    env["MONITOR_KEEP_API_MINUTES"] = "0"
     env.update(extra)
     return env
 
@@ -71,6 +69,8 @@ def prefect_server(home: Path, *, scheduler: bool = False) -> Iterator[dict[str,
         PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'prefect.db'}",
         PREFECT_SERVER_UI_ENABLED="false",
         PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="true" if scheduler else "false",
+        # The scheduler looks for due deployments every 5 s instead of every 60 s.
+        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5",
         PREFECT_CLI_COLORS="false",
         PREFECT_CLI_WRAP_LINES="false",
     )

@@ -1,4 +1,4 @@
-"""The `monitor` command as a user runs it: real processes, real Prefect flow runs, real files."""
+"""The `monitor` command as a user runs it: real processes, real files, a real HTTP server."""
 
 from __future__ import annotations
 
@@ -96,11 +96,48 @@ def test_bad_config_is_a_one_line_error_naming_the_key(project: Path) -> None:
     assert result.returncode == 2 and "sources.0.url" in result.stderr
 
 
+def processes_in(folder: Path) -> list[str]:
+    """Processes other than this one whose working directory is `folder`."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "cwd", "cmdline", "status"]):
+        if proc.info["pid"] == os.getpid() or proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if proc.info["cwd"] == str(folder):
+            found.append(" ".join(proc.info["cmdline"] or []))
+    return found
+
+
+def test_a_run_that_fetches_leaves_no_process_behind(project: Path) -> None:
+    from tests.fetch_server import LocalServer, article_html, rss, running, static
+
+    server = LocalServer()
+    server.routes["/robots.txt"] = static(b"User-agent: *\nAllow: /\n", "text/plain")
+    for i in range(4):
+        text = [f"US troops left the base near Baghdad, officials said on day {i}."] * 6
+        server.routes[f"/a{i}.html"] = static(article_html(f"Report {i}", text).encode())
+    with running(server):
+        items = [{"title": f"Report {i}", "link": server.url(f"/a{i}.html")} for i in range(4)]
+        server.routes["/feed.xml"] = static(rss(items), "application/rss+xml")
+        (project / "monitor.toml").write_text(
+            f'[[sources]]\nname = "local"\nkind = "feed"\nurl = "{server.url("/feed.xml")}"\n'
+            '[fetch]\nper_host_delay_s = 0\ntrusted_hosts = ["127.0.0.1"]\n',
+            encoding="utf-8",
+        )
+        done = monitor("run", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "9 new" in done.stdout  # the four pages and the five seeds
+    # The extraction workers and their forkserver went with the command.
+    time.sleep(5)
+    assert processes_in(project) == []
+
+
 def test_digest_and_sql_succeed_while_an_ingest_is_writing(tmp_path: Path, seeds_dir: Path) -> None:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     base = next(seeds_dir.glob("004_*.txt")).read_text(encoding="utf-8")
-    for i in range(400):  # enough work that the ingest writes for a while
+    for i in range(200):  # enough work that the ingest writes for a while
         (seeds / f"{i:04d}.txt").write_text(f"Report number {i}\n\n{base}\nUpdate {i}.")
     db = tmp_path / "m.duckdb"
     assert (
@@ -143,7 +180,7 @@ def test_digest_and_sql_succeed_while_an_ingest_is_writing(tmp_path: Path, seeds
         if ingest.poll() is None:
             ingest.kill()
     assert ingest.returncode == 0, err
-    assert "400 new" in out
+    assert "200 new" in out
     assert readers >= 1
 
 

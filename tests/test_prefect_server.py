@@ -1,15 +1,16 @@
-"""The scheduled path with the real parts: a Prefect server, a process work pool, the
-deployments from prefect.yaml, a worker, and the DuckDB rows the triggered run wrote.
+"""The scheduled path with the real parts, as the README tells a user to set it up: a Prefect
+server with its scheduler, a process work pool, `prefect deploy --all` from prefect.yaml, a
+worker, and the DuckDB rows of an ingest run the server's scheduler made (nothing triggered).
 
-Slow (a server start, a deploy, a worker): about a minute on two cores.
+prefect.yaml's ingest runs hourly; the project copy's cron is every minute, so a scheduled run
+comes within the test (the scheduler's loop is at 5 s instead of 60). Slow: up to two minutes.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,21 +27,34 @@ ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 
 
+HOURLY = 'cron: "0 * * * *"'
+EVERY_MINUTE = 'cron: "* * * * *"'
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of the project (flows, library, prefect.yaml): deploying writes nothing here."""
+    """A copy of the project (flows, library, prefect.yaml) with a monitor.toml that ingests
+    the seeds into tmp_path/data: deploying and running write nothing into the checkout."""
     dest = tmp_path / "project"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("flows", "monitor"):
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
-    shutil.copy(ROOT / "prefect.yaml", dest / "prefect.yaml")
+    deployments = (ROOT / "prefect.yaml").read_text(encoding="utf-8")
+    assert deployments.count(HOURLY) == 1, "prefect.yaml's ingest schedule moved"
+    (dest / "prefect.yaml").write_text(deployments.replace(HOURLY, EVERY_MINUTE), "utf-8")
+    (dest / "monitor.toml").write_text(
+        "sources = []\n"
+        f'[storage]\ndb = "{tmp_path / "data" / "monitor.duckdb"}"\n'
+        f'[seeds]\ndirs = ["{SEEDS}"]\n',
+        encoding="utf-8",
+    )
     return dest
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
-    """A real Prefect server with its own PREFECT_HOME; only the runs the test triggers."""
-    with prefect_server(tmp_path / "prefect-home") as env:
+    """A real Prefect server with its scheduler and its own PREFECT_HOME."""
+    with prefect_server(tmp_path / "prefect-home", scheduler=True) as env:
         yield {**env, "PREFECT_LOGGING_LEVEL": "INFO"}, env["PREFECT_API_URL"]
 
 
@@ -70,7 +84,16 @@ def wait_for_logs(api: str, flow_run_id: str, wanted: list[str]) -> list[str]:
         time.sleep(1)
 
 
-def test_worker_runs_the_deployed_ingest_and_writes_the_database(
+def first_scheduled_run(api: str, deployment_id: str) -> dict[str, object] | None:
+    runs = httpx.post(
+        f"{api}/flow_runs/filter",
+        json={"deployments": {"id": {"any_": [deployment_id]}}, "sort": "EXPECTED_START_TIME_ASC"},
+        timeout=10,
+    ).json()
+    return next((r for r in runs if r["auto_scheduled"]), None)
+
+
+def test_the_server_schedules_the_deployed_ingest_and_a_worker_runs_it(
     project: Path, server: tuple[dict[str, str], str], tmp_path: Path
 ) -> None:
     env, api = server
@@ -80,11 +103,11 @@ def test_worker_runs_the_deployed_ingest_and_writes_the_database(
     prefect_cli(["work-pool", "create", "monitor-pool", "--type", "process"], env, project)
     prefect_cli(["--no-prompt", "deploy", "--all"], env, project)
 
-    # Both deployments exist with the schedules, pool and limits of prefect.yaml.
+    # Both deployments exist with the schedules, pool and settings of prefect.yaml.
     ingest = httpx.get(f"{api}/deployments/name/ingest/ingest", timeout=10).json()
     digest = httpx.get(f"{api}/deployments/name/digest/digest", timeout=10).json()
     assert ingest["work_pool_name"] == digest["work_pool_name"] == "monitor-pool"
-    assert [s["schedule"]["cron"] for s in ingest["schedules"]] == ["0 * * * *"]
+    assert [s["schedule"]["cron"] for s in ingest["schedules"]] == ["* * * * *"]
     assert [s["schedule"]["cron"] for s in digest["schedules"]] == ["0 7 * * *"]
     # No server-side concurrency limit: nothing a killed run could leave taken (the run lock
     # keeps ingests one at a time).
@@ -93,14 +116,6 @@ def test_worker_runs_the_deployed_ingest_and_writes_the_database(
         "directory": str(project)
     }
     assert ingest["job_variables"]["env"]["PREFECT_LOGGING_EXTRA_LOGGERS"] == "monitor"
-
-    params = {"db": str(db), "seeds": [str(SEEDS)], "fetch": False}
-    out = prefect_cli(
-        ["deployment", "run", "ingest/ingest", "--params", json.dumps(params)], env, project
-    )
-    match = re.search(r"UUID:\s*([0-9a-f-]{36})", out)
-    assert match, out
-    flow_run_id = match.group(1)
 
     worker_log = tmp_path / "worker.log"
     with worker_log.open("wb") as log_out:
@@ -113,29 +128,30 @@ def test_worker_runs_the_deployed_ingest_and_writes_the_database(
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 240
         while True:
-            run = httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=10).json()
-            state = run["state"]["type"]
+            run = first_scheduled_run(api, ingest["id"])
+            state = run["state_type"] if run else None
             if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
                 break
             if worker.poll() is not None:
                 pytest.fail(f"worker exited {worker.returncode}:\n{tail(worker_log)}")
             if time.monotonic() > deadline:
-                pytest.fail(f"flow run still {state} after 180 s:\n{tail(worker_log)}")
+                pytest.fail(
+                    f"no scheduled run completed after 240 s ({state}):\n{tail(worker_log)}"
+                )
             time.sleep(1)
-        assert state == "COMPLETED", f"{run['state']}\n{tail(worker_log)}"
-        elapsed = time.monotonic() - started
-        print(f"deploy + trigger + worker run: {elapsed:.1f} s")
+        assert run is not None and state == "COMPLETED", f"{run}\n{tail(worker_log)}"
+        print(f"deploy + scheduled run by the worker: {time.monotonic() - started:.1f} s")
         # The flow run's logs, the library's (extra logger "monitor") among them, reach the
         # server as the flow-run process flushes them: wait for them before stopping the worker.
-        messages = wait_for_logs(api, flow_run_id, ["5 new", "applied migration"])
+        messages = wait_for_logs(api, str(run["id"]), ["5 new", "applied migration"])
     finally:
         stop(worker)
     assert any("5 new" in m for m in messages), messages  # the flow's summary
     assert any("applied migration" in m for m in messages), messages  # from monitor.store
 
-    # The run wrote the database named in its parameters.
+    # The run wrote the database its monitor.toml names.
     con = duckdb.connect(str(db), read_only=True)
     try:
         articles = con.execute("SELECT count(*), count(DISTINCT url) FROM articles").fetchone()
@@ -144,5 +160,26 @@ def test_worker_runs_the_deployed_ingest_and_writes_the_database(
     finally:
         con.close()
     assert articles == (5, 5)
-    assert runs == [("completed", 5)]
+    assert runs[0] == ("completed", 5)
     assert classified == (5,)
+
+
+def test_monitor_run_with_a_prefect_api_set_is_recorded_there_as_a_flow_run(
+    server: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    env, api = server
+    (tmp_path / "seeds").symlink_to(SEEDS)
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "run", "--no-fetch"],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "5 new, 0 duplicates, 0 failed" in done.stdout
+    runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
+    assert [(r["state_type"], r["parameters"]["fetch"]) for r in runs] == [("COMPLETED", False)]
+    flow = httpx.get(f"{api}/flows/{runs[0]['flow_id']}", timeout=10).json()
+    assert flow["name"] == "ingest"

@@ -5,19 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 import monitor.runners
-from flows.ingest import ingest_flow
+from monitor.pipeline import run_ingest
 from monitor.runners import extraction_executor
-from monitor.settings import RunnerSettings
+from monitor.settings import RunnerSettings, load_settings
 from tests.fetch_server import LocalServer, article_html, rss, running, static
-
-
-@pytest.fixture(scope="module", autouse=True)
-def harness():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def test_process_runner_leaves_extraction_to_the_library_pool() -> None:
@@ -69,7 +62,8 @@ def test_ingest_extracts_fetched_pages_on_a_local_dask_cluster(
             '[runner]\ntask_runner = "dask"\nworkers = 2\n',
             encoding="utf-8",
         )
-        summary = ingest_flow(config=str(config), fetch=True)
+        # `[runner] task_runner = "dask"` is the run's own choice: no executor is passed in.
+        summary = run_ingest(load_settings(config))
     assert summary.status == "completed", summary
     assert summary.articles_new == len(places), summary
     assert sum(submitted) == len(places)  # every page was extracted on the Dask cluster

@@ -1,5 +1,7 @@
-"""`monitor serve`: both schedules in one process on Prefect's temporary local API; it stops
-promptly on SIGTERM or Ctrl-C, mid-run included, and leaves the database usable."""
+"""`monitor serve`: both schedules in one process, scheduled by a real local Prefect server that
+serve runs as its child; the schedules fire by themselves (no trigger from the test), a
+restarted serve carries on with them, and serve stops promptly on SIGTERM or Ctrl-C, mid-run
+included, leaving nothing running and the database usable."""
 
 from __future__ import annotations
 
@@ -23,15 +25,18 @@ STOP_WITHIN_S = 10.0
 NEVER_DUE = "0 0 1 1 *"
 
 
-def write_config(tmp_path: Path, seeds: Path) -> Path:
+EVERY_MINUTE = "* * * * *"
+
+
+def write_config(tmp_path: Path, seeds: Path, cron: str = NEVER_DUE, port: int = 0) -> Path:
     config = tmp_path / "monitor.toml"
     config.write_text(
         "sources = []\n"
         f'[storage]\ndb = "{tmp_path / "monitor.duckdb"}"\n'
         f'[seeds]\ndirs = ["{seeds}"]\n'
         f'[digest]\nout_dir = "{tmp_path / "digests"}"\n'
-        # Crons that do not come due during a test (only --run-now runs).
-        f'[schedule]\ningest_cron = "{NEVER_DUE}"\ndigest_cron = "{NEVER_DUE}"\n',
+        # NEVER_DUE: crons that do not come due during a test (only --run-now runs).
+        f'[schedule]\ningest_cron = "{cron}"\ndigest_cron = "{cron}"\nserver_port = {port}\n',
         encoding="utf-8",
     )
     return config
@@ -44,8 +49,14 @@ def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def environment(prefect_home: Path) -> dict[str, str]:
-    # No PREFECT_API_URL: serve starts Prefect's temporary local API, as for a user without one.
-    return clean_env(PREFECT_HOME=str(prefect_home), PREFECT_RUNNER_POLL_FREQUENCY="2")
+    # No PREFECT_API_URL: serve starts its own local Prefect server, as for a user without one.
+    # Its scheduler looks for due deployments every 5 s (60 s by default) and the runner polls
+    # for scheduled runs every 2 s, so an every-minute cron fires within the minute.
+    return clean_env(
+        PREFECT_HOME=str(prefect_home),
+        PREFECT_RUNNER_POLL_FREQUENCY="2",
+        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5",
+    )
 
 
 def start_serve(
@@ -96,6 +107,89 @@ def wait_for(condition, timeout: float, proc: subprocess.Popen[bytes], tmp_path:
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met after {timeout:.0f} s:\n{log_tail(tmp_path)}")
         time.sleep(0.2)
+
+
+def descendants(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def alive(pids: list[int]) -> list[int]:
+    import psutil
+
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def scheduled_runs(api: str) -> list[dict[str, object]]:
+    """The flow runs the server holds, with their deployment's name and state."""
+    import httpx
+
+    found = httpx.post(f"{api}/flow_runs/filter", json={"limit": 200}, timeout=10).json()
+    return [r for r in found if isinstance(r, dict)]
+
+
+def test_the_schedules_fire_by_themselves_and_a_restarted_serve_carries_on(
+    tmp_path: Path, prefect_home: Path
+) -> None:
+    from tests.procs import free_port
+
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    config = write_config(
+        tmp_path, make_seed_dir(tmp_path / "seeds", 0), cron=EVERY_MINUTE, port=port
+    )
+    db = tmp_path / "monitor.duckdb"
+    digests = tmp_path / "digests"
+
+    def completed_runs() -> int:
+        if not db.exists() or run_lock_held(db):
+            return 0
+        try:
+            return sum(1 for status, _ in runs(db) if status == "completed")
+        except duckdb.Error:  # still being written
+            return 0
+
+    proc = start_serve(tmp_path, prefect_home, config)  # no --run-now: only the schedule runs
+    try:
+        t0 = time.monotonic()
+        wait_for(
+            lambda: completed_runs() >= 1 and any(digests.glob("digest-*")), 150, proc, tmp_path
+        )
+        print(f"first scheduled ingest and digest after {time.monotonic() - t0:.1f} s")
+        # The server's scheduler made these runs: none was created by hand.
+        made = [r for r in scheduled_runs(api) if r["state_type"] == "COMPLETED"]
+        assert made and all(r["auto_scheduled"] for r in made), made
+        children = descendants(proc.pid)
+        assert children, "serve runs its Prefect server as a child"
+        took = stop_and_time(proc, signal.SIGTERM)
+        print(f"stopped {took:.1f} s after SIGTERM")
+        assert proc.returncode == 0 and took < STOP_WITHIN_S, log_tail(tmp_path)
+        assert alive(children) == [], "processes outlived serve"
+    finally:
+        cleanup(proc)
+    assert f"UI: http://127.0.0.1:{port}" in (tmp_path / "serve.log").read_text(errors="replace")
+    before = completed_runs()
+
+    (tmp_path / "serve.log").rename(tmp_path / "first-serve.log")
+    again = start_serve(tmp_path, prefect_home, config)
+    try:
+        wait_for(lambda: completed_runs() > before, 150, again, tmp_path)
+        took = stop_and_time(again, signal.SIGTERM)
+        assert again.returncode == 0 and took < STOP_WITHIN_S, log_tail(tmp_path)
+    finally:
+        cleanup(again)
+    assert all(status == "completed" for status, _ in runs(db))
 
 
 def test_serve_runs_ingest_now_and_stops_on_ctrl_c(tmp_path: Path, prefect_home: Path) -> None:
