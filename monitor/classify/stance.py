@@ -26,14 +26,16 @@ from monitor.classify.taxonomy import StanceCues, Taxonomy
 from monitor.models import Stance
 
 # Quotations the quote finder leaves out (it wants four words): 'single-quoted' headline quotes
-# and scare quotes around a word or two ("occupiers"): someone else's words either way.
+# and scare quotes around a word or two ("occupiers"), and «guillemets» (Arabic, French):
+# someone else's words either way.
 _OTHER_QUOTES = re.compile(
     r"(?<!\w)[‘'][^‘’'\n]{6,200}[’'](?!\w)|“[^“”\n]{1,300}”|(?<![\w\"])\"[^\"\n]{1,300}\"(?![\w\"])"
+    r"|«[^«»\n]{1,300}»"
 )
 _SPEAKER_HEADLINE = re.compile(r"^[^:\n]{2,60}:\s")  # "Sadr: US forces must leave Iraq"
 # A paragraph that opens a quotation and never closes it: the English way of quoting over several
 # paragraphs (each opens with a quote mark, only the last one closes).
-_OPEN_QUOTE_PARAGRAPH = re.compile(r"(?m)^[ \t]*(?:“[^”\n]*|\"[^\"\n]*)$")
+_OPEN_QUOTE_PARAGRAPH = re.compile(r"(?m)^[ \t]*(?:“[^”\n]*|\"[^\"\n]*|«[^»\n]*)$")
 
 
 class OwnSentence(NamedTuple):
