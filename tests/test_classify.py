@@ -566,7 +566,7 @@ def test_an_opinion_piece_takes_no_side_from_a_cue_that_is_not_about_the_troops(
     result = classify(
         "o",
         "Opinion",
-        _BACKGROUND + "I think we have to stay calm and keep reading the news.",
+        _BACKGROUND + "\nI think we have to stay calm and keep reading the news.",
         labelled_relevant=True,
     )
     evidence = _stance(result)

@@ -40,7 +40,7 @@ _OPEN_QUOTE_PARAGRAPH = re.compile(r"(?m)^[ \t]*(?:“[^”\n]*|\"[^\"\n]*|«[^�
 
 class OwnSentence(NamedTuple):
     """A sentence of the article's own voice: its number, its text with quotations blanked,
-    whether it is in the head, and whether it names the troops, the US or Iraq (`anchored`)."""
+    whether it is in the head, and whether its paragraph names the troops, the US or Iraq."""
 
     number: int
     text: str
@@ -73,7 +73,7 @@ class StanceResult:
     voice_finds: tuple[tuple[str, int], ...] = ()
 
     def anchored(self, side: str) -> float:
-        """The weight of one side's cues in the head or in sentences that name the troops, the
+        """The weight of one side's cues in the head or in paragraphs that name the troops, the
         US or Iraq (an op-ed's "we have to stay vigilant" argues nothing about the troops)."""
         return sum(c.weight for c in self.cues if c.side == side and (c.head or c.anchored))
 
@@ -110,6 +110,9 @@ def own_voice(
         or not rules.own_speaker.search(full, max(0, h.start - 60), h.start)
     }
     anchored = _anchored(tax, found, index)
+    # A cue is tied to the troops by its paragraph: "It is time to go." follows the sentences
+    # that say who should go.
+    anchored_paras = {sentences[i].para for i in anchored}
     cut = min((p for m in rules.end_markers if (p := full.find(m)) >= 0), default=-1)
     pieces: list[str] = []
     pos = 0
@@ -130,7 +133,7 @@ def own_voice(
             continue
         if rules.clutter is not None and rules.clutter.match(text):
             continue
-        out.append(OwnSentence(i, text, s.title or s.start < head_chars, i in anchored))
+        out.append(OwnSentence(i, text, s.title or s.start < head_chars, s.para in anchored_paras))
     return out
 
 

@@ -327,7 +327,10 @@ def _compile_voice(name: str, spec: _VoiceSpec, parts: dict[str, str]) -> VoiceR
     where = f"stance.voice.{name}"
     body = "|".join(_term_pattern(t, parts, where) for t in spec.terms)
     # A label line may carry a date or time after it ("Opinions 06:02 PM - 2024-04-16").
-    pattern = rf"\s*(?:{body})(?:[\s.:|,/\-–—]|\d|[AaPp]\.?[Mm]\b\.?)*" if spec.line else body
+    if spec.line:
+        pattern = rf"\s*(?:{body})(?:[\s.:|,/\-–—]|\d|[AaPp]\.?[Mm]\b\.?)*"
+    else:  # a guard on the first character, as for the cues (fast_prefix)
+        pattern = fast_prefix(body) + f"(?:{body})"
     try:
         compiled = re.compile(pattern, 0 if spec.case else re.I)
     except re.error as exc:  # each term compiles alone; together they still may not
