@@ -615,6 +615,33 @@ def test_an_analysis_that_quotes_both_sides_stays_neutral() -> None:
     assert _stance(result)["for"] == 0 and _stance(result)["against"] == 0
 
 
+@pytest.mark.parametrize(
+    ("argument", "side"),
+    [
+        ("Washington should heed Baghdad's call and withdraw its troops.", "for_withdrawal"),
+        ("The US presence in Iraq violates Iraqi sovereignty.", "for_withdrawal"),
+        ("America has no vital interest in Iraq that 2,500 soldiers protect.", "for_withdrawal"),
+        ("Keeping US troops in Iraq only invites more militia attacks.", "for_withdrawal"),
+        ("The United States has no choice but to leave Iraq.", "for_withdrawal"),
+        ("Iraq does not need American troops anymore.", "for_withdrawal"),
+        ("Without US forces, the Islamic State would regroup in Anbar.", "against_withdrawal"),
+        ("A US pullout from Iraq would open the door to Iran.", "against_withdrawal"),
+        ("The US troops in Iraq are still needed to train Iraqi units.", "against_withdrawal"),
+        ("Washington cannot afford to walk away from Iraq.", "against_withdrawal"),
+        ("Now is not the time to pull US troops out of Iraq.", "against_withdrawal"),
+    ],
+)
+def test_an_opinion_piece_argues_its_side_in_many_wordings(argument: str, side: str) -> None:
+    result = classify(
+        "o",
+        "Opinion",
+        _BACKGROUND + "\nI have followed this for years. " + argument,
+        labelled_relevant=True,
+    )
+    assert _stance(result)["opinion"] is True
+    assert result.stance == side, _stance(result)
+
+
 def test_an_op_ed_against_the_presence_and_one_for_it_are_never_swapped() -> None:
     for_it = _run(
         _BACKGROUND + "Staying only invites more rocket attacks on American soldiers. The US "
