@@ -1,16 +1,23 @@
 """Stance: what the article argues in its own voice about the troop presence.
 
-The own voice is the text without quotations (double quotes, scare quotes around a word, and
-'single-quoted' headline quotes), without sentences that report someone's words (the taxonomy's
-`stance.reporting` verbs), without a "Speaker: ..." headline, page-clutter lines ("Read next: ...")
-and everything after an end marker ("ALSO READ"). In it the taxonomy's cues are found in one
-pass (`StanceCues`): op-ed English such as a policy modal attached to a leave / stay verb, a
-warning that a withdrawal would hand gains to someone. A negation just before a cue turns it to
-the other side ("now is not the time to withdraw"). The headline and the opening count double.
+The own voice is the text without quotations (double quotes, scare quotes around a word,
+'single-quoted' headline quotes, «guillemets», a paragraph that opens a quotation and never closes
+it), without sentences that report someone's words (the taxonomy's `stance.reporting` verbs, unless
+the writer speaks: `own_speakers`, "I believe"), without a "Speaker: ..." headline (unless what
+follows the colon is the writer's own answer: `own_headlines`), page-clutter lines ("Read next:
+...") and everything after an end marker ("ALSO READ"). In it the taxonomy's cues are found in one
+pass (`StanceCues`): argument forms such as a policy modal attached to a leave / stay verb, a
+withdrawal called good or harmful, the presence called a burden or an asset. A negation just
+before a cue turns it to the other side ("now is not the time to withdraw"). The headline and the
+opening count double.
 
-For when the for-weight clears `min_side` and is `ratio` times the against-weight; against the same
-way round; else neutral. A straight report (cues mostly in reported speech) stays neutral; an
-op-ed that argues one side in its own voice does not; a swap needs both bars cleared the wrong way.
+Whether the piece argues at all is weighed apart (`voice_evidence`, the `[stance.voice]` rules): a
+section label ("Opinion"), a contributor line, the writer in the first person, "we" as a nation,
+evaluative adverbs, policy modals, questions, an arguing headline. A report needs `min_side` of
+cue weight on a side; an opinion piece (voice at `opinion_voice`) needs only `opinion_min_side`
+from cues in the head or in paragraphs that name the troops, the US or Iraq (`stance.anchors`).
+Either way the side must weigh `ratio` times the other; else neutral. A report that quotes both
+sides has no own-voice cue; a swap needs a bar cleared the wrong way and the ratio as well.
 """
 
 from __future__ import annotations
