@@ -529,6 +529,162 @@ def test_reporting_a_vote_and_a_demand_is_neutral() -> None:
     assert "parliament_vote" in result.topics
 
 
+# Background sentences that argue nothing: they push the one cue of the stance tests below out of
+# the head (the title and the first 300 characters), where a cue would count double.
+_BACKGROUND = (
+    "About 2,500 US troops are stationed in Iraq under an agreement with Baghdad. They advise "
+    "Iraqi forces at bases in Anbar and Erbil. The coalition was formed in 2014 to fight the "
+    "Islamic State group, which once held a third of the country. Rocket attacks on the bases "
+    "rose after January 2020, and the two governments have held several rounds of talks. "
+)
+
+
+def _stance(result: Classification) -> dict[str, object]:
+    evidence = result.evidence["stance"]
+    assert isinstance(evidence, dict)
+    return evidence
+
+
+def test_an_opinion_piece_takes_its_side_on_one_cue_where_a_report_does_not() -> None:
+    cue = "By keeping a small force at the bases, the United States can check Iran's militias."
+    report = classify("r", "US troops in Iraq", _BACKGROUND + cue, labelled_relevant=True)
+    assert report.stance == "neutral"
+    assert _stance(report)["against"] == 1.0 and _stance(report)["opinion"] is False
+    op_ed = classify(
+        "o",
+        "Opinion",
+        _BACKGROUND + "I served two tours there, and our allies still ask me one question. " + cue,
+        labelled_relevant=True,
+    )
+    evidence = _stance(op_ed)
+    assert evidence["opinion"] is True and evidence["against"] == 1.0
+    assert evidence["voice_finds"] == {"label": 1, "writer": 2, "we": 1}
+    assert op_ed.stance == "against_withdrawal"
+
+
+def test_an_opinion_piece_takes_no_side_from_a_cue_that_is_not_about_the_troops() -> None:
+    result = classify(
+        "o",
+        "Opinion",
+        _BACKGROUND + "\nI think we have to stay calm and keep reading the news.",
+        labelled_relevant=True,
+    )
+    evidence = _stance(result)
+    assert evidence["opinion"] is True
+    cues = evidence["cues"]
+    assert isinstance(cues, list) and [c["anchored"] for c in cues] == [False]
+    assert result.stance == "neutral"
+
+
+def test_an_answer_after_a_headline_colon_is_the_writers_own_a_speakers_words_are_not() -> None:
+    own = _run(_BACKGROUND, "Iraq wants US troops out: why that is a good thing")
+    assert own.stance == "for_withdrawal"
+    speaker = _run(_BACKGROUND, "Militia leader: leaving Iraq is the right decision for the US")
+    assert speaker.stance == "neutral"
+
+
+def test_the_writer_who_says_i_believe_keeps_the_sentence_a_reported_belief_does_not() -> None:
+    mine = _run(_BACKGROUND + "I believe Washington should keep its troops in Iraq.")
+    assert _stance(mine)["against"] == 1.0
+    theirs = _run(_BACKGROUND + "The minister believes Washington should keep its troops in Iraq.")
+    assert _stance(theirs)["against"] == 0
+
+
+def test_a_quotation_over_several_paragraphs_is_not_the_writers_voice() -> None:
+    result = _run(
+        "A senior Iraqi lawmaker spoke to reporters in Baghdad on Monday about US troops.\n"
+        "\u201cThe Americans have overstayed their welcome. Washington should bring its troops "
+        "home this year.\n"
+        "\u201cIraq does not need foreign soldiers on its soil,\u201d he added.\n"
+        "The Pentagon keeps about 2,500 troops in Iraq.",
+        "Iraqi lawmaker speaks on US troops",
+    )
+    assert result.relevant
+    assert result.stance == "neutral" and _stance(result)["for"] == 0
+
+
+def test_an_analysis_that_quotes_both_sides_stays_neutral() -> None:
+    result = _run(
+        _BACKGROUND + 'Critics call the deployment "an occupation that must end." Supporters '
+        'reply that "a hasty withdrawal would hand Iraq to Iran." Who is right? The answer '
+        "depends on what Baghdad wants, and Baghdad has said different things at different times.",
+        "What comes next for US troops in Iraq?",
+    )
+    assert result.relevant
+    assert result.stance == "neutral"
+    assert _stance(result)["for"] == 0 and _stance(result)["against"] == 0
+
+
+@pytest.mark.parametrize(
+    ("argument", "side"),
+    [
+        ("Washington should heed Baghdad's call and withdraw its troops.", "for_withdrawal"),
+        ("The US presence in Iraq violates Iraqi sovereignty.", "for_withdrawal"),
+        ("America has no vital interest in Iraq that 2,500 soldiers protect.", "for_withdrawal"),
+        ("Keeping US troops in Iraq only invites more militia attacks.", "for_withdrawal"),
+        ("The United States has no choice but to leave Iraq.", "for_withdrawal"),
+        ("Iraq does not need American troops anymore.", "for_withdrawal"),
+        ("Without US forces, the Islamic State would regroup in Anbar.", "against_withdrawal"),
+        ("A US pullout from Iraq would open the door to Iran.", "against_withdrawal"),
+        ("The US troops in Iraq are still needed to train Iraqi units.", "against_withdrawal"),
+        ("Washington cannot afford to walk away from Iraq.", "against_withdrawal"),
+        ("Now is not the time to pull US troops out of Iraq.", "against_withdrawal"),
+    ],
+)
+def test_an_opinion_piece_argues_its_side_in_many_wordings(argument: str, side: str) -> None:
+    result = classify(
+        "o",
+        "Opinion",
+        _BACKGROUND + "\nI have followed this for years. " + argument,
+        labelled_relevant=True,
+    )
+    assert _stance(result)["opinion"] is True
+    assert result.stance == side, _stance(result)
+
+
+def test_an_op_ed_against_the_presence_and_one_for_it_are_never_swapped() -> None:
+    for_it = _run(
+        _BACKGROUND + "Staying only invites more rocket attacks on American soldiers. The US "
+        "presence in Iraq has become a liability, and there is no good reason to keep it.",
+        "The case against staying in Iraq",
+    )
+    against_it = _run(
+        _BACKGROUND + "Unfortunately, the withdrawal of 2011 let the Islamic State rise, and "
+        "we must not repeat the mistake of 2011. The US presence in Iraq is a bulwark against "
+        "Iran.",
+        "The case for staying engaged in Iraq",
+    )
+    assert (for_it.stance, against_it.stance) == ("for_withdrawal", "against_withdrawal")
+
+
+def test_voice_rules_are_taxonomy_data_another_language_can_add_to(tmp_path: Path) -> None:
+    text = _BACKGROUND + "Ich denke, we have the answer. Washington should bring its troops home."
+    assert _stance(_run(text, "Kommentar"))["opinion"] is False
+    path = tmp_path / "taxonomy.toml"
+    edited = _packaged_text().replace(
+        "[stance.voice.label]",
+        '[stance.voice.kommentar]\nterms = ["Kommentar"]\nline = true\nweight = 2.0\n\n'
+        "[stance.voice.label]",
+        1,
+    )
+    path.write_text(edited, encoding="utf-8")
+    custom = classify("x", "Kommentar", text, taxonomy=load_taxonomy(path))
+    evidence = _stance(custom)
+    assert evidence["opinion"] is True
+    assert evidence["voice_finds"] == {"kommentar": 1, "policy": 1}
+
+
+def test_a_bad_stance_anchor_or_voice_rule_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"stance\.anchors.*'no_such_list'"):
+        parse_taxonomy(
+            _packaged_text().replace('anchors = ["us_forces"', 'anchors = ["no_such_list"', 1)
+        )
+    with pytest.raises(ConfigError, match=r"stance\.voice\.label\.often"):
+        parse_taxonomy(
+            _packaged_text().replace("[stance.voice.label]", "[stance.voice.label]\noften = 2", 1)
+        )
+
+
 # --- actors --------------------------------------------------------------------------------------
 
 

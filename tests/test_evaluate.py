@@ -121,6 +121,8 @@ def test_the_web_path_reports_every_miss_and_each_run(tmp_path: Path, offline: S
     assert "with the folder's dates" in text and "with no dates anywhere" in text
     assert "with every item dated the day of the run" in text
     assert set(report.figures()) >= {
+        "stance_sided_right",
+        "stance_sided_total",
         "relevance_f1",
         "relevance_cv_f1",
         "clustering_f1",
@@ -154,7 +156,11 @@ def test_stance_report_counts_confusion_swaps_and_macro_f1() -> None:
     assert report.confusion[("against_withdrawal", "for_withdrawal")] == 1
     # F1 per stance: for 0.5 (p 1/2, r 1/2), against 0 (p -, r 0), neutral 0.8 (p 2/3, r 1).
     assert report.macro_f1 == pytest.approx((0.5 + 0.0 + 0.8) / 3)
-    assert "miss 3: labelled against_withdrawal, predicted for_withdrawal" in report.render()
+    # Three sided pieces (1, 2, 3): only 1 was given its side (2 fell to neutral, 3 was swapped).
+    assert (report.sided_right, report.sided_total) == (1, 3)
+    text = report.render()
+    assert "miss 3: labelled against_withdrawal, predicted for_withdrawal" in text
+    assert "sided pieces given their side: 1 of 3" in text
 
 
 @pytest.mark.parametrize(
@@ -239,6 +245,18 @@ def test_development_stance_meets_the_gate(development: EvalReport) -> None:
     assert report.accuracy >= gates["stance_accuracy"], report.render()
     assert report.macro_f1 >= gates["stance_macro_f1"], report.render()
     assert report.swaps == 0, report.render()
+    # Opinion pieces that argue a side get it (the floor: 14 of the folder's 18).
+    assert report.sided_total == len(
+        [
+            i
+            for i in read_eval_dir(SHARED_EVAL)
+            if i.stance in ("for_withdrawal", "against_withdrawal")
+        ]
+    )
+    assert report.sided_right >= gates["stance_sided_right"], report.render()
+    figures = development.figures()
+    assert figures["stance_sided_right"] == report.sided_right
+    assert figures["stance_sided_total"] == report.sided_total
 
 
 def test_development_storylines_meet_the_gate(development: EvalReport) -> None:

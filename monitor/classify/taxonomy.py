@@ -115,9 +115,20 @@ class _CueSpec(_Model):
     fixed: list[str] = Field(default_factory=list)
 
 
+class _VoiceSpec(_Model):
+    terms: list[str] = Field(min_length=1)
+    weight: float = Field(default=1.0, ge=0)
+    most: int = Field(default=1, ge=1)
+    line: bool = False
+    head: bool = False
+    case: bool = False
+
+
 class _StanceSpec(_Model):
     min_side: float = Field(default=2.0, ge=0)
     ratio: float = Field(default=2.0, ge=1)
+    opinion_voice: float = Field(default=2.0, gt=0)
+    opinion_min_side: float = Field(default=1.0, ge=0)
     head_weight: float = Field(default=2.0, ge=0)
     head_chars: int = Field(default=300, ge=0)
     damping: float = Field(default=1.5, gt=0)
@@ -126,7 +137,11 @@ class _StanceSpec(_Model):
     negations: list[str] = Field(default_factory=list)
     clutter: list[str] = Field(default_factory=list)
     end_markers: list[str] = Field(default_factory=list)
+    own_headlines: list[str] = Field(default_factory=list)
+    own_speakers: list[str] = Field(default_factory=list)
+    anchors: list[str] = Field(default_factory=list)
     parts: dict[str, str] = Field(default_factory=dict)
+    voice: dict[str, _VoiceSpec] = Field(default_factory=dict)
     for_withdrawal: _CueSpec
     against_withdrawal: _CueSpec
 
@@ -174,6 +189,20 @@ class TopicRule:
 
 
 @dataclass(frozen=True)
+class VoiceRule:
+    """One kind of evidence that a piece argues in its own voice (`[stance.voice.<name>]`):
+    the terms as one pattern, what each find weighs, how many finds count at most, and whether
+    a term must be a whole line ("Opinion") or in the head."""
+
+    name: str
+    pattern: re.Pattern[str]
+    weight: float
+    most: int
+    line: bool
+    head: bool
+
+
+@dataclass(frozen=True)
 class StanceCues:
     """The stance cues compiled into one alternation (one pass over the article's own voice).
 
@@ -189,6 +218,9 @@ class StanceCues:
     negation: re.Pattern[str]
     clutter: re.Pattern[str] | None
     end_markers: tuple[str, ...]
+    own_headline: re.Pattern[str] | None
+    own_speaker: re.Pattern[str] | None
+    voice: tuple[VoiceRule, ...]
 
 
 @dataclass(frozen=True)
@@ -268,6 +300,16 @@ def _compile_stance(st: _StanceSpec) -> StanceCues:
     if st.clutter:
         starts = "|".join(_term_pattern(t, {}, "stance.clutter") for t in st.clutter)
         clutter = re.compile(rf"^\s*(?:{starts}).*$", re.I | re.M)
+    own_headline = None
+    if st.own_headlines:
+        openers = "|".join(
+            _term_pattern(t, st.parts, "stance.own_headlines") for t in st.own_headlines
+        )
+        own_headline = re.compile(rf"\s*(?:{openers})", re.I)
+    own_speaker = None
+    if st.own_speakers:
+        who = "|".join(_term_pattern(t, st.parts, "stance.own_speakers") for t in st.own_speakers)
+        own_speaker = re.compile(rf"(?:{who})[ \t,]*$", re.I)
     return StanceCues(
         cues=cues,
         each=each,
@@ -275,7 +317,25 @@ def _compile_stance(st: _StanceSpec) -> StanceCues:
         negation=negation,
         clutter=clutter,
         end_markers=tuple(st.end_markers),
+        own_headline=own_headline,
+        own_speaker=own_speaker,
+        voice=tuple(_compile_voice(name, v, st.parts) for name, v in st.voice.items()),
     )
+
+
+def _compile_voice(name: str, spec: _VoiceSpec, parts: dict[str, str]) -> VoiceRule:
+    where = f"stance.voice.{name}"
+    body = "|".join(_term_pattern(t, parts, where) for t in spec.terms)
+    # A label line may carry a date or time after it ("Opinions 06:02 PM - 2024-04-16").
+    if spec.line:
+        pattern = rf"\s*(?:{body})(?:[\s.:|,/\-–—]|\d|[AaPp]\.?[Mm]\b\.?)*"
+    else:  # a guard on the first character, as for the cues (fast_prefix)
+        pattern = fast_prefix(body) + f"(?:{body})"
+    try:
+        compiled = re.compile(pattern, 0 if spec.case else re.I)
+    except re.error as exc:  # each term compiles alone; together they still may not
+        raise ConfigError(f"taxonomy {where}: bad pattern: {exc}") from exc
+    return VoiceRule(name, compiled, spec.weight, spec.most, spec.line, spec.head)
 
 
 def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy:
@@ -312,6 +372,9 @@ def _compile_taxonomy(spec: _TaxonomySpec, source: str, digest: str) -> Taxonomy
             TopicRule(name, tuple(required), topic.min_sentences, excluded, topic.weight, continues)
         )
     st = spec.stance
+    for name in st.anchors:
+        if name not in lexicon_names:
+            raise ConfigError(f"taxonomy stance.anchors: no lexicon list {name!r}")
     for term in st.reporting:
         matcher.add("reporting", term, where="stance.reporting")
     actors: list[Actor] = []

@@ -124,6 +124,8 @@ class EvalReport:
             "stance_accuracy": round(self.stance.accuracy, 4),
             "stance_macro_f1": round(self.stance.macro_f1, 4),
             "stance_swaps": self.stance.swaps,
+            "stance_sided_right": self.stance.sided_right,
+            "stance_sided_total": self.stance.sided_total,
             "clustering_f1": round(self.dated.stories.f1, 4),
             "clustering_f1_undated": round(self.undated.stories.f1, 4),
             "clustering_f1_coarse": round(self.coarse.stories.f1, 4),

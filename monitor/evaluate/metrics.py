@@ -232,10 +232,13 @@ def topic_report(outcomes: Sequence[Outcome]) -> TopicReport:
 
 # -- stance -----------------------------------------------------------------------------------
 
+_SIDES = ("for_withdrawal", "against_withdrawal")
+
 
 @dataclass(frozen=True)
 class StanceReport:
-    """Stance against the folder's `stance` column: accuracy, macro-F1, confusion, swaps."""
+    """Stance against the folder's `stance` column: accuracy, macro-F1, confusion, swaps, and
+    how many sided pieces (labelled for or against withdrawal) were given their side."""
 
     confusion: dict[tuple[str, str], int]  # (labelled, predicted) -> count
     misses: tuple[tuple[str, str, str, str], ...]  # id, labelled, predicted, why
@@ -273,6 +276,16 @@ class StanceReport:
             self.confusion.get(("against_withdrawal", "for_withdrawal"), 0)
         )
 
+    @property
+    def sided_total(self) -> int:
+        """Articles labelled for or against withdrawal (the ones that argue a side)."""
+        return sum(n for (gold, _), n in self.confusion.items() if gold in _SIDES)
+
+    @property
+    def sided_right(self) -> int:
+        """Sided articles given their own side (neutral or the other side is a miss)."""
+        return sum(self.confusion.get((s, s), 0) for s in _SIDES)
+
     def render(self) -> str:
         """The figures, the confusion matrix, then every miss."""
         short = {"for_withdrawal": "for", "against_withdrawal": "against", "neutral": "neutral"}
@@ -280,6 +293,7 @@ class StanceReport:
             f"stance on {self.total} stance-labelled articles",
             f"  accuracy {self.accuracy:.3f}  macro-F1 {self.macro_f1:.3f}  "
             f"for/against swaps {self.swaps}",
+            f"  sided pieces given their side: {self.sided_right} of {self.sided_total}",
             "  labelled \\ predicted " + "".join(f"{short[s]:>9}" for s in STANCES),
         ]
         for gold in STANCES:
