@@ -5,12 +5,13 @@ distinct URL and distinct bytes: an injected comment), behind an RSS feed, with 
 delay at 0. Then, in this order:
 
 1. **The command line**, as a user runs it: `monitor run --config monitor.toml` in a fresh
-   folder with a fresh PREFECT_HOME (the first run starts the kept Prefect API). Reported: the
-   run's own time (its `runs` row) and pages/s, the whole process's wall time, CPU seconds and
-   peak RSS (largest process of its tree).
-2. **A nothing-new run** right after (every page already stored), with the kept API, and once
-   more with `MONITOR_KEEP_API_MINUTES=0` (a temporary API per run, as before the kept one).
-3. **In-process**: the steps of `run_ingest` called directly (each timed) on a fresh database.
+   folder with a fresh PREFECT_HOME (the run is in-process: no Prefect server). Reported: the
+   run's own time (its `runs` row) and pages/s, the whole process's wall time (and how much of
+   it lies beyond the run), CPU seconds and peak RSS (largest process of its tree).
+2. **A nothing-new run** right after (every page already stored), and the same pages into a
+   fresh database.
+3. **In-process**: `pipeline.run_ingest` called directly on a fresh database, each stage timed
+   through its progress events.
 4. **The bare loop**: `trafilatura.bare_extraction(html, with_metadata=True)` over the same
    HTML in this one process.
 
@@ -24,12 +25,11 @@ import json
 import logging
 import multiprocessing
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,9 +41,7 @@ import duckdb  # noqa: E402
 import trafilatura  # noqa: E402
 
 from monitor import pipeline  # noqa: E402
-from monitor.collect import collect  # noqa: E402
-from monitor.health import save_fetch_state  # noqa: E402
-from monitor.models import RunSummary  # noqa: E402
+from monitor.progress import Progress  # noqa: E402
 from monitor.settings import Settings, load_settings  # noqa: E402
 from tests.fetch_server import ROBOTS, LocalServer, aeb_pages, rss, static  # noqa: E402
 
@@ -178,29 +176,12 @@ class TreeCpu:
         for pid, (cpu, cmd) in self.last.items():
             if pid == self.root:
                 role = "main process"
-            elif "uvicorn" in cmd or "kept_api" in cmd:
-                role = "Prefect API server"
+            elif "prefect" in cmd:
+                role = "Prefect"
             else:
                 role = "extraction workers"  # the forkserver and its children
             roles[role] = roles.get(role, 0.0) + cpu
         return roles
-
-
-def kept_api_pids(prefect_home: Path) -> list[int]:
-    """The kept API's supervisor and its uvicorn, when one is up for this PREFECT_HOME."""
-    try:
-        pid = int(json.loads((prefect_home / "monitor-api.json").read_text())["pid"])
-    except (OSError, ValueError, KeyError):
-        return []
-    found = [pid]
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (st := _stat(int(entry))) is not None and st[0] == pid:
-            found.append(int(entry))
-    return found
-
-
-def _cpu_of(pids: list[int]) -> float:
-    return sum(st[1] for pid in pids if (st := _stat(pid)) is not None)
 
 
 class CliRun:
@@ -210,8 +191,6 @@ class CliRun:
         self, folder: Path, config: Path, env: dict[str, str], *, args: tuple[str, ...] = ()
     ) -> None:
         command = [sys.executable, "-m", "monitor.cli", "run", "--config", str(config), *args]
-        kept = kept_api_pids(Path(env["PREFECT_HOME"]))  # already up: not of this tree
-        kept_before = _cpu_of(kept)
         start = time.perf_counter()
         # Files, not pipes: a pipe nobody reads while the run goes on (-v) fills and blocks it.
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -228,11 +207,8 @@ class CliRun:
             err.seek(0)
             self.stdout = out.read().decode(errors="replace")
             self.stderr = err.read().decode(errors="replace")
-        # The main process's own CPU is its last /proc sample (at most 0.1 s old): wait4's
-        # rusage would add the temporary API server it waited for.
+        # The main process's own CPU is its last /proc sample (at most 0.1 s old).
         self.roles = tree.by_role()
-        if kept:
-            self.roles["kept Prefect API (already up)"] = _cpu_of(kept) - kept_before
         self.cpu = sum(self.roles.values())
         self.peak_rss_mb = usage.ru_maxrss / 1024  # the largest process it waited for
         self.peak_tree_rss_mb = tree.peak_rss / 2**20  # all its processes together
@@ -261,23 +237,8 @@ class CliRun:
         )
 
 
-def stop_kept_api(prefect_home: Path) -> None:
-    """End the Prefect API the first run kept (it would stop by itself after 90 minutes)."""
-    record = prefect_home / "monitor-api.json"
-    try:
-        pid = int(json.loads(record.read_text(encoding="utf-8"))["pid"])
-    except (OSError, ValueError, KeyError):
-        return
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
-        if not record.exists():
-            return
-        time.sleep(0.1)
-
-
 def command_line(base: str, n: int, workers: int | None) -> list[tuple[str, CliRun, int]]:
-    """The first run, a nothing-new run (kept API), the same pages into a fresh database with
-    the kept API already up, and a nothing-new run with a temporary API."""
+    """The first run, a nothing-new run, and the same pages into a fresh database."""
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
         folder = Path(tmp)
         config = write_config(folder, base + "/feed.xml", n, workers)
@@ -291,23 +252,30 @@ def command_line(base: str, n: int, workers: int | None) -> list[tuple[str, CliR
         other = folder / "second"
         other.mkdir()
         other_config = write_config(other, base + "/feed.xml", n, workers)
-        try:
-            runs = [("first run", CliRun(folder, config, env), n)]
-            runs.append(("nothing new, kept API", CliRun(folder, config, env), 0))
-            runs.append(
-                ("same pages, fresh database, kept API up", CliRun(other, other_config, env), n)
-            )
-            temporary = env | {"MONITOR_KEEP_API_MINUTES": "0"}
-            runs.append(
-                (
-                    "nothing new, temporary API (keep_api_minutes = 0)",
-                    CliRun(folder, config, temporary),
-                    0,
-                )
-            )
-        finally:
-            stop_kept_api(home)
+        runs = [("first run", CliRun(folder, config, env), n)]
+        runs.append(("nothing new", CliRun(folder, config, env), 0))
+        runs.append(("same pages, fresh database", CliRun(other, other_config, env), n))
     return runs
+
+
+class StageTimer(Progress):
+    """Seconds spent in each stage of one run, from its progress events."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._stage: str | None = None
+        self._since = time.perf_counter()
+
+    def stage(self, name: str) -> None:
+        """A stage begins: the previous one ends."""
+        self.done()
+        self._stage, self._since = name, time.perf_counter()
+
+    def done(self) -> None:
+        """Close the stage under way."""
+        if self._stage is not None:
+            self.seconds[self._stage] = time.perf_counter() - self._since
+            self._stage = None
 
 
 def main() -> None:
@@ -329,43 +297,18 @@ def main() -> None:
         f"served by another process; load average before: {load_before[0]:.2f}"
     )
 
-    timings: dict[str, float] = {}
-
-    def timed(name: str, fn: Callable[..., T], /, *a: Any) -> T:
-        start = time.perf_counter()
-        try:
-            return fn(*a)
-        finally:
-            timings[name] = time.perf_counter() - start
-
-    def ingest(settings: Settings) -> RunSummary:
-        """pipeline.run_ingest's steps, each timed."""
-        store = pipeline.open_store(settings)
-        summary = pipeline.start_run(store)
-        collected = timed("collect", collect, settings, store, summary.run_id)
-        inserted = timed(
-            "store_collected",
-            pipeline.store_articles,
-            store,
-            summary.run_id,
-            collected.articles,
-            collected.records,
-        )
-        pipeline.count_stored(summary, collected.records, inserted)
-        save_fetch_state(store, settings, collected.cache, collected.updates)
-        timed("process", pipeline.process_pending, store, settings)
-        pipeline.finish_run(store, summary)
-        return summary
-
     with served(paths) as base:
         cli = command_line(base, n, args.workers)
         if not args.skip_inprocess:
             with tempfile.TemporaryDirectory() as tmp:
                 settings = bench_settings(Path(tmp), base + "/feed.xml", n, args.workers)
                 start, main_cpu = time.perf_counter(), time.process_time()
-                summary = ingest(settings)
+                timer = StageTimer()
+                summary = pipeline.run_ingest(settings, progress=timer)
+                timer.done()
                 total = time.perf_counter() - start
                 main_cpu = time.process_time() - main_cpu
+                timings = timer.seconds
 
     start, cpu = time.perf_counter(), time.process_time()
     for html in paths.values():
@@ -378,14 +321,19 @@ def main() -> None:
     for what, run, pages_in in cli:
         print(run.line(what, pages_in or None))
     if not args.skip_inprocess:
-        collect_s = timings.get("collect", 0.0)
-        store_s = timings.get("store_collected", 0.0)
+        collect_s = timings.get("sources", 0.0)
         print(
             f"in-process run_ingest: {summary.articles_new} new articles, {summary.errors} "
             f"errors; main process CPU {main_cpu:.1f}s (extraction is in workers)"
         )
-        print(f"  collect (fetch + parallel extraction): {collect_s:.1f}s = {n / collect_s:.1f}/s")
-        print(f"  store: {store_s:.1f}s; process (dedup, stories): {timings['process']:.1f}s")
+        print(
+            f"  collect + store (fetch, parallel extraction): {collect_s:.1f}s = "
+            f"{n / collect_s:.1f}/s"
+        )
+        print(
+            f"  process (dedup, stories, classify what is left): {timings['processing']:.1f}s; "
+            f"publish: {timings.get('publishing', 0.0):.1f}s"
+        )
         print(
             f"  whole run_ingest (+ store, dedup, stories): {total:.1f}s = {n / total:.1f} "
             f"pages/s = {bare / total:.2f}x the bare loop"
@@ -398,7 +346,7 @@ def main() -> None:
     print(
         f"ratio: the command line's own run / bare loop = "
         f"{(n / first.pipeline) / bare_rate:.2f}x first run, "
-        f"{(n / steady.pipeline) / bare_rate:.2f}x with the kept API up (target >= 1.6x)"
+        f"{(n / steady.pipeline) / bare_rate:.2f}x the same pages again (target >= 1.6x)"
     )
     print(
         f"load average: {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after, on "

@@ -11,9 +11,9 @@ For each archive size, in a fresh folder:
 3. **Serve 1,000 new pages** from another process on 127.0.0.1 behind one feed: the 181
    realworld/aeb pages, 100 reprints of archived texts (dedup has to find them in the
    archive), and on-topic synthetic reports for the rest.
-4. **`monitor run -v`** on the archive, with the kept Prefect API (started by a warm-up run
-   before the first size, so no size pays for it): its own time, the peak RSS of its largest
-   process and of all its processes together, and the dedup + stories time the run logs.
+4. **`monitor run -v`** on the archive (in-process, no Prefect server): its own time, the peak
+   RSS of its largest process and of all its processes together, and the dedup + stories time
+   the run logs.
 5. **`monitor digest --since last`**: the 1,000 new pages' digest, over the whole archive.
 6. **Database size** per article (blocks in use): the archive's (its rows carry no raw HTML
    and no classification), and what each ingested article added (its compressed HTML,
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import duckdb  # noqa: E402
-from bench_fetch import CliRun, served, stop_kept_api, write_config  # noqa: E402
+from bench_fetch import CliRun, served, write_config  # noqa: E402
 
 from tests.fetch_server import aeb_pages  # noqa: E402
 from tests.synthetic import synthetic_text  # noqa: E402
@@ -221,20 +221,10 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; load average before: {load_before[0]:.2f}")
     results = []
     try:
-        warm = workdir / "warm-up"
-        warm.mkdir()
-        # A run with nothing to fetch starts the kept Prefect API for every size's run.
-        CliRun(
-            warm,
-            write_config(warm, "http://127.0.0.1:9/feed.xml", 1, None),
-            env,
-            args=("--no-fetch",),
-        )
         for size in sizes:
             results.append(one_size(workdir, size, args.new, env, args.chunk))
             print(f"archive of {size:,}: done ({time.strftime('%H:%M:%S')})", flush=True)
     finally:
-        stop_kept_api(home)
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
     header = f"{'':40s}" + "".join(f"{r['size']:>14,}" for r in results)
