@@ -23,9 +23,11 @@ import concurrent.futures
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from monitor import classify, dedup, publish, stories, storylines
 from monitor.collect import CollectResult, collect
@@ -72,61 +74,60 @@ def preparation(settings: Settings) -> Preparation:
     return Preparation.of(settings)
 
 
+# What a run counts as it goes: RunReport's count fields, by name.
+_COUNTS = (
+    "articles_new",
+    "duplicates",
+    "errors",
+    "not_modified",
+    "skipped",
+    "relevant",
+    "unchanged",
+)
+
+
 @dataclass
 class _Tally:
     """A run's counts while it goes on; frozen into its RunReport when it ends."""
 
     run_id: str
     started_at: datetime
-    articles_new: int = 0
-    duplicates: int = 0
-    errors: int = 0
-    not_modified: int = 0
-    skipped: int = 0
-    relevant: int = 0
-    unchanged: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
     seed_problems: list[str] = field(default_factory=list)
 
     def stored(self, records: Sequence[FetchRecord], inserted: Inserted) -> None:
         """Add what storing a batch did, and its fetch records' outcomes."""
-        self.articles_new += len(inserted.new_ids)
-        self.unchanged += inserted.already_stored
+        self.counts["articles_new"] += len(inserted.new_ids)
+        self.counts["unchanged"] += inserted.already_stored
         for record in records:
             if record.outcome == "error":
-                self.errors += 1
+                self.counts["errors"] += 1
                 self.failures.append(f"{record.url}: {record.error}")
                 if record.source == "seed":  # for a person: each seed problem once
                     seed = record.url.startswith("seed:")
                     self.seed_problems.append(
                         record.error or "" if seed else f"{record.url}: {record.error}"
                     )
-            elif record.outcome == "not_modified":
-                self.not_modified += 1
-            elif record.outcome == "skipped":
-                self.skipped += 1
+            elif record.outcome in ("not_modified", "skipped"):
+                self.counts[record.outcome] += 1
 
     def report(self, status: RunStatus, collected: CollectResult | None) -> RunReport:
         """The frozen report of the run as it stands."""
         found = collected.outcomes if collected is not None else None
-        return RunReport(
+        report = RunReport(
             run_id=self.run_id,
             started_at=self.started_at,
             finished_at=utcnow(),
             status=status,
-            articles_new=self.articles_new,
-            duplicates=self.duplicates,
-            errors=self.errors,
-            not_modified=self.not_modified,
-            skipped=self.skipped,
-            relevant=self.relevant,
-            unchanged=self.unchanged,
             failures=tuple(self.failures),
             seed_problems=tuple(self.seed_problems),
             sources_failed=found.sources_failed if found else {},
             sources_not_due=found.sources_not_due if found else {},
             pages_failed=found.pages_failed if found else {},
         )
+        counts: dict[str, Any] = {name: self.counts[name] for name in _COUNTS}
+        return replace(report, **counts)
 
 
 def start_run(store: Store) -> _Tally:
@@ -345,13 +346,13 @@ def run_ingest(
                     store, tally.run_id, collected.articles, collected.records
                 )
                 tally.stored(collected.records, inserted)
-                tally.unchanged += collected.known
+                tally.counts["unchanged"] += collected.known
                 # Validators and source health only once the articles they vouch for are stored.
                 save_fetch_state(store, settings, collected.cache, collected.updates)
             progress.stage("processing")
             result = process_pending(store, settings, progress)
-            tally.duplicates += result.duplicates
-            tally.relevant += result.relevant
+            tally.counts["duplicates"] += result.duplicates
+            tally.counts["relevant"] += result.relevant
         except MonitorError as exc:
             tally.failures.append(str(exc))
             finish_run(store, tally.report("failed", collected))

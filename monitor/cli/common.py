@@ -9,7 +9,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from datetime import datetime
 from enum import StrEnum
 from functools import wraps
@@ -48,6 +49,9 @@ class TableFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
+
+
+FormatOpt = Annotated[TableFormat, typer.Option("--format", help="Output format.")]
 
 
 def clean_errors(fn: F) -> F:
@@ -135,6 +139,12 @@ def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: TableFormat
     else:
         print_table(columns, [["" if v is None else str(jsonable(v)) for v in r] for r in rows])
         console.print(f"{len(rows)} row(s)", style="dim")
+
+
+def print_records(records: Sequence[Any], fmt: TableFormat, record_type: type[Any]) -> None:
+    """Dataclass records as CSV or JSON, every field a column (in the type's order)."""
+    columns = [f.name for f in fields(record_type)]
+    print_rows(columns, [tuple(getattr(r, c) for c in columns) for r in records], fmt)
 
 
 #: Narrower than this a column's cells would be cut to "art…": then one block per row instead.

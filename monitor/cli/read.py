@@ -12,10 +12,12 @@ import typer
 from monitor.cli.common import (
     ConfigOpt,
     DbOpt,
+    FormatOpt,
     TableFormat,
     clean_errors,
     console,
     err_console,
+    print_records,
     print_rows,
     print_table,
     settings_for,
@@ -89,9 +91,7 @@ def sql(
     query: Annotated[str, typer.Argument(help="SQL to run against the database (read-only).")],
     config: ConfigOpt = None,
     db: DbOpt = None,
-    fmt: Annotated[
-        TableFormat, typer.Option("--format", help="Output format.")
-    ] = TableFormat.table,
+    fmt: FormatOpt = TableFormat.table,
 ) -> None:
     """Run a read-only query; the views are documented in docs/schema.md."""
     setup_logging(False)
@@ -107,24 +107,18 @@ def sql(
 def sources(
     config: ConfigOpt = None,
     db: DbOpt = None,
-    fmt: Annotated[
-        TableFormat, typer.Option("--format", help="Output format.")
-    ] = TableFormat.table,
+    fmt: FormatOpt = TableFormat.table,
 ) -> None:
     """Configured sources with their health: last fetch, last error, failures, next due."""
     setup_logging(False)
-    from dataclasses import asdict
-
-    from monitor.health import source_health
+    from monitor.health import SourceHealth, source_health
     from monitor.store import Store
 
     settings = settings_for(config, db)
     store = Store.existing(settings.storage)
     health = source_health(store, settings)
     if fmt is not TableFormat.table:
-        rows = [asdict(h) for h in health]
-        columns = list(rows[0]) if rows else []
-        print_rows(columns, [tuple(r.values()) for r in rows], fmt)
+        print_records(health, fmt, SourceHealth)
         return
     table_rows = [
         [

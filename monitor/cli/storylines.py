@@ -13,11 +13,12 @@ import typer
 from monitor.cli.common import (
     ConfigOpt,
     DbOpt,
+    FormatOpt,
     TableFormat,
     clean_errors,
     console,
     err_console,
-    print_rows,
+    print_records,
     print_table,
     settings_for,
     setup_logging,
@@ -30,14 +31,10 @@ from monitor.errors import ConfigError
 def list_storylines(
     config: ConfigOpt = None,
     db: DbOpt = None,
-    fmt: Annotated[
-        TableFormat, typer.Option("--format", help="Output format.")
-    ] = TableFormat.table,
+    fmt: FormatOpt = TableFormat.table,
 ) -> None:
     """The threads of the issue across months and years, the most recently active first."""
     setup_logging(False)
-    from dataclasses import asdict
-
     from monitor.store import Store
     from monitor.store import storylines as storyline_store
 
@@ -46,9 +43,7 @@ def list_storylines(
     with store.read() as con:
         lines = storyline_store.summaries(con)
     if fmt is not TableFormat.table:
-        rows = [asdict(line) for line in lines]
-        columns = list(rows[0]) if rows else list(storyline_store.Summary.__dataclass_fields__)
-        print_rows(columns, [tuple(r.values()) for r in rows], fmt)
+        print_records(lines, fmt, storyline_store.Summary)
         return
     print_table(
         ["storyline", "title", "from", "to", "stories", "articles", "outlets"],
