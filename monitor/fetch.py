@@ -7,12 +7,12 @@ never escape as exceptions, so one bad URL cannot stop a run.
 
 Rules, in the order they apply to each URL and to every redirect hop:
 
-1. only http and https;
+1. only well-formed http and https URLs that every parser reads the same way
+   (`urls.why_unfetchable`): anything else is one failed fetch, `FetchInvalidURL`;
 2. the host must not resolve to a private, loopback, link-local, reserved or multicast address,
    unless `fetch.allow_private_networks` is true or the host is in `fetch.trusted_hosts`. This
-   is checked when the connection is made (`GuardedBackend`, httpx's network backend): the
-   addresses checked are the addresses connected to, so a name that resolves to a public
-   address for a check and to a private one for the connection (DNS rebinding) cannot pass;
+   is checked when the connection is made (`transport.GuardedBackend`, httpx's network
+   backend): the addresses checked are the addresses connected to (DNS rebinding cannot pass);
 3. article pages only: robots.txt of the origin must allow our User-Agent (RFC 9309: a 4xx
    robots.txt allows everything, an unreachable or 5xx one allows nothing);
 4. at most `per_host_concurrency` requests at once to a host, starting at least `per_host_delay_s`
@@ -30,19 +30,16 @@ import asyncio
 import contextlib
 import email.utils
 import hashlib
-import ipaddress
 import logging
 import random
-import socket
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
 import httpx
 from protego import Protego
 
@@ -58,6 +55,9 @@ from monitor.errors import (
 )
 from monitor.models import CacheEntry, FetchOutcome, FetchRecord, Link, Page
 from monitor.settings import FetchSettings
+from monitor.transport import build_client
+
+__all__ = ["FetchResult", "Fetcher", "build_client"]
 from monitor.urls import why_unfetchable
 
 log = logging.getLogger(__name__)
@@ -80,151 +80,6 @@ class FetchResult:
     page: Page | None = None
     cache: CacheEntry | None = None
     max_age_s: float | None = None
-
-
-Resolver = Callable[[str, int], Awaitable[list[str]]]
-
-
-async def resolve_host(host: str, port: int) -> list[str]:
-    """The addresses a host name resolves to (an IP literal resolves to itself), in order."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpx's network backend, resolving each host itself: it refuses a host with any
-    non-public address (unless private networks are allowed or the host is trusted) and
-    connects to exactly the addresses it checked.
-
-    Resolutions are kept for the client's lifetime (one run), failures too, so an
-    unreachable host costs one lookup.
-    """
-
-    def __init__(
-        self,
-        settings: FetchSettings,
-        *,
-        resolve: Resolver = resolve_host,
-        inner: httpcore.AsyncNetworkBackend | None = None,
-    ) -> None:
-        self.settings = settings
-        self._resolve = resolve
-        self._inner = inner or httpcore.AnyIOBackend()
-        self._resolved: dict[str, list[str] | FetchError] = {}
-        self._trusted = {h.lower() for h in settings.trusted_hosts}
-
-    async def _addresses(self, host: str, port: int) -> list[str]:
-        found = self._resolved.get(host)
-        if found is None:
-            try:
-                found = await asyncio.wait_for(
-                    self._resolve(host, port), timeout=self.settings.timeout_s
-                )
-            except (OSError, TimeoutError) as exc:
-                found = FetchConnection(f"cannot resolve {host}: {exc}")
-            if not isinstance(found, FetchError) and not found:
-                found = FetchConnection(f"cannot resolve {host}: no address")
-            if isinstance(found, list) and not (
-                self.settings.allow_private_networks or host.lower() in self._trusted
-            ):
-                private = [a for a in found if not is_public_address(a)]
-                if private:
-                    found = FetchBlocked(
-                        f"{host} resolves to non-public address {private[0]} "
-                        "(set fetch.allow_private_networks or fetch.trusted_hosts to allow)"
-                    )
-            self._resolved[host] = found
-        if isinstance(found, FetchError):
-            raise type(found)(str(found))
-        return found
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """Connect to the first of the host's checked addresses that answers."""
-        failure: Exception | None = None
-        for address in await self._addresses(host.strip("[]"), port):
-            try:
-                return await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except httpcore.ConnectError as exc:
-                failure = exc
-        refused = failure is not None and "refused" in _chain_text(failure)
-        reason = "connection refused" if refused else f"cannot connect: {failure}"
-        raise FetchConnection(f"{host}:{port}: {reason}") from failure
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """Never: the fetcher talks TCP only."""
-        raise FetchBlocked("unix sockets are not fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        """Sleep as the inner backend does."""
-        await self._inner.sleep(seconds)
-
-
-def _chain_text(exc: BaseException) -> str:
-    parts = []
-    seen: BaseException | None = exc
-    while seen is not None:
-        parts.append(str(seen).lower())
-        if isinstance(seen, ConnectionRefusedError):
-            parts.append("refused")
-        seen = seen.__cause__ or seen.__context__
-    return " ".join(parts)
-
-
-def guarded_transport(
-    settings: FetchSettings, backend: httpcore.AsyncNetworkBackend | None = None
-) -> httpx.AsyncHTTPTransport:
-    """httpx's transport with `GuardedBackend` as its network backend."""
-    transport = httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(
-            max_connections=settings.concurrency,
-            max_keepalive_connections=settings.concurrency,
-        ),
-        trust_env=False,
-    )
-    # httpx takes no network backend, but its pool (httpcore) does: give it ours.
-    pool = transport._pool
-    if not hasattr(pool, "_network_backend"):  # pragma: no cover - an httpx we do not know
-        raise RuntimeError("httpx's transport has no network backend to guard")
-    pool._network_backend = backend or GuardedBackend(settings)
-    return transport
-
-
-def build_client(
-    settings: FetchSettings, *, backend: httpcore.AsyncNetworkBackend | None = None
-) -> httpx.AsyncClient:
-    """An AsyncClient configured from the fetch settings (redirects are followed by the Fetcher),
-    whose connections go through `GuardedBackend` (or the backend given, for tests)."""
-    return httpx.AsyncClient(
-        transport=guarded_transport(settings, backend),
-        headers={
-            "User-Agent": settings.user_agent,
-            "Accept-Encoding": "gzip, deflate",
-            "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,"
-            "application/rss+xml,application/atom+xml,application/json;q=0.8,*/*;q=0.5",
-        },
-        timeout=httpx.Timeout(settings.timeout_s),
-        follow_redirects=False,
-        trust_env=False,
-    )
 
 
 def body_hash(data: bytes) -> str:
@@ -261,14 +116,6 @@ def cache_max_age_s(headers: httpx.Headers) -> float | None:
         if name.lower() == "max-age" and value.strip().isdigit():
             return float(value.strip())
     return None
-
-
-def is_public_address(address: str) -> bool:
-    """True when an IP address is globally routable (not private, loopback, link-local ...)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
 
 
 _BINARY_MAGIC = (b"%PDF-", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from monitor.collect import collect
-from monitor.fetch import Fetcher, GuardedBackend, build_client, host_delay, retry_after_s
+from monitor.fetch import Fetcher, host_delay, retry_after_s
+from monitor.transport import GuardedBackend, build_client
 from monitor.health import save_fetch_state, source_health
 from monitor.pipeline import open_store, run_ingest
 from monitor.settings import FetchSettings, RunnerSettings, Settings
