@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.cells import cell_len
@@ -25,6 +25,9 @@ from rich.text import Text
 
 from monitor.errors import ConfigError, MonitorError
 from monitor.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from monitor.store import Store
 
 # Names are printed as they are: no rich markup, no :emoji: codes, no highlighting (a seed
 # called ":tv: [red]x.txt" prints as just that).
@@ -102,6 +105,16 @@ def setup_logging(verbose: bool, *, service: bool = False) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The embedded server's default 20 s start-up budget is too tight on a busy 2-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def existing_store(config: Path | None, db: Path | None) -> tuple[Settings, Store]:
+    """The settings and the database of a command that needs a database already there (it
+    may write, but never into one it would create); console logging for a read command."""
+    from monitor.store import Store
+
+    setup_logging(False)
+    settings = settings_for(config, db)
+    return settings, Store.existing(settings.storage)
 
 
 def settings_for(config: Path | None, db: Path | None, **kwargs: Any) -> Settings:

@@ -16,6 +16,7 @@ from monitor.cli.common import (
     clean_errors,
     console,
     err_console,
+    existing_store,
     settings_for,
     setup_logging,
 )
@@ -147,12 +148,9 @@ def reclassify(
     ] = False,
 ) -> None:
     """Re-run classification over the stored archive (after a taxonomy change); no refetching."""
-    setup_logging(False)
     from monitor.pipeline import reclassify as run_reclassify
-    from monitor.store import Store
 
-    settings = settings_for(config, db)
-    store = Store.existing(settings.storage)  # it writes, but never into a database it would create
+    settings, store = existing_store(config, db)
     with RunDisplay.for_terminal(console) as progress:
         count = run_reclassify(store, settings, only_outdated=only_outdated, progress=progress)
     console.print(f"Reclassified {count} article(s).")

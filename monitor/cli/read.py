@@ -17,11 +17,10 @@ from monitor.cli.common import (
     clean_errors,
     console,
     err_console,
+    existing_store,
     print_records,
     print_rows,
     print_table,
-    settings_for,
-    setup_logging,
     when,
 )
 
@@ -50,12 +49,9 @@ def digest(
     ] = False,
 ) -> None:
     """Write a digest of relevant stories, newest first."""
-    setup_logging(False)
     from monitor.digest import parse_since, write_digest
-    from monitor.store import Store
 
-    settings = settings_for(config, db)
-    store = Store.existing(settings.storage)
+    _, store = existing_store(config, db)
     # A digest is recorded (for the next `--since last`) only where it can be; reading a
     # database needs no write access.
     record = store.writable()
@@ -94,11 +90,7 @@ def sql(
     fmt: FormatOpt = TableFormat.table,
 ) -> None:
     """Run a read-only query; the views are documented in docs/schema.md."""
-    setup_logging(False)
-    from monitor.store import Store
-
-    settings = settings_for(config, db)
-    store = Store.existing(settings.storage)
+    _, store = existing_store(config, db)
     columns, rows = store.user_query(query)
     print_rows(columns, rows, fmt)
 
@@ -110,12 +102,9 @@ def sources(
     fmt: FormatOpt = TableFormat.table,
 ) -> None:
     """Configured sources with their health: last fetch, last error, failures, next due."""
-    setup_logging(False)
     from monitor.health import SourceHealth, source_health
-    from monitor.store import Store
 
-    settings = settings_for(config, db)
-    store = Store.existing(settings.storage)
+    settings, store = existing_store(config, db)
     health = source_health(store, settings)
     if fmt is not TableFormat.table:
         print_records(health, fmt, SourceHealth)

@@ -18,10 +18,9 @@ from monitor.cli.common import (
     clean_errors,
     console,
     err_console,
+    existing_store,
     print_records,
     print_table,
-    settings_for,
-    setup_logging,
     when,
 )
 from monitor.errors import ConfigError
@@ -34,12 +33,9 @@ def list_storylines(
     fmt: FormatOpt = TableFormat.table,
 ) -> None:
     """The threads of the issue across months and years, the most recently active first."""
-    setup_logging(False)
-    from monitor.store import Store
     from monitor.store import storylines as storyline_store
 
-    settings = settings_for(config, db)
-    store = Store.existing(settings.storage)
+    _, store = existing_store(config, db)
     with store.read() as con:
         lines = storyline_store.summaries(con)
     if fmt is not TableFormat.table:
@@ -96,11 +92,7 @@ def storyline(
     ] = None,
 ) -> None:
     """One storyline as a timeline, or an analyst's decision about storylines (recorded)."""
-    setup_logging(False)
-    from monitor.store import Store
-
-    settings = settings_for(config, db)
-    store = Store.existing(settings.storage)
+    _, store = existing_store(config, db)
     if args[0] in _STORYLINE_ACTIONS:
         console.print(_storyline_action(store, args[0], args[1:]), highlight=False, markup=False)
         return
