@@ -1,0 +1,267 @@
+"""Dates a page's own markup gives: meta tags, JSON-LD, microdata, `<time>`; and htmldate's
+search of the rest of the page, for pages whose markup, URL and text top say nothing.
+
+Provenance (`date_evidence`) and the order of trust are in monitor/dates.py and docs/dates.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from copy import deepcopy
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from monitor.dates import EARLIEST, Dated, dated, parse_day, written_anywhere, written_out
+from monitor.models import DateEvidence
+
+log = logging.getLogger(__name__)
+
+_PUBLISHED_META = frozenset(
+    {
+        "article:published_time",
+        "article:published",
+        "og:published_time",
+        "og:article:published_time",
+        "article.published",
+        "datepublished",
+        "date_published",
+        "publishdate",
+        "publish_date",
+        "publish-date",
+        "published_time",
+        "published-date",
+        "publication_date",
+        "pubdate",
+        "date",
+        "dc.date",
+        "dc.date.issued",
+        "dc.date.created",
+        "dcterms.date",
+        "dcterms.issued",
+        "dcterms.created",
+        "sailthru.date",
+        "parsely-pub-date",
+        "article_date_original",
+        "original-publish-date",
+        "cxenseparse:recs:publishtime",
+        "ga-publish-datetime",
+        "dc.date.published",
+    }
+)
+_PUBLISHED_CLASSES = ("published", "entry-date", "publish-date", "pubdate", "date-published")
+_MODIFIED = re.compile(r"modif|updat|last-mod|revis|edited", re.I)
+# Where a <time> is some other item's date: lists (teasers, archives, comment threads), links
+# to other pages, quoted or embedded posts, comments, sidebars, navigation, footers,
+# related-article blocks.
+_ELSEWHERE_TAGS = frozenset({"li", "a", "blockquote", "nav", "aside", "footer"})
+_ELSEWHERE_CLASS = re.compile(
+    r"comment|related|sidebar|widget|teaser|recommend|promo|footer|\bnav|menu|more-|popular",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class PageDates:
+    """What a page's own markup says of its dates."""
+
+    published: Dated | None
+    modified: frozenset[date]  # days marked as modified or updated: never a publication day
+    written: str  # the page's visible text, where a first of the month must be written out
+
+
+# -- the page's own markup ------------------------------------------------------------------------
+
+
+def _json_dates(node: Any, key: str) -> Iterator[str]:
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name == key and isinstance(value, str):
+                yield value
+            elif isinstance(value, dict | list):
+                yield from _json_dates(value, key)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _json_dates(item, key)
+
+
+def _json_ld(tree: Any) -> Iterator[Any]:
+    for script in tree.iterfind(".//script"):
+        if (script.get("type") or "").lower() != "application/ld+json" or not script.text:
+            continue
+        try:
+            yield json.loads(script.text)
+        except ValueError:
+            continue
+
+
+def _meta_key(meta: Any) -> str:
+    return (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").strip().lower()
+
+
+def _elsewhere(elem: Any) -> bool:
+    """Whether an element sits in a list, comment, sidebar or other item's block."""
+    for parent in elem.iterancestors():
+        tag = parent.tag if isinstance(parent.tag, str) else ""
+        if tag in _ELSEWHERE_TAGS:
+            return True
+        marks = f"{parent.get('class') or ''} {parent.get('id') or ''}"
+        if marks.strip() and _ELSEWHERE_CLASS.search(marks):
+            return True
+    return False
+
+
+_CLOCK = re.compile(r"\d{1,2}\s*[:h]\s*\d{2}")
+
+
+def _shows_day(day: date, shown: str) -> bool:
+    """Whether a <time>'s visible text agrees with its datetime: no other year, and its day
+    among the numbers it shows ("Published 29 June 2019" over datetime 2019-07-03 does not)."""
+    numbers = [int(n) for n in re.findall(r"\d+", _CLOCK.sub(" ", shown))]
+    years = [n for n in numbers if n >= 1000]
+    days = [n for n in numbers if n < 100]
+    if any(y != day.year for y in years):
+        return False
+    return not days or day.day in days
+
+
+def _time_elements(tree: Any, now: datetime) -> Iterator[Dated]:
+    """Publication times from <time>: marked ones first, then the first bare one."""
+    marked: list[Dated] = []
+    bare: list[Dated] = []
+    for elem in tree.iterfind(".//time"):
+        classes = (elem.get("class") or "").lower()
+        prop = (elem.get("itemprop") or "").lower()
+        if _MODIFIED.search(classes) or _MODIFIED.search(prop) or _elsewhere(elem):
+            continue
+        shown = elem.text_content()
+        found = dated(elem.get("datetime") or shown, "time", now)
+        if found is None or not _shows_day(found.day, shown):
+            continue
+        is_marked = (
+            elem.get("pubdate") is not None
+            or prop == "datepublished"
+            or any(c in classes for c in _PUBLISHED_CLASSES)
+        )
+        (marked if is_marked else bare).append(found)
+    yield from marked[:1]
+    yield from bare[:1]
+
+
+def _candidates(tree: Any, now: datetime) -> Iterator[Dated]:
+    for meta in tree.iterfind(".//meta"):
+        if _meta_key(meta) in _PUBLISHED_META:
+            found = dated(meta.get("content") or meta.get("datetime"), "meta", now)
+            if found is not None:
+                yield found
+    for doc in _json_ld(tree):
+        for raw in _json_dates(doc, "datePublished"):
+            found = dated(raw, "json-ld", now)
+            if found is not None:
+                yield found
+    for elem in tree.xpath(".//*[@itemprop='datePublished'][not(self::meta)][not(self::time)]"):
+        if not _elsewhere(elem):
+            raw = elem.get("datetime") or elem.get("content") or elem.text_content()
+            found = dated(raw, "microdata", now)
+            if found is not None:
+                yield found
+    yield from _time_elements(tree, now)
+
+
+def _modified_days(tree: Any) -> frozenset[date]:
+    raws: list[str] = []
+    for meta in tree.iterfind(".//meta"):
+        key = _meta_key(meta) or (meta.get("http-equiv") or "").lower()
+        if _MODIFIED.search(key):
+            raws.append(meta.get("content") or "")
+    for doc in _json_ld(tree):
+        raws.extend(_json_dates(doc, "dateModified"))
+    for elem in tree.xpath(".//*[@itemprop='dateModified']"):
+        raws.append(elem.get("datetime") or elem.get("content") or "")
+    for elem in tree.iterfind(".//time"):
+        if _MODIFIED.search(f"{elem.get('class') or ''} {elem.get('itemprop') or ''}"):
+            raws.append(elem.get("datetime") or elem.text_content())
+    days = (parse_day(raw) for raw in raws)
+    return frozenset(found[1] for found in days if found is not None)
+
+
+def visible_text(tree: Any) -> str:
+    """The text of the page's body, without scripts and styles."""
+    return " ".join(tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]"))
+
+
+def page_dates(tree: Any, now: datetime) -> PageDates:
+    """The publication date the page's markup gives (first that holds), and its modified days."""
+    written = visible_text(tree)
+    published = None
+    for found in _candidates(tree, now):
+        if found.day.day == 1 and found.day.month == 1 and not written_out(found.day, written):
+            continue  # a year-only date dressed up as January 1, until the page says otherwise
+        published = found
+        break
+    return PageDates(published, _modified_days(tree), written)
+
+
+def metadata_date(tree: Any, now: datetime) -> datetime | None:
+    """The publication date the page's structured metadata gives, or None."""
+    found = page_dates(tree, now).published
+    return found.at if found else None
+
+
+# -- htmldate's search of the rest of the page ----------------------------------------------------
+
+
+def _without_text(tree: Any, text: str) -> Any:
+    """A copy of the page without the blocks of the article's own text.
+
+    A date in the article's text is as often the date of something it reports (a vote last
+    year, a file photo) as its own; around the text (a byline box, an archive stamp) it is the
+    page's.
+    """
+    copy = deepcopy(tree)
+    flat = " ".join(text.split())
+    blocks = "title|h1|h2|h3|h4|h5|h6|p|li|blockquote|td|dd|dt|figcaption|pre"
+    for elem in copy.xpath(" | ".join(f".//{tag}" for tag in blocks.split("|"))):
+        own = " ".join(elem.text_content().split())
+        if own and own in flat and elem.getparent() is not None:
+            elem.drop_tree()
+    return copy
+
+
+def search_page(
+    tree: Any, text: str, page: PageDates, now: datetime, *, extensive: bool
+) -> Dated | None:
+    """htmldate's search of the page's date elements; with `extensive`, then its text search of
+    the page without the article's own text. Never a modified day or an unwritten first."""
+    from htmldate import find_date  # imported here: most pages never need it
+    from lxml.html import tostring  # type: ignore[import-untyped]
+
+    markup: list[str] = []
+
+    def checked(raw: str | None, evidence: DateEvidence) -> Dated | None:
+        found = dated(raw, evidence, now)
+        if found is None or found.day in page.modified:
+            return None
+        if found.day.day == 1:
+            # A year or a month alone, dressed up as its first day (in a meta tag too): the
+            # page's visible text must write that day out.
+            return found if written_anywhere(found.day, page.written) else None
+        if not markup:
+            markup.append(f"{tostring(tree, encoding='unicode')} {page.written}")
+        # htmldate fills in what a date lacks ("2014-01" takes today's day of the month): only
+        # a day the page writes out somewhere is kept.
+        return found if written_anywhere(found.day, markup[0]) else None
+
+    options: dict[str, Any] = {"original_date": True, "min_date": EARLIEST, "max_date": now}
+    try:
+        found = checked(find_date(tree, extensive_search=False, **options), "page")
+        if found is not None or not extensive:
+            return found
+        rest = _without_text(tree, text)
+        return checked(find_date(rest, extensive_search=True, **options), "page-text")
+    except Exception as exc:  # htmldate trips on odd markup; a date is not worth a failure
+        log.debug("htmldate failed: %s", exc)
+        return None
