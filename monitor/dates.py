@@ -229,7 +229,19 @@ def written_anywhere(day: date, markup: str) -> bool:
         rf"(?<!\d)0?{d}(?:st|nd|rd|th|er|\.)?\s+{word},?\s+{y}(?!\d)",
         rf"{word}\s+0?{d}(?:st|nd|rd|th)?,?\s+{y}(?!\d)",
     )
-    return any(re.search(form, markup) for form in forms)
+    # Every form holds the year, or two digits of it after a separator: search only around
+    # those (a page's HTML runs to 200 KB, and the month-name forms are slow over all of it).
+    spans = []
+    for needle in (str(y), f".{y % 100:02d}", f"/{y % 100:02d}", f"-{y % 100:02d}"):
+        at = markup.find(needle)
+        while at >= 0 and len(spans) < _WINDOWS:
+            spans.append(markup[max(0, at - 40) : at + 24])
+            at = markup.find(needle, at + 1)
+    near = "\n".join(spans)
+    return any(re.search(form, near) for form in forms)
+
+
+_WINDOWS = 400
 
 
 # -- the URL and the text -------------------------------------------------------------------------

@@ -11,8 +11,9 @@ import logging
 import re
 from collections.abc import Iterator
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from monitor.dates import EARLIEST, Dated, dated, parse_day, written_anywhere, written_out
@@ -69,8 +70,18 @@ class PageDates:
     """What a page's own markup says of its dates."""
 
     published: Dated | None
-    modified: frozenset[date]  # days marked as modified or updated: never a publication day
-    written: str  # the page's visible text, where a first of the month must be written out
+    tree: Any = field(repr=False)
+
+    @cached_property
+    def modified(self) -> frozenset[date]:
+        """Days marked as modified or updated: never a publication day."""
+        return _modified_days(self.tree)
+
+    @cached_property
+    def written(self) -> str:
+        """The page's visible text, where a first of the month must be written out (read only
+        when a date needs the check: it costs more than all the rest of this module)."""
+        return visible_text(self.tree)
 
 
 # -- the page's own markup ------------------------------------------------------------------------
@@ -195,14 +206,16 @@ def visible_text(tree: Any) -> str:
 
 def page_dates(tree: Any, now: datetime) -> PageDates:
     """The publication date the page's markup gives (first that holds), and its modified days."""
-    written = visible_text(tree)
+    written: list[str] = []
     published = None
     for found in _candidates(tree, now):
-        if found.day.day == 1 and found.day.month == 1 and not written_out(found.day, written):
-            continue  # a year-only date dressed up as January 1, until the page says otherwise
+        if found.day.day == 1 and found.day.month == 1:
+            written = written or [visible_text(tree)]
+            if not written_out(found.day, written[0]):
+                continue  # a year-only date dressed up as January 1, until the page says otherwise
         published = found
         break
-    return PageDates(published, _modified_days(tree), written)
+    return PageDates(published, tree)
 
 
 def metadata_date(tree: Any, now: datetime) -> datetime | None:
