@@ -75,6 +75,44 @@ _FULL_DATE = re.compile(
     r"(?:\s*[-–,|@]?\s*(?:at\s+)?(?P<hh>\d{1,2}):(?P<mm>\d{2}))?",
     re.I,
 )
+# Arabic: "الخميس ٢٣ يوليو ٢٠٢٠ - ٠٨:٤٢ بتوقيت غرينتش", "13 أغسطس 2019 08:22 م",
+# "5 كانون الثاني 2020" (digits read as ASCII first: `_DIGITS`). Egyptian/Gulf and Levantine
+# month names.
+_AR_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("يناير", "كانون الثاني"),
+            ("فبراير", "شباط"),
+            ("مارس", "آذار", "اذار"),
+            ("أبريل", "ابريل", "إبريل", "نيسان"),
+            ("مايو", "أيار", "ايار"),
+            ("يونيو", "يونيه", "حزيران"),
+            ("يوليو", "يوليه", "تموز"),
+            ("أغسطس", "اغسطس", "آب", "اب"),
+            ("سبتمبر", "أيلول", "ايلول"),
+            ("أكتوبر", "اكتوبر", "تشرين الأول", "تشرين الاول"),
+            ("نوفمبر", "تشرين الثاني"),
+            ("ديسمبر", "كانون الأول", "كانون الاول"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_AR_WEEKDAY = (
+    r"(?:(?:يوم\s+)?(?:الأحد|الاحد|الإثنين|الاثنين|الثلاثاء|الأربعاء|الاربعاء|الخميس|الجمعة|السبت)"
+    r"\s*[،,]?\s*)?"
+)
+_ARABIC_DATE = re.compile(
+    rf"{_AR_WEEKDAY}(?P<d1>\d{{1,2}})\s+(?P<am>"
+    + "|".join(sorted(_AR_MONTHS, key=len, reverse=True))
+    + r")\s*[،,]?\s+(?P<y>(?:19|20)\d{2})(?!\d)"
+    r"(?:\s*[-–،,|]?\s*(?P<hh>\d{1,2}):(?P<mm>\d{2})(?:\s*(?P<pm>م|مساء)(?!\w))?)?"
+)
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_ZONE_WORDS = re.compile(
+    r"^(?:(?:GMT|UTC|ET|EST|EDT|BST|CET|AST)|[مص]|بتوقيت(?:\s+\S+){1,2})$", re.I
+)
 _ISO_DATE = re.compile(
     r"\b(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})-(?P<d>\d{2})(?:[T ](?P<hh>\d{2}):(?P<mm>\d{2}))?"
 )
@@ -88,7 +126,8 @@ _NUMERIC_DATE = re.compile(
 # "BAGHDAD, Feb. 14, 2026 (Reuters) -" / "Erbil, 5 January 2020:" — a place, then the date;
 # "By Jane Arraf, 5 January 2020" / "von Klaus Beispiel, 8.5.12" — a byline, then the date.
 _DATELINE = re.compile(
-    r"^\s*(?:(?:[Bb]y|[Vv]on|[Pp]ar|[Pp]or|[Dd]i)\s+)?[A-Z][\w'’.\- ]{1,40}?,\s+(?=\S)"
+    r"^\s*(?:[\u0600-\u06FF][\u0600-\u06FF ]{1,30}?،\s+|"
+    r"(?:(?:[Bb]y|[Vv]on|[Pp]ar|[Pp]or|[Dd]i)\s+)?[A-Z][\w'’.\- ]{1,40}?,\s+)(?=\S)"
 )
 _PUBLISHED_LINE = re.compile(
     r"^\s*(?:published|posted|first published|date|datum|veröffentlicht(?: am)?|publié le"
@@ -172,12 +211,16 @@ def _from_match(match: re.Match[str]) -> datetime | None:
         if groups.get("m") is not None:
             month = int(groups["m"])
             day = int(groups["d"])
+        elif groups.get("am") is not None:
+            month = _AR_MONTHS[groups["am"]]
+            day = int(groups["d1"])
         else:
             month = _MONTHS[(groups.get("m1") or groups.get("m2") or "").lower()]
             day = int(groups.get("d1") or groups.get("d2") or 0)
-        return datetime(
-            int(groups["y"]), month, day, int(groups.get("hh") or 0), int(groups.get("mm") or 0)
-        )
+        hour = int(groups.get("hh") or 0)
+        if groups.get("pm") and hour < 12:
+            hour += 12
+        return datetime(int(groups["y"]), month, day, hour, int(groups.get("mm") or 0))
     except (ValueError, KeyError):
         return None
 
@@ -231,7 +274,7 @@ def written_anywhere(day: date, markup: str) -> bool:
     )
     # Every form holds the year, or two digits of it after a separator: search only around
     # those (a page's HTML runs to 200 KB, and the month-name forms are slow over all of it).
-    spans = []
+    spans: list[str] = []
     for needle in (str(y), f".{y % 100:02d}", f"/{y % 100:02d}", f"-{y % 100:02d}"):
         at = markup.find(needle)
         while at >= 0 and len(spans) < _WINDOWS:
@@ -262,19 +305,52 @@ def url_date(url: str) -> datetime | None:
 
 def date_line(line: str) -> datetime | None:
     """The date when a line is nothing but a date ("Monday 18 March 2024 - 21:00", "2020-01-05")."""
-    text = line.strip()
-    match = _FULL_DATE.match(text) or _ISO_DATE.match(text) or _NUMERIC_DATE.match(text)
+    text = line.strip().translate(_DIGITS)
+    match = (
+        _FULL_DATE.match(text)
+        or _ISO_DATE.match(text)
+        or _NUMERIC_DATE.match(text)
+        or _ARABIC_DATE.match(text)
+    )
     if match is None:
         return None
-    rest = text[match.end() :].strip(" .,|-–")
-    if rest and rest.upper() not in ("GMT", "UTC", "ET", "EST", "EDT", "BST", "CET", "AST"):
+    rest = text[match.end() :].strip(" .,|-–،")
+    if rest and not _ZONE_WORDS.match(rest):
         return None
     return _from_match(match)
 
 
+_AR_RELATIVE = re.compile(r"^\s*منذ\s+(?P<n>\d{1,2}\s+)?(?P<unit>\S+)\s*$")
+_AR_UNITS = {
+    "دقيقة": ("minutes", 1),
+    "دقائق": ("minutes", 1),
+    "دقيقتين": ("minutes", 2),
+    "ساعة": ("hours", 1),
+    "ساعات": ("hours", 1),
+    "ساعتين": ("hours", 2),
+    "يوم": ("days", 1),
+    "أيام": ("days", 1),
+    "ايام": ("days", 1),
+    "يومين": ("days", 2),
+}
+
+
+def _in_english(line: str) -> str:
+    """An Arabic relative date ("منذ 6 ساعات", "أمس") in the English `_RELATIVE` reads."""
+    words = {"أمس": "yesterday", "امس": "yesterday", "اليوم": "today"}
+    if line.strip() in words:
+        return words[line.strip()]
+    match = _AR_RELATIVE.match(line)
+    if match is None or match["unit"] not in _AR_UNITS:
+        return line
+    unit, dual = _AR_UNITS[match["unit"]]
+    return f"{int(match['n']) if match['n'] else dual} {unit} ago"
+
+
 def relative_date(line: str, anchor: datetime) -> datetime | None:
-    """A line that is only "3 hours ago" / "yesterday", as a time before `anchor`; else None."""
-    match = _RELATIVE.match(line)
+    """A line that is only "3 hours ago" / "yesterday" (or "منذ 3 ساعات" / "أمس"), as a time
+    before `anchor`; else None."""
+    match = _RELATIVE.match(_in_english(line.translate(_DIGITS)))
     if match is None:
         return None
     if match["word"]:
@@ -300,8 +376,8 @@ def text_dated(text: str, anchor: datetime | None = None) -> Dated | None:
     such dates were photo captions of file pictures ("... in Baghdad, March 7, 2023") or
     background ("the term began on January 9, 2022"), months or years before the report.
     """
-    lines = [ln.strip() for ln in text.split("\n") if ln.strip()][:_TEXT_LINES]
-    for line in lines:
+    lines = [ln.strip().translate(_DIGITS) for ln in text.split("\n") if ln.strip()]
+    for line in lines[:_TEXT_LINES]:
         found = date_line(line)
         if found is None:
             head = _DATELINE.match(line) or _PUBLISHED_LINE.match(line)
@@ -310,6 +386,7 @@ def text_dated(text: str, anchor: datetime | None = None) -> Dated | None:
             match = (
                 _FULL_DATE.match(rest)
                 or _NUMERIC_DATE.match(rest)
+                or _ARABIC_DATE.match(rest)
                 or (_ISO_DATE.match(rest) if labelled else None)
             )
             found = _from_match(match) if match else None

@@ -163,6 +163,21 @@ def test_a_dateline_or_date_line_gives_a_text_date() -> None:
     assert text_date("Officials met.\nThe term began on January 9, 2022, and lasts.") is None
 
 
+def test_arabic_date_lines_datelines_and_relative_dates() -> None:
+    # Arabic-Indic digits, a weekday, a Levantine or Egyptian month name, a time "م" (p.m.).
+    assert text_date("الخميس ٢٣ يوليو ٢٠٢٠ - ٠٨:٤٢ بتوقيت غرينتش\nهل دقت ساعة") == datetime(
+        2020, 7, 23, 8, 42
+    )
+    assert text_date("الثلاثاء 13 أغسطس 2019 08:22 م\nرجح خبراء") == datetime(2019, 8, 13, 20, 22)
+    assert text_date("بغداد، 5 كانون الثاني 2020 - صوت البرلمان") == datetime(2020, 1, 5)
+    assert text_date("صوت البرلمان العراقي في 5 كانون الثاني 2020 على القرار") is None
+    fetched = datetime(2025, 9, 9, 15, 0)
+    assert relative_date("منذ 6 ساعات", fetched) == datetime(2025, 9, 9, 9, 0)
+    assert relative_date("منذ ساعتين", fetched) == datetime(2025, 9, 9, 13, 0)
+    assert relative_date("أمس", fetched) == datetime(2025, 9, 8)
+    assert relative_date("منذ قليل", fetched) is None  # "a little while ago" is not a day
+
+
 def test_relative_dates_only_against_the_time_the_page_was_fetched() -> None:
     fetched = datetime(2024, 1, 25, 15, 40)
     assert relative_date("3 hours ago", fetched) == datetime(2024, 1, 25, 12, 40)
