@@ -145,7 +145,7 @@ def extract_page(page: Page) -> Article:
         # Read before extraction, which prunes the tree in place.
         if tree is None:
             raise ExtractError("no article text found")
-        own_dates = page_dates(tree, now)
+        own_dates = page_dates(tree, now, page.final_url)
         meta = page_metadata(tree, page.final_url)
         doc = trafilatura.bare_extraction(
             tree,  # copied by trafilatura before it prunes

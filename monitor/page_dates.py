@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.dates import EARLIEST, Dated, dated, parse_day, written_anywhere, written_out
 from monitor.models import DateEvidence
@@ -37,14 +38,10 @@ _PUBLISHED_META = frozenset(
         "published-date",
         "publication_date",
         "pubdate",
-        "date",
-        "dc.date",
         "dc.date.issued",
         "dc.date.created",
-        "dcterms.date",
         "dcterms.issued",
         "dcterms.created",
-        "sailthru.date",
         "parsely-pub-date",
         "article_date_original",
         "original-publish-date",
@@ -53,6 +50,9 @@ _PUBLISHED_META = frozenset(
         "dc.date.published",
     }
 )
+# Tags that say "a date" without saying which: read after JSON-LD and microdata, since sites
+# fill them with the last update as often as with the first publication.
+_GENERIC_META = frozenset({"date", "dc.date", "dcterms.date", "sailthru.date"})
 _PUBLISHED_CLASSES = ("published", "entry-date", "publish-date", "pubdate", "date-published")
 _MODIFIED = re.compile(r"modif|updat|last-mod|revis|edited", re.I)
 # Where a <time> is some other item's date: lists (teasers, archives, comment threads), links
@@ -74,8 +74,8 @@ class PageDates:
 
     @cached_property
     def modified(self) -> frozenset[date]:
-        """Days marked as modified or updated: never a publication day."""
-        return _modified_days(self.tree)
+        """Days marked as modified or updated and never as published: no publication day."""
+        return _marked_days(self.tree, True) - _marked_days(self.tree, False)
 
     @cached_property
     def written(self) -> str:
@@ -113,10 +113,27 @@ def _meta_key(meta: Any) -> str:
     return (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").strip().lower()
 
 
-def _elsewhere(elem: Any) -> bool:
-    """Whether an element sits in a list, comment, sidebar or other item's block."""
+def _path(url: str) -> str:
+    return urlsplit(url.strip()).path.rstrip("/")
+
+
+def _own_paths(tree: Any, url: str | None) -> frozenset[str]:
+    """The paths under which the page names itself: its URL, canonical link and og:url."""
+    urls = [url or ""]
+    urls += tree.xpath(".//link[@rel='canonical']/@href | .//meta[@property='og:url']/@content")
+    return frozenset(p for p in (_path(str(u)) for u in urls) if p)
+
+
+def _elsewhere(elem: Any, own: frozenset[str] = frozenset()) -> bool:
+    """Whether an element sits in a list, comment, sidebar or other item's block, or in a link
+    to another page (a link to the page itself, a permalink, is the article's own)."""
     for parent in elem.iterancestors():
         tag = parent.tag if isinstance(parent.tag, str) else ""
+        if tag == "a" and (
+            "bookmark" in (parent.get("rel") or "").split()
+            or _path(parent.get("href") or "#") in own
+        ):
+            continue
         if tag in _ELSEWHERE_TAGS:
             return True
         marks = f"{parent.get('class') or ''} {parent.get('id') or ''}"
@@ -139,14 +156,14 @@ def _shows_day(day: date, shown: str) -> bool:
     return not days or day.day in days
 
 
-def _time_elements(tree: Any, now: datetime) -> Iterator[Dated]:
+def _time_elements(tree: Any, now: datetime, own: frozenset[str]) -> Iterator[Dated]:
     """Publication times from <time>: marked ones first, then the first bare one."""
     marked: list[Dated] = []
     bare: list[Dated] = []
     for elem in tree.iterfind(".//time"):
         classes = (elem.get("class") or "").lower()
         prop = (elem.get("itemprop") or "").lower()
-        if _MODIFIED.search(classes) or _MODIFIED.search(prop) or _elsewhere(elem):
+        if _MODIFIED.search(classes) or _MODIFIED.search(prop) or _elsewhere(elem, own):
             continue
         shown = elem.text_content()
         found = dated(elem.get("datetime") or shown, "time", now)
@@ -162,38 +179,49 @@ def _time_elements(tree: Any, now: datetime) -> Iterator[Dated]:
     yield from bare[:1]
 
 
-def _candidates(tree: Any, now: datetime) -> Iterator[Dated]:
+def _metas(tree: Any, keys: frozenset[str], now: datetime) -> Iterator[Dated]:
     for meta in tree.iterfind(".//meta"):
-        if _meta_key(meta) in _PUBLISHED_META:
+        if _meta_key(meta) in keys:
             found = dated(meta.get("content") or meta.get("datetime"), "meta", now)
             if found is not None:
                 yield found
+
+
+def _candidates(tree: Any, now: datetime, own: frozenset[str]) -> Iterator[Dated]:
+    """Publication dates the markup gives, surest first."""
+    yield from _metas(tree, _PUBLISHED_META, now)
     for doc in _json_ld(tree):
         for raw in _json_dates(doc, "datePublished"):
             found = dated(raw, "json-ld", now)
             if found is not None:
                 yield found
     for elem in tree.xpath(".//*[@itemprop='datePublished'][not(self::meta)][not(self::time)]"):
-        if not _elsewhere(elem):
+        if not _elsewhere(elem, own):
             raw = elem.get("datetime") or elem.get("content") or elem.text_content()
             found = dated(raw, "microdata", now)
             if found is not None:
                 yield found
-    yield from _time_elements(tree, now)
+    yield from _metas(tree, _GENERIC_META, now)
+    yield from _time_elements(tree, now, own)
 
 
-def _modified_days(tree: Any) -> frozenset[date]:
+def _marked_days(tree: Any, modified: bool) -> frozenset[date]:
+    """Days the page marks as modified (or, with `modified` False, as published), wherever
+    the mark stands."""
     raws: list[str] = []
     for meta in tree.iterfind(".//meta"):
         key = _meta_key(meta) or (meta.get("http-equiv") or "").lower()
-        if _MODIFIED.search(key):
+        if bool(_MODIFIED.search(key)) if modified else key in _PUBLISHED_META:
             raws.append(meta.get("content") or "")
     for doc in _json_ld(tree):
-        raws.extend(_json_dates(doc, "dateModified"))
-    for elem in tree.xpath(".//*[@itemprop='dateModified']"):
+        raws.extend(_json_dates(doc, "dateModified" if modified else "datePublished"))
+    prop = "dateModified" if modified else "datePublished"
+    for elem in tree.xpath(f".//*[@itemprop='{prop}']"):
         raws.append(elem.get("datetime") or elem.get("content") or "")
     for elem in tree.iterfind(".//time"):
-        if _MODIFIED.search(f"{elem.get('class') or ''} {elem.get('itemprop') or ''}"):
+        marks = f"{elem.get('class') or ''} {elem.get('itemprop') or ''}".lower()
+        published = elem.get("pubdate") is not None or any(c in marks for c in _PUBLISHED_CLASSES)
+        if bool(_MODIFIED.search(marks)) if modified else published:
             raws.append(elem.get("datetime") or elem.text_content())
     days = (parse_day(raw) for raw in raws)
     return frozenset(found[1] for found in days if found is not None)
@@ -204,11 +232,11 @@ def visible_text(tree: Any) -> str:
     return " ".join(tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]"))
 
 
-def page_dates(tree: Any, now: datetime) -> PageDates:
+def page_dates(tree: Any, now: datetime, url: str | None = None) -> PageDates:
     """The publication date the page's markup gives (first that holds), and its modified days."""
     written: list[str] = []
     published = None
-    for found in _candidates(tree, now):
+    for found in _candidates(tree, now, _own_paths(tree, url)):
         if found.day.day == 1 and found.day.month == 1:
             written = written or [visible_text(tree)]
             if not written_out(found.day, written[0]):
