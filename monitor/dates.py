@@ -48,18 +48,19 @@ _MONTHS = {
     name: number
     for number, names in enumerate(
         [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
+            # English, then German, French, Spanish and Italian where they differ.
+            ("january", "jan", "januar", "jänner", "janvier", "enero", "gennaio"),
+            ("february", "feb", "februar", "février", "fevrier", "febrero", "febbraio"),
+            ("march", "mar", "märz", "mars", "marzo"),
+            ("april", "apr", "avril", "abril", "aprile"),
+            ("may", "mai", "mayo", "maggio"),
+            ("june", "jun", "juni", "juin", "junio", "giugno"),
+            ("july", "jul", "juli", "juillet", "julio", "luglio"),
+            ("august", "aug", "août", "aout", "agosto"),
+            ("september", "sep", "sept", "septembre", "septiembre", "settembre"),
+            ("october", "oct", "oktober", "okt", "octobre", "octubre", "ottobre"),
+            ("november", "nov", "novembre", "noviembre"),
+            ("december", "dec", "dezember", "dez", "décembre", "decembre", "diciembre", "dicembre"),
         ],
         start=1,
     )
@@ -67,11 +68,12 @@ _MONTHS = {
 }
 _MONTH = r"(?P<{g}>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _WEEKDAY = r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)?"
-# "5 January 2020", "January 5, 2020", "Jan. 5 2020", "Monday 18 March 2024 - 21:00".
+# "5 January 2020", "January 5, 2020", "Jan. 5 2020", "Monday 18 March 2024 - 21:00",
+# "3. Dezember 2011", "1er juillet 2019", "3 de diciembre de 2011".
 _FULL_DATE = re.compile(
-    rf"\b{_WEEKDAY}(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH.format(g='m1')}"
+    rf"\b{_WEEKDAY}(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th|er|\.)?\s+(?:de\s+)?{_MONTH.format(g='m1')}"
     rf"|{_MONTH.format(g='m2')}\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?)"
-    rf",?\s+(?P<y>(?:19|20)\d{{2}})\b"
+    rf",?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})\b"
     r"(?:\s*[-–,|@]?\s*(?:at\s+)?(?P<hh>\d{1,2}):(?P<mm>\d{2}))?",
     re.I,
 )

@@ -22,6 +22,8 @@ from monitor.models import DateEvidence
 
 log = logging.getLogger(__name__)
 
+_ANY_DAY = datetime(9999, 1, 1)  # the "now" that lets an update statement name any day
+
 _PUBLISHED_META = frozenset(
     {
         "article:published_time",
@@ -74,8 +76,10 @@ class PageDates:
 
     @cached_property
     def modified(self) -> frozenset[date]:
-        """Days marked as modified or updated and never as published: no publication day."""
-        return _marked_days(self.tree, True) - _marked_days(self.tree, False)
+        """Days marked or stated as modified or updated ("Last updated on ...") and never marked
+        as published: no publication day."""
+        updates = {found.day for found in _statements(self.tree, _UPDATED, _ANY_DAY)}
+        return (_marked_days(self.tree, True) | updates) - _marked_days(self.tree, False)
 
     @cached_property
     def written(self) -> str:
@@ -272,11 +276,49 @@ def _without_text(tree: Any, text: str) -> Any:
     return copy
 
 
+# "This entry was posted on Saturday, December 3rd, 2011", "Dieser Beitrag wurde am Samstag,
+# 3. Dezember 2011 veröffentlicht", "Publié le 29 juin 2019".
+_STATEMENT = re.compile(
+    r"\b(?:published|posted|veröffentlicht|erschienen|publié|publicado|pubblicato)\b|نشر", re.I
+)
+_STATEMENT_CHARS = 600  # a block longer than this is text, not a statement
+_STATEMENT_REACH = 120  # characters either side of the verb where its date stands
+
+
+_UPDATED = re.compile(
+    r"\b(?:updated|modified|revised|aktualisiert|geändert|mis à jour|actualizado|aggiornato)\b"
+    r"|آخر تحديث|تحديث",
+    re.I,
+)
+
+
+def _statements(tree: Any, verbs: re.Pattern[str], now: datetime) -> Iterator[Dated]:
+    """Dates that stand near one of `verbs` in the page's short blocks of text."""
+    for elem in tree.iter("p", "small", "span", "div", "footer", "li", "dd", "time"):
+        own = " ".join(elem.text_content().split())
+        if len(own) > _STATEMENT_CHARS:
+            continue
+        for verb in verbs.finditer(own):
+            near = own[max(0, verb.start() - _STATEMENT_REACH) : verb.end() + _STATEMENT_REACH]
+            if verbs is _STATEMENT and _UPDATED.search(near):
+                continue  # "published on ..., updated on ...": which is which is unclear
+            found = dated(near, "page-text", now)
+            if found is not None:
+                yield found
+
+
+def statement_date(rest: Any, now: datetime) -> Dated | None:
+    """A date in a short publication statement around the article ("This entry was posted
+    on ..."), in `rest`, the page without the article's text; never an update's."""
+    return next(_statements(rest, _STATEMENT, now), None)
+
+
 def search_page(
     tree: Any, text: str, page: PageDates, now: datetime, *, extensive: bool
 ) -> Dated | None:
-    """htmldate's search of the page's date elements; with `extensive`, then its text search of
-    the page without the article's own text. Never a modified day or an unwritten first."""
+    """htmldate's search of the page's date elements; with `extensive`, then in the page
+    without the article's own text, a publication statement, else htmldate's text search.
+    Never a modified day or an unwritten first."""
     from htmldate import find_date  # imported here: most pages never need it
     from lxml.html import tostring  # type: ignore[import-untyped]
 
@@ -302,6 +344,9 @@ def search_page(
         if found is not None or not extensive:
             return found
         rest = _without_text(tree, text)
+        stated = statement_date(rest, now)
+        if stated is not None and stated.day not in page.modified:
+            return stated
         return checked(find_date(rest, extensive_search=True, **options), "page-text")
     except Exception as exc:  # htmldate trips on odd markup; a date is not worth a failure
         log.debug("htmldate failed: %s", exc)

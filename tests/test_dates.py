@@ -206,6 +206,16 @@ def test_htmldate_finds_a_date_element_and_never_a_date_of_the_article_text() ->
     assert provenance(extract_page(page(caption))) == (None, "unknown", None)
     aside = body_page(f"{PARAS}<aside><dl><dt>Datum</dt><dd>12.01.2017</dd></dl></aside>")
     assert extract_page(page(aside)).published_at == datetime(2017, 1, 12)
+    # A publication statement around the article, in any of a few languages; an update's never.
+    for statement, day in (
+        ("This entry was posted on Saturday, December 3rd, 2011 at 10:32 am.", 3),
+        ("Dieser Beitrag wurde am Samstag, 3. Dezember 2011 veröffentlicht.", 3),
+        ("This entry was last updated on December 9th, 2011.", None),
+    ):
+        stated = body_page(f"{PARAS}<p class='postmetadata'><small>{statement}</small></p>")
+        found = extract_page(page(stated))
+        assert (found.published_at.day if found.published_at else None) == day, statement
+        assert (found.date_evidence in ("page", "page-text")) == bool(day), statement
 
 
 def test_no_page_gets_a_january_first_it_does_not_carry() -> None:
