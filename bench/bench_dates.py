@@ -407,7 +407,8 @@ def ours(url: str, html: bytes) -> Answer:
     except ExtractError as exc:
         return Answer(None, f"no article ({exc})")
     day = article.published_at.strftime("%Y-%m-%d") if article.published_at else None
-    return Answer(day, f"{article.date_source}/{article.date_evidence or '-'}")
+    evidence = getattr(article, "date_evidence", None)  # (absent before migration 0014)
+    return Answer(day, f"{article.date_source}/{evidence or '-'}")
 
 
 def theirs_metadata(url: str, html: bytes) -> Answer:
