@@ -1,26 +1,31 @@
 """Publication dates on real pages with known dates: ours against trafilatura's metadata.
 
-The pages are htmldate's own test pages (`tests/cache/`), which its sdist on PyPI carried up to
-version 1.4.0; the known day of each is the one htmldate's evaluation file
-(`tests/eval_default.json` in the htmldate repository) gives for it: 55 of the 69 pages are in
-that file. Only those facts (file name, URL, day) are written here; the pages themselves are
-others' texts, never committed: the script downloads the sdist with pip into `bench/out/dates/`
-(git-ignored) on its first run and reads it from there after. It needs `pip` and access to PyPI
-for that first run, nothing else.
+Two sets of other projects' test pages, from their sdists on PyPI:
+
+- htmldate's `tests/cache/` (its sdists carried it up to version 1.4.0): the 55 pages that
+  htmldate's evaluation file (`tests/eval_default.json` in its repository) dates;
+- trafilatura's `tests/cache/` (its 1.0.0 sdist): the 18 further pages that file dates.
+
+Only those facts (file name, URL, day) are written here; the pages themselves are others' texts,
+never committed: the script downloads the two sdists with pip into `bench/out/dates/` (git-ignored)
+on its first run and reads them from there after. It needs `pip` and access to PyPI for that
+first run, nothing else.
 
 For each page, the same HTML and URL (no feed) go to:
 
 - **ours**: `monitor.extract.extract_page`, the path every fetched page takes; its
-  `published_at` and `date_source`. A page with no article text gets no article, and so no date.
+  `published_at`, `date_source` and `date_evidence`. A page with no article text gets no
+  article, and so no date.
 - **trafilatura**: `trafilatura.extract_metadata(html, default_url=url).date` (htmldate's
   extensive search for the original date, as trafilatura does by default), and the date of
   `trafilatura.bare_extraction(html, url=url, with_metadata=True)`.
 
-A date is right when its day equals the known day. The pages are split in two halves by a hash of
-the file name: `dev` is the half the date rules were looked at on while they were written, `held`
-the half that was not; both are printed, and the total.
+A date is right when its day equals the known day. Groups: `dev`, the half of htmldate's pages
+(by a hash of the file name) the date rules were written on; `held`, the other half; `fresh`,
+trafilatura's pages, kept apart until the rules were done (docs/dates.md says what was looked at
+after the first measurement of each).
 
-    python bench/bench_dates.py [--show] [--timing]
+    python bench/bench_dates.py [--show] [--suite htmldate|trafilatura] [--timing]
 
 `--show` lists every page with each side's answer. `--timing` also times `extract_page` over the
 realworld/aeb pages of `../shared/data` (ms/page, one run) and prints the load average.
