@@ -2,9 +2,11 @@
 
 `extract_pages` is pure and picklable, made to be mapped over chunks of pages in worker processes
 (extraction is CPU-bound and the GIL serialises it); `monitor.collect` does that with a
-`ProcessPoolExecutor`. The publication date is chosen in order of trust (dates.py): the page's
-structured metadata -> `metadata`; the feed's, sitemap's or API's date -> `feed`; a full date in
-the URL -> `url`; a dateline or full date at the top of the text -> `text`.
+`ProcessPoolExecutor`. The publication date is the article's own evidence, chosen in order of
+trust with its provenance (`dates.choose_date`, docs/dates.md): the page's markup (meta tags,
+JSON-LD, microdata, `<time>`) -> `metadata`; a full date in the URL -> `url`; the feed's, sitemap's
+or API's date -> `feed`; a dateline or date line at the top of the text, or htmldate's search of
+the page -> `text`.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from trafilatura import metadata as page_meta
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
-from monitor.dates import choose_date, metadata_date
+from monitor.dates import Dated, choose_date, naive_utc
 from monitor.errors import ExtractError
 from monitor.models import Article, OutletSource, Page
+from monitor.page_dates import page_dates, search_page
 from monitor.prepare import Preparation, prepare_articles
 from monitor.urls import canonical_url, host_of
 
@@ -104,7 +107,8 @@ def page_metadata(tree: HtmlElement, url: str) -> Document:
     Meta tags and JSON-LD first, then trafilatura's fallbacks for the title (`<title>`, `<h1>`),
     the URL (canonical link) and the site name, normalised the same way. Left out, because
     nothing here uses them and they cost 6 of a worker's 23 ms per page: htmldate's date
-    search (dates.py chooses the date), categories, tags, the licence, and the byline
+    search (dates.py chooses the date, and calls htmldate only for pages whose markup, URL and
+    text top say nothing), categories, tags, the licence, and the byline
     heuristics for the author (`extract_author`: an XPath scan of the whole page, 5 ms). The
     author is the one the page declares in its metadata (meta tags, JSON-LD) or nobody.
     """
@@ -141,7 +145,7 @@ def extract_page(page: Page) -> Article:
         # Read before extraction, which prunes the tree in place.
         if tree is None:
             raise ExtractError("no article text found")
-        page_date = metadata_date(tree, now)
+        own_dates = page_dates(tree, now, page.final_url)
         meta = page_metadata(tree, page.final_url)
         doc = trafilatura.bare_extraction(
             tree,  # copied by trafilatura before it prunes
@@ -160,8 +164,18 @@ def extract_page(page: Page) -> Article:
     if len(text) < MIN_TEXT_CHARS:
         raise ExtractError("no article text found")
     link = page.link
-    published, date_source = choose_date(
-        page_date, link.published_at if link else None, page.final_url, text, now
+
+    def search(extensive: bool) -> Dated | None:
+        return search_page(tree, text, own_dates, now, extensive=extensive)
+
+    published, date_source, date_evidence = choose_date(
+        own_dates.published,
+        link.published_at if link else None,
+        page.final_url,
+        text,
+        now,
+        fetched_at=naive_utc(page.fetched_at),
+        search=search,
     )
     lang_match = _HTML_LANG.search(page.html[:8192])
     language = (lang_match.group(1).decode("ascii").lower() if lang_match else None) or (
@@ -192,6 +206,7 @@ def extract_page(page: Page) -> Article:
         author=meta.author,
         published_at=published,
         date_source=date_source,
+        date_evidence=date_evidence,
         language=language,
         raw_html=None,
     )

@@ -23,6 +23,20 @@ from pathlib import Path
 from typing import Literal
 
 DateSource = Literal["metadata", "feed", "url", "text", "story", "unknown"]
+# Where exactly a date came from (`date_evidence`, finer than `date_source`; monitor/dates.py).
+DateEvidence = Literal[
+    "meta",
+    "json-ld",
+    "microdata",
+    "time",
+    "url",
+    "feed",
+    "dateline",
+    "relative",
+    "page",
+    "page-text",
+    "copy",
+]
 OutletSource = Literal["metadata", "feed", "url", "credit", "told", "mapping", "unknown"]
 Stance = Literal["for_withdrawal", "against_withdrawal", "neutral"]
 EntityKind = Literal["person", "organization", "group", "place"]
@@ -140,6 +154,7 @@ class Article:
     language: str | None = None
     raw_html: bytes | None = field(default=None, repr=False)
     outlet_source: OutletSource = "unknown"
+    date_evidence: DateEvidence | None = None  # None with date_source "unknown"
     # Filled in by `prepare.prepare_articles` where the text is made (extraction workers, the
     # seed reader), so that storing and processing only read them: the raw HTML already
     # zlib-compressed for `raw_pages`, the hash and signatures dedup compares, and the

@@ -203,7 +203,7 @@ def process_pending(store: Store, settings: Settings, progress: Progress = SILEN
             decisions, touched = deduplicate_and_group(con, pending, now)
             grouped = time.perf_counter()
             stored.write_classifications(con, results, now)
-            stored.fill_dates_from_stories(con)
+            stored.fill_dates_of_copies(con)
             place_storylines(con, touched, now)
         log.info(
             "process: dedup + stories of %d articles %.2fs, classifications + storylines %.2fs",

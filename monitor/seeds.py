@@ -148,6 +148,7 @@ def read_seed(seed: SeedFile, *, max_bytes: int) -> Article:
         outlet_source=outlet_source,
         published_at=cleaned.published_at,
         date_source="text" if cleaned.published_at else "unknown",
+        date_evidence="dateline" if cleaned.published_at else None,
         language="en",
     )
 

@@ -12,13 +12,14 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import feedparser
 from lxml import etree  # type: ignore[import-untyped]
 
+from monitor.dates import without_generation_stamp
 from monitor.errors import ParseError
 from monitor.models import Link, SourceKind
 
@@ -221,9 +222,10 @@ def parse_gdelt(data: bytes, source: str) -> list[Link]:
 def parse_source(kind: SourceKind, data: bytes, source: str, url: str) -> SourceParse:
     """Dispatch on the source kind; a `url` source is its own single link."""
     if kind == "feed":
-        return SourceParse(parse_feed(data, source, base_url=url))
+        return SourceParse(without_generation_stamp(parse_feed(data, source, base_url=url)))
     if kind == "sitemap":
-        return parse_sitemap(data, source, base_url=url)
+        found = parse_sitemap(data, source, base_url=url)
+        return replace(found, links=without_generation_stamp(found.links))
     if kind == "gdelt":
         return SourceParse(parse_gdelt(data, source))
     return SourceParse([Link(url=url, source=source)])

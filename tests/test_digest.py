@@ -366,7 +366,7 @@ def test_exact_copy_is_folded_under_its_original(pipeline_db: Store) -> None:
     assert by_id[copy_id]["role"] == "duplicate"
     assert by_id[copy_id]["folded_under"] == original_id
     # The original is a report of its own (the story's origin is the earliest-dated report, 000,
-    # since 004's only date is a photo caption's and it takes its story's date).
+    # since 004's only date is a photo caption's, and it takes none from its story).
     assert by_id[original_id]["role"] in ("origin", "report")
     assert by_id[original_id]["folded_under"] is None
     md = render_digest(build_digest(pipeline_db, since=None, include_all=True), "md")

@@ -108,9 +108,10 @@ def test_the_web_path_reports_every_miss_and_each_run(tmp_path: Path, offline: S
     # Every page went through the real ingest, three times, each time into its own database.
     for run in (report.dated, report.undated, report.coarse):
         assert all(o.article_id is not None for o in run.outcomes)
-    assert report.dated.dates.sources == {"metadata": 4}
-    assert "metadata" not in report.undated.dates.sources
-    assert report.coarse.dates.sources == {"feed": 4}
+    assert report.dated.dates.sources == {"metadata/meta": 4}
+    assert not any(s.startswith("metadata") for s in report.undated.dates.sources)
+    # A feed that stamps all its items with one time dates none of them: as if undated.
+    assert report.coarse.dates.sources == report.undated.dates.sources
     for dating in ("dated", "undated", "coarse"):
         assert (tmp_path / "work" / f"{dating}.duckdb").is_file()
     # Topics are scored against the cluster names of on-topic articles.

@@ -16,11 +16,11 @@ import pytest
 
 from monitor.collect import collect
 from monitor.fetch import Fetcher, host_delay, retry_after_s
-from monitor.transport import GuardedBackend, build_client
 from monitor.health import save_fetch_state, source_health
 from monitor.pipeline import open_store, run_ingest
 from monitor.settings import FetchSettings, RunnerSettings, Settings
 from monitor.store import Store
+from monitor.transport import GuardedBackend, build_client
 from tests.fetch_server import (
     CHARSET_SENTENCE,
     ROBOTS,

@@ -55,8 +55,8 @@ def test_seed_dates_from_the_date_line_and_the_dateline_not_a_caption(seeds_dir:
     assert a000.published_at == datetime(2020, 1, 5)
     assert a001.published_at == datetime(2024, 3, 18, 21, 0)
     assert {a000.date_source, a001.date_source} == {"text"}
-    # 004's only date is in a photo caption; captions are as often file pictures, so it waits
-    # for its story's date (test_pipeline: 2020-01-05, date_source 'story').
+    # 004's only date is in a photo caption; captions are as often file pictures, so it has
+    # none (and takes none from its story: test_stories).
     assert (a004.published_at, a004.date_source) == (None, "unknown")
     assert _read(seeds_dir, "002").published_at is None
     assert _read(seeds_dir, "002").date_source == "unknown"

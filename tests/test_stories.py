@@ -93,11 +93,11 @@ def test_seeds_fall_into_two_stories(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert story["000"] == story["002"] == story["003"] == story["004"]
     assert story["001"] != story["000"]
     assert len(set(story.values())) == 2
-    # The undated seeds take the vote story's date.
+    # The undated seeds stay undated: another report of the story is no evidence of their day.
     dated = dict(
         Store(settings.storage.db).query("SELECT substr(url, 6, 3), date_source FROM core.articles")
     )
-    assert dated["002"] == dated["003"] == "story"
+    assert dated["002"] == dated["003"] == "unknown"
 
 
 def test_same_event_in_other_words_joins_and_other_event_same_day_does_not(
@@ -180,7 +180,7 @@ def test_later_batch_joins_story_and_story_stays_current(tmp_path: Path) -> None
     vote_story = rows["https://a.example/vote"][0]
     assert rows["https://b.example/motion"][0] == vote_story
     assert rows["https://d.example/undated"][0] == vote_story
-    assert rows["https://d.example/undated"][1:3] == (SUNDAY, "story")
+    assert rows["https://d.example/undated"][1:3] == (None, "unknown")  # joins, lends no date
     story = Store(db).query(
         "SELECT title, first_published_at, last_published_at, article_count, outlets, "
         "origin_outlet, also_in FROM stories WHERE story_id = ?",

@@ -198,6 +198,7 @@ def ingest_labelled(
                 duplicate_reason=d.duplicate_reason,
                 published_at=d.published_at,
                 date_source=d.date_source,
+                date_evidence=d.date_evidence,
                 relevant=d.relevant,
                 relevance_score=d.relevance_score,
                 stance=d.stance,

@@ -30,6 +30,7 @@ class Outcome:
     duplicate_reason: str | None = None
     published_at: datetime | None = None
     date_source: str = "unknown"
+    date_evidence: str | None = None
     relevant: bool | None = None
     relevance_score: float | None = None
     stance: str | None = None
@@ -444,41 +445,57 @@ def storyline_report(outcomes: Sequence[Outcome]) -> ClusteringReport:
 class DateReport:
     """Where stored dates came from, and how many fall on the folder's known day."""
 
-    sources: dict[str, int]
+    sources: dict[str, int]  # "date_source/date_evidence" -> articles
     known: int  # articles whose day the folder knows and that got a date of their own
     right_day: int
-    wrong: tuple[tuple[str, str, str, str], ...]  # id, stored day, folder's day, date_source
+    wrong: tuple[tuple[str, str, str, str], ...]  # id, stored day, folder's day, provenance
+    copies_known: int = 0  # articles that took an original's date (`story`) on a known day
+    copies_right: int = 0
 
     def render(self) -> str:
-        """Counts per date_source, then every date off by more than a day."""
+        """Counts per provenance, then every date off by more than a day, borrowed or not."""
         counts = ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items()))
         lines = [
             f"dates: {counts}",
             f"  own date on the folder's day (±1): {self.right_day}/{self.known}",
         ]
+        if self.copies_known:
+            lines.append(
+                f"  a copy's date (its original's) on the folder's day (±1): "
+                f"{self.copies_right}/{self.copies_known}"
+            )
         for item_id, stored, known, source in self.wrong:
             lines.append(f"  off {item_id}: stored {stored} ({source}), folder says {known}")
         return "\n".join(lines)
 
 
+def _provenance(o: Outcome) -> str:
+    return f"{o.date_source}/{o.date_evidence}" if o.date_evidence else o.date_source
+
+
 def date_report(outcomes: Sequence[Outcome]) -> DateReport:
-    """Date sources of the stored articles, checked against the folder's `published` days."""
-    sources = Counter(o.date_source for o in outcomes if o.article_id)
-    known = right = 0
+    """Date provenance of the stored articles, checked against the folder's `published` days:
+    own dates and dates taken from an original (`story`) apart, every one off listed."""
+    sources = Counter(_provenance(o) for o in outcomes if o.article_id)
+    known = right = copies_known = copies_right = 0
     wrong = []
     for o in outcomes:
-        if o.published_at is None or o.item.published is None or o.date_source == "story":
+        if o.published_at is None or o.item.published is None:
             continue
-        known += 1
-        if abs((o.published_at.date() - o.item.published).days) <= 1:
-            right += 1
+        on_day = abs((o.published_at.date() - o.item.published).days) <= 1
+        if o.date_source == "story":
+            copies_known += 1
+            copies_right += on_day
         else:
+            known += 1
+            right += on_day
+        if not on_day:
             wrong.append(
                 (
                     o.item.id,
                     f"{o.published_at:%Y-%m-%d}",
                     o.item.published.isoformat(),
-                    o.date_source,
+                    _provenance(o),
                 )
             )
-    return DateReport(dict(sources), known, right, tuple(wrong))
+    return DateReport(dict(sources), known, right, tuple(wrong), copies_known, copies_right)

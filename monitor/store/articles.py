@@ -68,6 +68,7 @@ def insert(con: Connection, run_id: str, articles: Sequence[Article], now: datet
             "author": [a.author for a in fresh],
             "published_at": [a.published_at for a in fresh],
             "date_source": [a.date_source for a in fresh],
+            "date_evidence": [a.date_evidence for a in fresh],
             "language": [a.language for a in fresh],
             "text": [a.text for a in fresh],
             "word_count": [a.word_count for a in fresh],
@@ -264,18 +265,35 @@ def write_decisions(
     )
 
 
-def fill_dates_from_stories(con: Connection) -> None:
-    """An article with no date of its own takes the earliest dated report of its story."""
+def fill_dates_of_copies(con: Connection) -> None:
+    """A copy of one article (the same URL or the same text) with no date of its own takes its
+    original's own date (`story` / `copy`); no other article lends its date.
+
+    Another report of the same story is no evidence: stories join reports published days apart,
+    and an undated page that shares only a background paragraph with a story would take a day
+    that is not its own. A near-copy (`near`) is left alone too: it may be a later edit or a
+    cut-down reprint. A borrowed date whose original no longer holds is taken back.
+    """
     con.execute(
         """
-        UPDATE core.articles a SET published_at = s.first_at, date_source = 'story'
-        FROM (
-            SELECT story_id, min(published_at) AS first_at FROM core.articles
-            WHERE published_at IS NOT NULL AND date_source <> 'story' GROUP BY story_id
-        ) s
-        WHERE a.story_id = s.story_id
+        UPDATE core.articles a SET published_at = NULL, date_source = 'unknown',
+               date_evidence = NULL
+        WHERE a.date_source = 'story' AND NOT EXISTS (
+            SELECT 1 FROM core.articles o
+            WHERE o.article_id = a.duplicate_of AND a.duplicate_reason IN ('url', 'hash')
+              AND o.published_at IS NOT NULL AND o.date_source <> 'story'
+        )
+        """
+    )
+    con.execute(
+        """
+        UPDATE core.articles a SET published_at = o.published_at, date_source = 'story',
+               date_evidence = 'copy'
+        FROM core.articles o
+        WHERE a.duplicate_of = o.article_id AND a.duplicate_reason IN ('url', 'hash')
+          AND o.published_at IS NOT NULL AND o.date_source <> 'story'
           AND (a.published_at IS NULL OR a.date_source = 'story')
-          AND a.published_at IS DISTINCT FROM s.first_at
+          AND a.published_at IS DISTINCT FROM o.published_at
         """
     )
 
@@ -338,6 +356,7 @@ class Decided:
     topics: tuple[str, ...]
     version: str | None
     storyline_id: str | None = None
+    date_evidence: str | None = None
 
 
 def decided(con: Connection) -> list[Decided]:
@@ -345,7 +364,7 @@ def decided(con: Connection) -> list[Decided]:
     rows = con.execute(
         "SELECT a.url, a.article_id, a.title, a.story_id, a.duplicate_of, a.duplicate_reason, "
         "a.published_at, a.date_source, c.relevant, c.relevance_score, c.stance, c.topics, "
-        "c.version, s.storyline_id FROM core.articles a "
+        "c.version, s.storyline_id, a.date_evidence FROM core.articles a "
         "LEFT JOIN core.classifications c USING (article_id) "
         "LEFT JOIN core.stories s ON s.story_id = a.story_id ORDER BY a.url"
     ).fetchall()
@@ -365,6 +384,7 @@ def decided(con: Connection) -> list[Decided]:
             tuple(r[11] or ()),
             r[12],
             r[13],
+            r[14],
         )
         for r in rows
     ]

@@ -55,26 +55,36 @@ def _backfill_url_keys(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _articles_view_with_outlet_source(con: duckdb.DuckDBPyConnection) -> None:
-    """Add `outlet_source` to the end of the `articles` view as it stands.
+def _articles_view_plus(con: duckdb.DuckDBPyConnection, column: str, step: str) -> None:
+    """Add a column of core.articles to the end of the `articles` view as it stands.
 
     The view's current query is kept whole, as a subquery, rather than restated: so what
-    earlier steps (0008-0010, developed alongside) may have put into it stays.
+    earlier steps (developed alongside) may have put into it stays.
     """
     row = con.execute(
         "SELECT sql FROM duckdb_views() WHERE schema_name = 'main' AND view_name = 'articles'"
     ).fetchone()
     if row is None:
-        raise StoreError("migration 0011: the articles view is missing")
+        raise StoreError(f"migration {step}: the articles view is missing")
     sql = str(row[0]).strip().rstrip(";")
     head = "CREATE VIEW articles AS "
     if not sql.startswith(head):
-        raise StoreError(f"migration 0011: unexpected articles view: {sql[:60]!r}")
+        raise StoreError(f"migration {step}: unexpected articles view: {sql[:60]!r}")
     con.execute(
-        "CREATE OR REPLACE VIEW articles AS SELECT v.*, o.outlet_source "
+        f"CREATE OR REPLACE VIEW articles AS SELECT v.*, o.{column} "
         f"FROM ({sql[len(head) :]}) AS v "
         "LEFT JOIN core.articles AS o ON o.article_id = v.article_id"
     )
+
+
+def _articles_view_with_outlet_source(con: duckdb.DuckDBPyConnection) -> None:
+    """Add `outlet_source` to the end of the `articles` view (step 0011)."""
+    _articles_view_plus(con, "outlet_source", "0011")
+
+
+def _articles_view_with_date_evidence(con: duckdb.DuckDBPyConnection) -> None:
+    """Add `date_evidence` to the end of the `articles` view (step 0014)."""
+    _articles_view_plus(con, "date_evidence", "0014")
 
 
 MIGRATIONS: list[Migration] = [
@@ -532,6 +542,27 @@ MIGRATIONS: list[Migration] = [
         -- What the source's last discovery left unread because it hit a limit.
         ALTER TABLE core.sources ADD COLUMN last_cutoff VARCHAR;
         """,
+    ),
+    Migration(
+        "0014_date_evidence",
+        """
+        -- Where exactly the date was found, finer than date_source (monitor/dates.py): meta,
+        -- json-ld, microdata, time, url, feed, dateline, relative, page, page-text, copy.
+        -- NULL: no date, or stored before this step (not recorded).
+        ALTER TABLE core.articles ADD COLUMN date_evidence VARCHAR;
+        -- Another report of the same story is no evidence of an article's date: the dates
+        -- borrowed that way are taken back. A copy of one article (the same URL or the same
+        -- text) takes its original's own date, as store.articles.fill_dates_of_copies does.
+        UPDATE core.articles SET published_at = NULL, date_source = 'unknown'
+        WHERE date_source = 'story';
+        UPDATE core.articles a
+        SET published_at = o.published_at, date_source = 'story', date_evidence = 'copy'
+        FROM core.articles o
+        WHERE a.duplicate_of = o.article_id AND a.duplicate_reason IN ('url', 'hash')
+          AND a.published_at IS NULL
+          AND o.published_at IS NOT NULL AND o.date_source <> 'story';
+        """,
+        python=_articles_view_with_date_evidence,
     ),
 ]
 
