@@ -10,11 +10,12 @@ moves it (`monitor storyline merge|split|detach`):
   across the archive's stories, so "Iraq" and "the United States" say nothing), the words of its
   reports (their TF-IDF vectors summed), and its own dates.
 * **What two stories share** (`pair_columns`, `FEATURES`): event types, actors, places, words,
-  whether they are of one kind of thread (US strikes, attacks on US forces, the presence itself),
   and how far apart in time they are: by their own dates when both have some, else by the
-  latest days their texts name. A learned pair model
-  (monitor/stories/model.py, `storyline_model.json`) turns that into the probability that they
-  are one thread.
+  latest days their texts name. A learned pair model (monitor/stories/model.py,
+  `storyline_model.json`) turns that into the probability that they are one thread, for two
+  stories of one kind of thread (`FAMILIES`: US strikes on militias, attacks on US forces, or
+  the presence itself); across kinds it is 0 (strikes and the attacks they answer name the same
+  militias and bases, the same weeks: the kind keeps tit and tat apart).
 * **Where a story belongs** (`place`): average-linkage clustering of the waiting stories, with
   the active storylines (a story within `MAX_GAP_DAYS` of their last one) as fixed seeds: a story
   joins the storyline its stories are on average most likely one thread with, when that reaches
@@ -43,11 +44,23 @@ from monitor.models import make_id
 from monitor.stories.model import PairModel, load_pair_model
 
 # Parameters (see docs/schema.md, Storylines).
-MAX_GAP_DAYS = 730  # storylines quiet for longer are not offered new stories
+MAX_GAP_DAYS = 365  # stories dated further apart are not one thread (nor offered one)
 TITLE_ACTORS = 2
 MIN_TITLE_IDF = 0.5  # named in fewer than about half of the stories
 
-FEATURES = ("topics", "actors", "places", "text", "family", "dated", "gap", "named", "named_gap")
+FEATURES = (
+    "topics",
+    "actors",
+    "places",
+    "text",
+    "dated",
+    "gap",
+    "gap_years",
+    "named",
+    "named_gap",
+    "named_years",
+)
+MAX_GAP_YEARS = 3.0
 
 # The kind of thread a story's main event type makes it (any other: the presence itself).
 FAMILIES = {"us_strike": "strikes", "attack_on_us_forces": "attacks"}
@@ -260,13 +273,30 @@ def pair_columns(threads: Sequence[Thread], idf: Mapping[str, float]) -> dict[st
     dated = ~np.isnan(gap)
     out["dated"] = dated.astype(np.float64)
     out["gap"] = np.where(dated, np.log1p(np.nan_to_num(gap)), 0.0)
+    # Log days tell a week from a month; years apart need a measure of their own.
+    out["gap_years"] = np.where(dated, np.minimum(np.nan_to_num(gap) / 365, MAX_GAP_YEARS), 0.0)
     # Where either has no date of its own, the days their texts name stand in (weighed apart).
     named_days = np.array([_days(t.named_at) for t in threads])
     named_gap = np.abs(named_days[:, None] - named_days[None, :])
     named = ~dated & ~np.isnan(named_gap)
     out["named"] = named.astype(np.float64)
     out["named_gap"] = np.where(named, np.log1p(np.nan_to_num(named_gap)), 0.0)
+    out["named_years"] = np.where(
+        named, np.minimum(np.nan_to_num(named_gap) / 365, MAX_GAP_YEARS), 0.0
+    )
     return out
+
+
+def probabilities(model: PairModel, threads: Sequence[Thread], idf: Mapping[str, float]) -> Array:
+    """The probability that each pair of stories is one thread: the model's, within one kind of
+    thread and `MAX_GAP_DAYS`; 0 across kinds (strikes answer attacks: the kind keeps tit and
+    tat apart) and between stories dated further apart (a thread quiet that long that starts
+    again is a new thread)."""
+    if not threads:
+        return np.zeros((0, 0))
+    columns = pair_columns(threads, idf)
+    near = columns["gap_years"] * 365 <= MAX_GAP_DAYS
+    return np.asarray(model.probabilities(columns) * columns["family"] * near, dtype=np.float64)
 
 
 def _order(thread: Thread) -> tuple[bool, datetime, str]:
@@ -294,7 +324,7 @@ def place(
     first_free = len(seeds)
     for k in range(len(waiting)):
         groups[first_free + k] = [row + k]
-    prob = model.probabilities(pair_columns(members, idf)) if members else np.zeros((0, 0))
+    prob = probabilities(model, members, idf)
     merged = average_linkage(prob, groups, set(seeded), model.threshold)
     storyline_of: dict[str, str] = {}
     grown: dict[str, Line] = {}

@@ -105,10 +105,12 @@ class EvalReport:
     # "<dating>:in-sample" and "<dating>:cv" -> the report (grouping.py, threads.py)
     stories: dict[str, GroupingReport] = field(default_factory=dict)
     storylines: dict[str, GroupingReport] = field(default_factory=dict)
+    grouping_notes: tuple[str, ...] = ()
 
     def render(self) -> str:
         """The whole report as text."""
         grouped = ["== stories and storylines by grouped cross-validation (and in-sample)"]
+        grouped += [f"-- {note}" for note in self.grouping_notes]
         for dating in ("dated", "undated", "coarse"):
             for reports in (self.stories, self.storylines):
                 for how in ("cv", "in-sample"):
@@ -260,8 +262,9 @@ def evaluate(eval_dir: Path, settings: Settings, *, workdir: Path | None = None)
             read_set(where / f"{run.dating}.duckdb", run.outcomes, run.dating)
             for run in (dated, undated, coarse)
         ]
-        stories = story_reports(sets, None)
-        storylines = storyline_reports(sets, None, None)
+        notes: list[str] = []
+        stories = story_reports(sets, None, notes)
+        storylines = storyline_reports(sets, None, None, notes)
     trained_here = any(e.id.startswith(prefix + "/") for e in classifier.model.examples)
     how = "classifier as configured" + (
         "; its model was trained on this folder, so this is in-sample" if trained_here else ""
@@ -276,4 +279,5 @@ def evaluate(eval_dir: Path, settings: Settings, *, workdir: Path | None = None)
         coarse=coarse,
         stories=stories,
         storylines=storylines,
+        grouping_notes=tuple(notes),
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monitor.errors import ConfigError
 from monitor.evaluate.labelled import LabelledArticle
 from monitor.evaluate.metrics import Outcome
 from monitor.evaluate.site import Dating
@@ -377,16 +378,24 @@ def grouping_report(
     )
 
 
-def story_reports(sets: Sequence[StoredSet], model: PairModel | None) -> dict[str, GroupingReport]:
+def story_reports(
+    sets: Sequence[StoredSet], model: PairModel | None, notes: list[str] | None = None
+) -> dict[str, GroupingReport]:
     """Per stored set: stories in-sample (`model`, None: the packaged one) and cross-validated
-    by event (a model fitted per fold on the training sets among `sets`)."""
+    by event (a model fitted per fold on the training sets among `sets`). When a fold has too
+    few labelled pairs to fit on, there is no cross-validated report, and `notes` says why."""
     out: dict[str, GroupingReport] = {}
     training = [s for s in sets if s.dating in TRAIN_DATINGS] or list(sets)
     events = sorted({s.event(a.article_id) for s in sets for a in s.articles})
     folds: dict[int, list[str]] = defaultdict(list)
     for event in events:
         folds[fold_of(event)].append(event)
-    fold_models = {k: fit_stories(training, held) for k, held in sorted(folds.items())}
+    try:
+        fold_models = {k: fit_stories(training, held) for k, held in sorted(folds.items())}
+    except ConfigError as exc:
+        fold_models = {}
+        if notes is not None:
+            notes.append(f"stories: no grouped cross-validation ({exc})")
     for stored in sets:
         truth = {stored.label[a.article_id].id: stored.event(a.article_id) for a in stored.articles}
         item = {a.article_id: stored.label[a.article_id].id for a in stored.articles}
@@ -401,6 +410,8 @@ def story_reports(sets: Sequence[StoredSet], model: PairModel | None) -> dict[st
             truth,
             [(every, by_item(regroup(stored, model)))],
         )
+        if not fold_models:
+            continue
         runs = []
         for k, held in sorted(folds.items()):
             judged = {i for i, e in truth.items() if e in set(held)}

@@ -21,6 +21,7 @@ from itertools import combinations
 
 import numpy as np
 
+from monitor.errors import ConfigError
 from monitor.evaluate.grouping import (
     TRAIN_DATINGS,
     GroupingReport,
@@ -36,12 +37,14 @@ from monitor.stories.features import cue_day
 from monitor.stories.model import PairModel, fit_pair_model
 from monitor.storylines import (
     FEATURES,
+    MAX_GAP_DAYS,
     Report,
     Thread,
     actor_idf,
     average_linkage,
     pair_columns,
     place,
+    probabilities,
     threads_of,
 )
 
@@ -122,11 +125,15 @@ def fit_storylines(
         threads = story_threads(stored, story_of)
         label = _label_of(stored, story_of)
         columns = pair_columns(threads, _names_idf(threads))
+        # Pairs the model is asked about only: of one kind of thread, within `MAX_GAP_DAYS`
+        # (elsewhere the probability is 0 by design).
         rows = [
             (i, j)
             for i, j in combinations(range(len(threads)), 2)
             if label.get(threads[i].story_id) not in (None, held_out)
             and label.get(threads[j].story_id) not in (None, held_out)
+            and columns["family"][i, j] > 0
+            and columns["gap_years"][i, j] * 365 <= MAX_GAP_DAYS
         ]
         if not rows:
             continue
@@ -146,7 +153,7 @@ def fit_storylines(
     for stored, story_of in zip(sets, story_ofs, strict=True):
         truth = {i: g for i, g in _truth(stored).items() if g != held_out}
         threads = story_threads(stored, story_of)
-        prob = model.probabilities(pair_columns(threads, _names_idf(threads)))
+        prob = probabilities(model, threads, _names_idf(threads))
         for threshold in THRESHOLDS:
             # What `storylines.place` does with no stored storylines, at each threshold.
             groups = average_linkage(prob, {k: [k] for k in range(len(threads))}, set(), threshold)
@@ -165,25 +172,36 @@ def fit_storylines(
 
 
 def storyline_reports(
-    sets: Sequence[StoredSet], story_model: PairModel | None, line_model: PairModel | None
+    sets: Sequence[StoredSet],
+    story_model: PairModel | None,
+    line_model: PairModel | None,
+    notes: list[str] | None = None,
 ) -> dict[str, GroupingReport]:
     """Per stored set: storylines in-sample (the given models; None: the packaged ones) and
-    cross-validated by storyline (module doc)."""
+    cross-validated by storyline (module doc). When a fold has too few labelled pairs to fit
+    on, there is no cross-validated report, and `notes` says why."""
     training = [s for s in sets if s.dating in TRAIN_DATINGS] or list(sets)
     lines = sorted({g for s in sets for g in _truth(s).values()})
     fold_stories: dict[str, list[dict[str, str]]] = {}
     fold_lines: dict[str, PairModel] = {}
-    for line in lines:
-        held_events = {
-            s.event(a.article_id)
-            for s in sets
-            for a in s.articles
-            if s.label[a.article_id].storyline == line
-        }
-        story_model_k = fit_stories(training, held_events)
-        fold_stories[line] = [regroup(s, story_model_k) for s in sets]
-        train_ofs = [fold_stories[line][sets.index(s)] for s in training]
-        fold_lines[line] = fit_storylines(training, train_ofs, line)
+    try:
+        for line in lines:
+            held_events = {
+                s.event(a.article_id)
+                for s in sets
+                for a in s.articles
+                if s.label[a.article_id].storyline == line
+            }
+            story_model_k = fit_stories(training, held_events)
+            fold_stories[line] = [regroup(s, story_model_k) for s in sets]
+            train_ofs = [fold_stories[line][sets.index(s)] for s in training]
+            fold_lines[line] = fit_storylines(training, train_ofs, line)
+    except ConfigError as exc:
+        fold_lines = {}
+        if notes is not None:
+            notes.append(f"storylines: no grouped cross-validation ({exc})")
+    if not lines and notes is not None:
+        notes.append("storylines: no grouped cross-validation (no labelled storylines)")
     out: dict[str, GroupingReport] = {}
     for n, stored in enumerate(sets):
         truth = _truth(stored)
@@ -191,6 +209,8 @@ def storyline_reports(
         out[f"{stored.dating}:in-sample"] = grouping_report(
             "storylines", "in-sample: the shipped models", truth, [(set(truth), decided)]
         )
+        if not fold_lines:
+            continue
         runs = []
         for line in lines:
             judged = {i for i, g in truth.items() if g == line}

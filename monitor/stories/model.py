@@ -144,8 +144,10 @@ def fit_pair_model(
     from monitor.classify.fit import fit_logistic
 
     if len(set(y.tolist())) < 2:
-        raise ValueError(
-            "fitting a pair model needs pairs that belong together and pairs that do not"
+        raise ConfigError(
+            f"cannot fit the {kind} pair model: the labelled data give no pairs that belong "
+            "together or none that do not (more events, or storylines of one kind within a "
+            "year, are needed)"
         )
     mean, scale, coef, intercept = fit_logistic(x, y, c, balanced=False)
 

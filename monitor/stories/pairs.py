@@ -262,8 +262,11 @@ def _features(
         & ((weekdays_a & weekdays_b) == 0)
         & (~dated | (gap < 1))
     )
-    day_near = np.where(dated, np.exp(-gap / NEAR_DAYS), 0.0)
-    named_near = np.where(named, np.exp(-named_days / NEAR_DAYS), 0.0)
+    # Near dates make shared words count for more, unless the two are events of different types
+    # (a vote and a rocket attack on one day share words, not an event).
+    kinds_apart = (topics_a > 0) & (topics_b > 0) & (topics_shared == 0)
+    day_near = np.where(dated & ~kinds_apart, np.exp(-gap / NEAR_DAYS), 0.0)
+    named_near = np.where(named & ~kinds_apart, np.exp(-named_days / NEAR_DAYS), 0.0)
     return {
         "text": text,
         "actors": actors,
