@@ -131,7 +131,7 @@ def test_two_stored_storylines_are_never_merged_by_threading() -> None:
     placed = storylines.place([bridge], lines, idf)
     assert placed.storyline_of == {"c": "second"}  # alike both: the one a day away, not two
     assert placed.opened == []
-    assert set(placed.titles) == {"first"}
+    assert set(placed.titles) == {"second"}
 
 
 def test_a_merge_holds_when_new_reports_come_and_the_pipeline_runs_again(tmp_path: Path) -> None:
