@@ -14,7 +14,7 @@ from monitor.pipeline import process_pending, run_ingest, store_articles
 from monitor.prepare import Preparation, prepare_articles
 from monitor.settings import Settings
 from monitor.store import Store
-from monitor.stories import own_date
+from monitor.stories import clustering, own_date
 from monitor.stories.features import cues_conflict, event_cues, named_days
 from monitor.stories.model import load_pair_model
 
@@ -322,3 +322,22 @@ def test_a_pair_model_file_is_checked_when_read(tmp_path: Path) -> None:
         load_pair_model("stories", copy)
     with pytest.raises(ConfigError, match="cannot read"):
         load_pair_model("stories", tmp_path / "missing.json")
+
+
+def test_scoring_only_the_pairs_asked_for_gives_the_same_stories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big batches score the candidate pairs only (sharing terms, names or named days), small
+    ones every pair at once: both give the same stories."""
+    reports = [
+        _article("https://a.example/vote", VOTE_A, "Iraqi parliament votes", "A", SUNDAY),
+        _article("https://b.example/motion", VOTE_B, "Lawmakers pass motion", "B", SUNDAY),
+        _article("https://c.example/rockets", ATTACK_SAME_DAY, "Rockets hit", "C", SUNDAY),
+        _article("https://d.example/undated", VOTE_C_UNDATED, "Expulsion demanded", "D", None),
+        _article("https://e.example/half", _HALF_A * 2, "Airfield damage", "E", None),
+        _article("https://f.example/half", _HALF_B * 2, "Launch site found", "F", None),
+    ]
+    dense = _ingest(tmp_path / "dense.duckdb", reports)
+    monkeypatch.setattr(clustering, "DENSE_MAX", 0)
+    asked = _ingest(tmp_path / "asked.duckdb", reports)
+    assert {u: r[0] for u, r in asked.items()} == {u: r[0] for u, r in dense.items()}

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 MAX_GAP_DAYS = 14  # groups whose own dates lie further apart are two stories, whatever else
 MIN_SHARED_KEYS = 2
 MAX_POSTING = 200
-DENSE_MAX = 2000  # members up to which every pair is scored at once (a 32 MB matrix)
+DENSE_MAX = 1200  # members up to which every pair is scored at once (11 MB per feature)
 
 __all__ = ["MAX_GAP_DAYS", "Group", "Member", "StoredStory", "cluster", "neighbour_keys"]
 
