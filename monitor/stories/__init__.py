@@ -4,7 +4,7 @@ A copy (exact or near duplicate) joins its origin's story. Every other article i
 the stories it could belong to and joins one, or opens a new story. The steps, each pure; the
 store answers the lookups in between (`store.stories`):
 
-    batch = Batch.of(originals)                    features: terms and cues (features.py)
+    batch = Batch.of(originals, evidence)          features: terms, cues, evidence (features.py)
     stats = store.stories.term_stats(con, batch)   stored document frequencies
     scored = score(batch, stats)                   TF-IDF weights, distinctive query terms
     found = store.stories.candidates(con, scored)  stored stories sharing terms, in the window

@@ -4,10 +4,11 @@ A `PairModel` turns the evidence two items share (two reports for stories, two s
 storylines: pairs.py, storylines.py) into the probability that they belong together, and holds
 the `threshold` of average linkage: two groups are one while the mean probability over their
 member pairs reaches it (the learned decision to open a new story or thread rather than join
-one). It is fitted by `monitor.evaluate.pairs` from labelled folders
-(`python -m monitor.stories.train`), and shipped as canonical JSON next to this module
-(`story_model.json`, `storyline_model.json`): feature names, means and scales, coefficients,
-intercept, threshold, and how it was trained (`meta`). Never a text.
+one). It is fitted by `monitor.evaluate.grouping` (stories) and `monitor.evaluate.threads`
+(storylines) from labelled folders (`python -m monitor.stories.train`), and shipped as
+canonical JSON next to this module (`story_model.json`, `storyline_model.json`): feature names,
+means and scales, coefficients, intercept, threshold, and how it was trained (`meta`). Never a
+text.
 """
 
 from __future__ import annotations
