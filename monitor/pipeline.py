@@ -258,7 +258,8 @@ def assign_stories(
     """The story of each pending article: originals clustered, copies with their origin."""
     copy_of: Mapping[str, str | None] = {d.article_id: d.duplicate_of for d in decisions}
     originals = [a for a in pending if copy_of[a.article_id] is None]
-    batch = stories.Batch.of(originals)
+    found = story_store.evidence(con, [a.article_id for a in originals])
+    batch = stories.Batch.of(originals, found)
     scored = stories.score(batch, story_store.term_stats(con, batch))
     plan = stories.assign(scored, story_store.candidates(con, scored))
     story_store.save(con, scored, plan.new_stories, plan.story_of, now)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
+from monitor.errors import ConfigError
 from monitor.evaluate.metrics import pairwise_scores
 from monitor.models import Article
 from monitor.pipeline import process_pending, run_ingest, store_articles
 from monitor.prepare import Preparation, prepare_articles
 from monitor.settings import Settings
 from monitor.store import Store
-from monitor.stories.features import cues_conflict, event_cues
+from monitor.stories import clustering, own_date
+from monitor.stories.features import cues_conflict, event_cues, named_days
+from monitor.stories.model import load_pair_model
 
 VOTE_A = """\
 Iraq's parliament voted on Sunday in favour of a resolution calling on the government to expel \
@@ -260,3 +263,81 @@ def test_reports_that_bridge_two_stored_stories_merge_them(tmp_path: Path) -> No
     (story,) = merged
     assert store.query("SELECT DISTINCT story_id FROM core.story_features") == [(story,)]
     assert story in (story_a, story_b)  # the merged story keeps one of the stored ids
+
+
+def test_stories_do_not_depend_on_the_order_reports_arrive_in(tmp_path: Path) -> None:
+    reports = [
+        _article("https://a.example/vote", VOTE_A, "Iraqi parliament votes", "A", SUNDAY),
+        _article("https://b.example/motion", VOTE_B, "Lawmakers pass motion", "B", SUNDAY),
+        _article("https://c.example/rockets", ATTACK_SAME_DAY, "Rockets hit", "C", SUNDAY),
+        _article("https://d.example/undated", VOTE_C_UNDATED, "Expulsion demanded", "D", None),
+        _article("https://e.example/half", _HALF_A * 2, "Airfield damage", "E", None),
+    ]
+    first = _ingest(tmp_path / "a.duckdb", reports)
+    second = _ingest(tmp_path / "b.duckdb", list(reversed(reports)))
+    # Same stories under the same ids, and the same dates borrowed from them.
+    assert {url: row[:3] for url, row in first.items()} == {
+        url: row[:3] for url, row in second.items()
+    }
+    story = {url: row[0] for url, row in first.items()}
+    assert story["https://a.example/vote"] == story["https://b.example/motion"]
+    assert story["https://d.example/undated"] == story["https://a.example/vote"]
+    assert story["https://e.example/half"] != story["https://a.example/vote"]
+
+
+def test_a_crawl_day_stamp_is_no_evidence_of_the_event() -> None:
+    seen = datetime(2026, 3, 2, 9, 0)
+    assert own_date(seen.replace(hour=0), "feed", seen) is None  # the feed's day of the run
+    assert own_date(datetime(2026, 2, 20), "feed", seen) == datetime(2026, 2, 20)
+    assert own_date(seen, "metadata", seen) == seen  # the page's own statement
+    assert own_date(SUNDAY, "story", seen) is None  # borrowed from its story
+    assert own_date(None, "unknown", seen) is None
+
+
+def test_named_days_are_read_from_the_text() -> None:
+    text = (
+        "CAIRO (Sputnik - 30th March, 2020) The coalition left. On Tuesday, 31 March 2020 the "
+        "command said more bases follow; Date: 2021-09-11T22:19; January 5, 2020 (not 31 "
+        "February 2020)."
+    )
+    assert named_days(text) == [
+        date(2020, 3, 30),
+        date(2020, 3, 31),
+        date(2021, 9, 11),
+        date(2020, 1, 5),
+    ]
+    assert "day:2021-09-11" in event_cues(None, text)
+    assert not [c for c in event_cues(None, "No date here, only 2020.") if c.startswith("day:")]
+
+
+def test_a_pair_model_file_is_checked_when_read(tmp_path: Path) -> None:
+    shipped = load_pair_model("stories")
+    copy = tmp_path / "model.json"
+    copy.write_text(shipped.to_json(), encoding="utf-8")
+    assert load_pair_model("stories", copy).digest == shipped.digest
+    with pytest.raises(ConfigError, match="not of storylines"):
+        load_pair_model("storylines", copy)
+    copy.write_text('{"format": "something else"}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=str(copy)):
+        load_pair_model("stories", copy)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_pair_model("stories", tmp_path / "missing.json")
+
+
+def test_scoring_only_the_pairs_asked_for_gives_the_same_stories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big batches score the candidate pairs only (sharing terms, names or named days), small
+    ones every pair at once: both give the same stories."""
+    reports = [
+        _article("https://a.example/vote", VOTE_A, "Iraqi parliament votes", "A", SUNDAY),
+        _article("https://b.example/motion", VOTE_B, "Lawmakers pass motion", "B", SUNDAY),
+        _article("https://c.example/rockets", ATTACK_SAME_DAY, "Rockets hit", "C", SUNDAY),
+        _article("https://d.example/undated", VOTE_C_UNDATED, "Expulsion demanded", "D", None),
+        _article("https://e.example/half", _HALF_A * 2, "Airfield damage", "E", None),
+        _article("https://f.example/half", _HALF_B * 2, "Launch site found", "F", None),
+    ]
+    dense = _ingest(tmp_path / "dense.duckdb", reports)
+    monkeypatch.setattr(clustering, "DENSE_MAX", 0)
+    asked = _ingest(tmp_path / "asked.duckdb", reports)
+    assert {u: r[0] for u, r in asked.items()} == {u: r[0] for u, r in dense.items()}

@@ -21,7 +21,7 @@ from monitor.prepare import Preparation, prepare_articles
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store import storylines as storyline_store
-from monitor.storylines import Line, Thread
+from monitor.storylines import Thread
 
 ATTACK = (
     "Rockets hit Ain al-Asad air base hosting US troops in Iraq\n\n"
@@ -67,29 +67,71 @@ def _storyline_of(store: Store, url: str) -> str | None:
     return rows[0][0]
 
 
+def _words(text: str) -> dict[str, float]:
+    return dict.fromkeys(text.split(), 1.0)
+
+
+ATTACK_WORDS = _words("rockets ain asad base kataib hezbollah militia attack troops")
+TALKS_WORDS = _words("talks commission timetable coalition mission sudani negotiations end")
+
+
+def _thread(story: str, topic: str, actor: str, when: datetime, words: dict[str, float]) -> Thread:
+    return Thread(story, {topic: 1}, {actor: 1}, when, when, {"Iraq": 1}, words)
+
+
 def test_a_story_joins_the_alike_active_storyline_or_opens_one() -> None:
     idf = {"Kataib Hezbollah": 2.0, "Iraq": 0.1, "Higher Military Commission": 2.0}
-    attacks = Line("attacks", last_at=datetime(2024, 1, 2))
-    attacks.add(Thread("s0", {"attack_on_us_forces": 2}, {"Kataib Hezbollah": 2}, None, None), idf)
-    later = Thread(
-        "s1", {"attack_on_us_forces": 1}, {"Kataib Hezbollah": 1}, datetime(2024, 2, 1), None
+    kh = "Kataib Hezbollah"
+    attacks = storylines.lines_of(
+        {"attacks": [_thread("s0", "attack_on_us_forces", kh, datetime(2024, 1, 2), ATTACK_WORDS)]},
+        idf,
     )
-    talks = Thread(
-        "s2", {"negotiations": 2}, {"Higher Military Commission": 2}, datetime(2024, 2, 2), None
+    later = _thread("s1", "attack_on_us_forces", kh, datetime(2024, 2, 1), ATTACK_WORDS)
+    talks = _thread(
+        "s2", "negotiations", "Higher Military Commission", datetime(2024, 2, 2), TALKS_WORDS
     )
-    years_on = Thread(
-        "s3", {"attack_on_us_forces": 1}, {"Kataib Hezbollah": 1}, datetime(2026, 3, 1), None
-    )
-    placed = storylines.place([later, talks, years_on], [attacks], idf)
+    years_on = _thread("s3", "attack_on_us_forces", kh, datetime(2026, 3, 1), ATTACK_WORDS)
+    placed = storylines.place([later, talks, years_on], attacks, idf)
     assert placed.storyline_of["s1"] == "attacks"
     assert placed.storyline_of["s2"] not in ("attacks", placed.storyline_of["s3"])
-    # Quiet for more than the gap: the thread starts again as a new storyline.
+    # Years later, the same words and actors are another thread.
     assert placed.storyline_of["s3"] != "attacks"
     assert len(placed.opened) == 2
     assert placed.titles[placed.storyline_of["s2"]] == (
         "Talks on the coalition's future: Higher Military Commission"
     )
     assert "Iraq" not in "".join(placed.titles.values())  # named everywhere: tells nothing
+    # The same stories in another order are placed the same way, under the same ids.
+    again = storylines.place(
+        [years_on, talks, later],
+        storylines.lines_of(
+            {
+                "attacks": [
+                    _thread("s0", "attack_on_us_forces", kh, datetime(2024, 1, 2), ATTACK_WORDS)
+                ]
+            },
+            idf,
+        ),
+        idf,
+    )
+    assert again == placed
+
+
+def test_two_stored_storylines_are_never_merged_by_threading() -> None:
+    idf = {"Kataib Hezbollah": 2.0}
+    kh = "Kataib Hezbollah"
+    lines = storylines.lines_of(
+        {
+            "first": [_thread("a", "attack_on_us_forces", kh, datetime(2024, 1, 2), ATTACK_WORDS)],
+            "second": [_thread("b", "attack_on_us_forces", kh, datetime(2024, 1, 3), ATTACK_WORDS)],
+        },
+        idf,
+    )
+    bridge = _thread("c", "attack_on_us_forces", kh, datetime(2024, 1, 4), ATTACK_WORDS)
+    placed = storylines.place([bridge], lines, idf)
+    assert placed.storyline_of == {"c": "second"}  # alike both: the one a day away, not two
+    assert placed.opened == []
+    assert set(placed.titles) == {"second"}
 
 
 def test_a_merge_holds_when_new_reports_come_and_the_pipeline_runs_again(tmp_path: Path) -> None:

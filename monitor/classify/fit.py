@@ -82,6 +82,17 @@ def _newton(z: Array, y: Array, s: Array, c: float) -> tuple[Array, float]:
     return theta[1:], float(theta[0])
 
 
+def fit_logistic(
+    x: Array, y: Array, c: float = C, *, balanced: bool = True
+) -> tuple[Array, Array, Array, float]:
+    """(mean, scale, coefficients, intercept) of the objective above on raw features `x`;
+    without `balanced`, every example weighs the same (probabilities keep the base rate)."""
+    mean, scale = _standardise(x)
+    weights = _class_weights(y) if balanced else np.ones(len(y))
+    coef, intercept = _newton((x - mean) / scale, y, weights, c)
+    return mean, scale, coef, intercept
+
+
 def fit(
     examples: Sequence[Example],
     c: float = C,

@@ -10,6 +10,11 @@ There is one code path, the pipeline's; nothing here reads the texts another way
 Relevance is reported twice: as the configured classifier decided it (the shipped model was
 trained on the development folder, so there that figure is in-sample), and cross-validated by
 event (crossval.py): each event's articles predicted by a model fitted on the other events'.
+
+Stories and storylines likewise: as the ingest made them with the shipped pair models (in-sample
+on the development folder), and by grouped cross-validation over what the three ingests stored
+(grouping.py: folds by event; threads.py: folds by storyline), with BCubed figures and the
+labelled events (storylines) that were split and the pairs that were merged.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.classify import Classifier
 from monitor.evaluate import site
 from monitor.evaluate.crossval import cross_validated_report, labelled_examples
+from monitor.evaluate.grouping import GroupingReport, read_set, story_reports
 from monitor.evaluate.labelled import LabelledArticle, read_eval_dir
 from monitor.evaluate.metrics import (
     ClusteringReport,
@@ -38,6 +44,7 @@ from monitor.evaluate.metrics import (
     storyline_report,
     topic_report,
 )
+from monitor.evaluate.threads import storyline_reports
 from monitor.pipeline import run_ingest
 from monitor.progress import SILENT, Progress
 from monitor.settings import Settings
@@ -96,9 +103,21 @@ class EvalReport:
     dated: RunReport
     undated: RunReport
     coarse: RunReport
+    # "<dating>:in-sample" and "<dating>:cv" -> the report (grouping.py, threads.py)
+    stories: dict[str, GroupingReport] = field(default_factory=dict)
+    storylines: dict[str, GroupingReport] = field(default_factory=dict)
+    grouping_notes: tuple[str, ...] = ()
 
     def render(self) -> str:
         """The whole report as text."""
+        grouped = ["== stories and storylines by grouped cross-validation (and in-sample)"]
+        grouped += [f"-- {note}" for note in self.grouping_notes]
+        for dating in ("dated", "undated", "coarse"):
+            for reports in (self.stories, self.storylines):
+                for how in ("cv", "in-sample"):
+                    found = reports.get(f"{dating}:{how}")
+                    if found is not None:
+                        grouped.append(f"-- {_HEADINGS[dating]}: " + found.render())
         return "\n".join(
             [
                 self.relevance.render(),
@@ -108,6 +127,7 @@ class EvalReport:
                 self.dated.render(),
                 self.undated.render(),
                 self.coarse.render(),
+                *grouped,
             ]
         )
 
@@ -131,11 +151,24 @@ class EvalReport:
             "clustering_f1_coarse": round(self.coarse.stories.f1, 4),
             "storyline_f1": round(self.dated.storylines.f1, 4),
             "storyline_f1_undated": round(self.undated.storylines.f1, 4),
+            **self._grouped_figures(),
             "cross_event_near_links": sum(
                 run.stories.cross_group_near_links
                 for run in (self.dated, self.undated, self.coarse)
             ),
         }
+
+    def _grouped_figures(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for what, reports in (("story", self.stories), ("storyline", self.storylines)):
+            for key, report in sorted(reports.items()):
+                dating, how = key.split(":")
+                suffix = ("_cv" if how == "cv" else "_in_sample") + (
+                    "" if dating == "dated" else f"_{dating}"
+                )
+                out[f"{what}_f1{suffix}"] = round(report.f1, 4)
+                out[f"{what}_bcubed_f1{suffix}"] = round(report.bcubed_f1, 4)
+        return out
 
 
 def _eval_settings(base: Settings, db: Path, feed_url: str, n_items: int) -> Settings:
@@ -245,6 +278,13 @@ def evaluate(
         examples = labelled_examples(dated.outcomes, where / "dated.duckdb", classifier, prefix)
         undated = _run(items, settings, where, "undated", progress)
         coarse = _run(items, settings, where, "coarse", progress)
+        sets = [
+            read_set(where / f"{run.dating}.duckdb", run.outcomes, run.dating)
+            for run in (dated, undated, coarse)
+        ]
+        notes: list[str] = []
+        stories = story_reports(sets, None, notes)
+        storylines = storyline_reports(sets, None, None, notes)
     trained_here = any(e.id.startswith(prefix + "/") for e in classifier.model.examples)
     how = "classifier as configured" + (
         "; its model was trained on this folder, so this is in-sample" if trained_here else ""
@@ -257,4 +297,7 @@ def evaluate(
         dated=dated,
         undated=undated,
         coarse=coarse,
+        stories=stories,
+        storylines=storylines,
+        grouping_notes=tuple(notes),
     )

@@ -9,23 +9,38 @@ from datetime import datetime
 
 import pyarrow as pa
 
+from monitor.models import StoredArticle
 from monitor.store import bulk
 from monitor.store.connection import Connection
 from monitor.stories import (
+    CRAWL_STAMP,
     MAX_CANDIDATE_STORIES,
     Batch,
     Candidates,
+    Evidence,
+    Member,
     Scored,
     StoredStory,
     TermStats,
     event_at,
 )
-from monitor.stories.clustering import MIN_SHARED_TERMS, WINDOW_DAYS, Member
+from monitor.stories.clustering import MAX_GAP_DAYS
 from monitor.stories.features import decode_counts, encode_counts
+
+MIN_SHARED_TERMS = 2
+ACTOR_KINDS = ("person", "organization", "group")
+
+# An article's own date, as `stories.own_date` decides it, in SQL (the alias `a` is the article).
+OWN_DATE_SQL = (
+    "a.date_source NOT IN ('story', 'unknown') AND a.published_at IS NOT NULL AND NOT ("
+    "a.date_source = 'feed' AND abs(epoch(a.first_seen_at) - epoch(a.published_at)) <= "
+    f"{int(CRAWL_STAMP.total_seconds())})"
+)
 
 
 def term_stats(con: Connection, batch: Batch) -> TermStats:
-    """Stored document frequencies of the batch's terms, and the stored document count."""
+    """Stored document frequencies of the batch's terms and of the canonical names it gives,
+    and the document counts."""
     df = {
         term: int(n)
         for term, n in bulk.select(
@@ -36,7 +51,81 @@ def term_stats(con: Connection, batch: Batch) -> TermStats:
         )
     }
     row = con.execute("SELECT count(*) FROM core.story_features").fetchone()
-    return TermStats(df, int(row[0]) if row else 0)
+    names, classified = name_stats(con, batch)
+    return TermStats(df, int(row[0]) if row else 0, names, classified)
+
+
+def name_stats(con: Connection, batch: Batch) -> tuple[dict[str, int], int]:
+    """In how many classified articles each canonical name of the batch is given, and how many
+    classified articles there are (the batch's own included: they are classified when stored)."""
+    given = sorted({n for e in batch.evidence.values() for n in (*e.actors, *e.places)})
+    names = {
+        name: int(n)
+        for name, n in bulk.select(
+            con,
+            "SELECT name, count(DISTINCT article_id) FROM core.entities "
+            "WHERE name IN (SELECT name FROM {rows}) GROUP BY name",
+            {"name": given},
+        )
+    }
+    row = con.execute("SELECT count(*) FROM core.classifications").fetchone()
+    return names, int(row[0]) if row else 0
+
+
+def relevance(con: Connection) -> dict[str, bool]:
+    """Whether the classifier took each classified article for relevant."""
+    rows = con.execute("SELECT article_id, relevant FROM core.classifications").fetchall()
+    return {r[0]: bool(r[1]) for r in rows}
+
+
+def processed(con: Connection) -> tuple[list[StoredArticle], dict[str, str | None]]:
+    """Every processed article as the story step reads it, and what each is a copy of (for
+    re-running story assignment over a stored set: monitor.evaluate.grouping)."""
+    rows = con.execute(
+        "SELECT article_id, url, canonical_url, source, outlet, title, text, published_at, "
+        "date_source, content_hash, first_seen_at, url_key, duplicate_of FROM core.articles "
+        "WHERE processed_at IS NOT NULL ORDER BY article_id"
+    ).fetchall()
+    articles = [StoredArticle(*r[:12]) for r in rows]
+    return articles, {r[0]: r[12] for r in rows}
+
+
+def evidence(con: Connection, ids: Sequence[str]) -> dict[str, Evidence]:
+    """What the classifier found in each of these articles: canonical actors and places with
+    their mentions, figures, event types (articles not classified yet: none)."""
+    if not ids:
+        return {}
+    actors: dict[str, dict[str, int]] = {}
+    places: dict[str, dict[str, int]] = {}
+    figures: dict[str, set[str]] = {}
+    topics: dict[str, frozenset[str]] = {}
+    with bulk.rows(con, {"article_id": sorted(set(ids))}) as asked:
+        for aid, name, kind, mentions in con.execute(
+            "SELECT article_id, name, kind, mentions FROM core.entities "
+            f"WHERE article_id IN (SELECT article_id FROM {asked})"
+        ).fetchall():
+            target = places if kind == "place" else actors if kind in ACTOR_KINDS else None
+            if target is not None:
+                target.setdefault(aid, {})[name] = int(mentions or 1)
+        for aid, value, what in con.execute(
+            "SELECT article_id, value, what FROM core.figures "
+            f"WHERE article_id IN (SELECT article_id FROM {asked})"
+        ).fetchall():
+            figures.setdefault(aid, set()).add(f"{what}={float(value):g}")
+        for aid, found in con.execute(
+            "SELECT article_id, topics FROM core.classifications "
+            f"WHERE article_id IN (SELECT article_id FROM {asked})"
+        ).fetchall():
+            topics[aid] = frozenset(found or ())
+    return {
+        aid: Evidence(
+            actors.get(aid, {}),
+            places.get(aid, {}),
+            frozenset(figures.get(aid, ())),
+            topics.get(aid, frozenset()),
+        )
+        for aid in ids
+    }
 
 
 def candidates(con: Connection, scored: Scored) -> Candidates:
@@ -74,8 +163,8 @@ def candidates(con: Connection, scored: Scored) -> Candidates:
                    row_number() OVER (PARTITION BY h.qid ORDER BY h.shared DESC, h.story_id) AS rk
             FROM hits h LEFT JOIN core.story_spans s USING (story_id)
             WHERE h.at IS NULL OR s.first_at IS NULL
-               OR h.at BETWEEN s.first_at - INTERVAL {WINDOW_DAYS} DAY
-                           AND s.last_at + INTERVAL {WINDOW_DAYS} DAY
+               OR h.at BETWEEN s.first_at - INTERVAL {MAX_GAP_DAYS} DAY
+                           AND s.last_at + INTERVAL {MAX_GAP_DAYS} DAY
         )
         SELECT qid, story_id FROM windowed WHERE rk <= {MAX_CANDIDATE_STORIES}
         """,
@@ -89,17 +178,21 @@ def candidates(con: Connection, scored: Scored) -> Candidates:
     for qid, story_id in rows:
         of.setdefault(qid, []).append(story_id)
     stories: dict[str, StoredStory] = {}
-    for story_id, article_id, at, vector, cues, first_at, last_at in bulk.select(
+    members = bulk.select(
         con,
         "SELECT f.story_id, f.article_id, f.event_at, f.vector, f.cues, s.first_at, s.last_at "
         "FROM core.story_features f LEFT JOIN core.story_spans s USING (story_id) "
-        "WHERE f.story_id IN (SELECT story_id FROM {rows})",
+        "WHERE f.story_id IN (SELECT story_id FROM {rows}) ORDER BY f.story_id, f.article_id",
         {"story_id": sorted({sid for _, sid in rows})},
-    ):
+    )
+    found = evidence(con, [r[1] for r in members])
+    for story_id, article_id, at, vector, cues, first_at, last_at in members:
         story = stories.get(story_id)
         if story is None:
             story = stories[story_id] = StoredStory(story_id, first_at=first_at, last_at=last_at)
-        story.members.append(Member(article_id, decode_counts(vector), list(cues), at))
+        story.members.append(
+            Member(article_id, decode_counts(vector), list(cues), at, found[article_id])
+        )
     return Candidates(stories, of, adopted)
 
 
@@ -167,15 +260,16 @@ def save(
 def refresh(con: Connection, story_ids: Sequence[str], now: datetime) -> None:
     """Recompute the dated span and the representative of these stories."""
     with bulk.rows(con, {"story_id": sorted(set(story_ids))}) as touched:
+        # Deleted first: a story left with no own date (its dated report moved) has no span.
+        con.execute(
+            f"DELETE FROM core.story_spans WHERE story_id IN (SELECT story_id FROM {touched})"
+        )
         con.execute(
             f"""
             INSERT INTO core.story_spans
-            SELECT story_id, min(published_at), max(published_at) FROM core.articles
-            WHERE story_id IN (SELECT story_id FROM {touched})
-              AND date_source NOT IN ('story', 'unknown')
+            SELECT story_id, min(published_at), max(published_at) FROM core.articles a
+            WHERE story_id IN (SELECT story_id FROM {touched}) AND {OWN_DATE_SQL}
             GROUP BY story_id
-            ON CONFLICT (story_id) DO UPDATE SET first_at = excluded.first_at,
-                last_at = excluded.last_at
             """
         )
         con.execute(

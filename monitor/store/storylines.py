@@ -11,7 +11,9 @@ from datetime import datetime
 
 from monitor.store import bulk
 from monitor.store.connection import Connection
-from monitor.storylines import Placement, Thread
+from monitor.store.stories import OWN_DATE_SQL
+from monitor.stories.features import Idf, cue_day, decode_counts
+from monitor.storylines import Placement, Report, Thread, threads_of
 
 ACTOR_KINDS = ("person", "organization", "group", "place")
 
@@ -34,36 +36,50 @@ def threads(con: Connection, story_ids: Sequence[str]) -> list[Thread]:
     if not story_ids:
         return []
     with bulk.rows(con, {"story_id": sorted(set(story_ids))}) as asked:
-        relevant = (
-            "SELECT a.story_id, a.article_id, a.published_at, a.date_source, c.topics "
-            "FROM core.articles a JOIN core.classifications c USING (article_id) "
-            f"WHERE a.story_id IN (SELECT story_id FROM {asked}) AND c.relevant"
-        )
-        spans = con.execute(
-            f"SELECT story_id, min(published_at) FILTER (WHERE date_source NOT IN "
-            f"('story', 'unknown')), max(published_at) FILTER (WHERE date_source NOT IN "
-            f"('story', 'unknown')) FROM ({relevant}) GROUP BY story_id"
-        ).fetchall()
-        topics = con.execute(
-            f"SELECT story_id, topic, count(*) FROM ({relevant}), unnest(topics) AS u(topic) "
-            "GROUP BY story_id, topic"
+        rows = con.execute(
+            f"SELECT a.story_id, a.article_id, c.topics, {OWN_DATE_SQL} AS own, a.published_at, "
+            "f.vector, f.cues FROM core.articles a JOIN core.classifications c USING (article_id) "
+            "LEFT JOIN core.story_features f USING (article_id) "
+            f"WHERE a.story_id IN (SELECT story_id FROM {asked}) AND c.relevant "
+            "ORDER BY a.story_id, a.article_id"
         ).fetchall()
         kinds = ", ".join(f"'{k}'" for k in ACTOR_KINDS)
-        actors = con.execute(
-            f"SELECT r.story_id, e.name, count(DISTINCT e.article_id) FROM ({relevant}) r "
-            f"JOIN core.entities e USING (article_id) WHERE e.kind IN ({kinds}) "
-            "GROUP BY r.story_id, e.name"
-        ).fetchall()
-    topic_of: dict[str, dict[str, float]] = defaultdict(dict)
-    for story_id, topic, n in topics:
-        topic_of[story_id][topic] = float(n)
-    actor_of: dict[str, dict[str, float]] = defaultdict(dict)
-    for story_id, name, n in actors:
-        actor_of[story_id][name] = float(n)
-    return [
-        Thread(story_id, topic_of[story_id], actor_of[story_id], first_at, last_at)
-        for story_id, first_at, last_at in sorted(spans)
-    ]
+        named: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for article_id, name, kind in con.execute(
+            "SELECT e.article_id, e.name, e.kind FROM core.entities e JOIN core.articles a "
+            f"USING (article_id) WHERE a.story_id IN (SELECT story_id FROM {asked}) "
+            f"AND e.kind IN ({kinds})"
+        ).fetchall():
+            named[article_id].append((name, kind))
+    counts = {r[1]: decode_counts(r[5]) for r in rows if r[5]}
+    terms = sorted({t for c in counts.values() for t in c})
+    df = {
+        term: int(n)
+        for term, n in bulk.select(
+            con,
+            "SELECT term, sum(df) FROM core.term_df WHERE term IN (SELECT term FROM {rows}) "
+            "GROUP BY term",
+            {"term": terms},
+        )
+    }
+    documents = con.execute("SELECT count(*) FROM core.story_features").fetchall()[0][0]
+    idf = Idf(df, int(documents))
+    return threads_of(
+        Report(
+            story_id,
+            tuple(topics or ()),
+            tuple(named.get(article_id, ())),
+            idf.vector(counts[article_id]) if article_id in counts else {},
+            published_at if own else None,
+            _named_at(cues),
+        )
+        for story_id, article_id, topics, own, published_at, _, cues in rows
+    )
+
+
+def _named_at(cues: Sequence[str] | None) -> datetime | None:
+    day = cue_day(cues or ())
+    return datetime(day.year, day.month, day.day) if day else None
 
 
 def actor_counts(con: Connection) -> tuple[dict[str, int], int]:

@@ -4,32 +4,42 @@ A copy (exact or near duplicate) joins its origin's story. Every other article i
 the stories it could belong to and joins one, or opens a new story. The steps, each pure; the
 store answers the lookups in between (`store.stories`):
 
-    batch = Batch.of(originals)                    features: terms and cues (features.py)
+    batch = Batch.of(originals, evidence)          features: terms, cues, evidence (features.py)
     stats = store.stories.term_stats(con, batch)   stored document frequencies
     scored = score(batch, stats)                   TF-IDF weights, distinctive query terms
     found = store.stories.candidates(con, scored)  stored stories sharing terms, in the window
     plan = assign(scored, found)                   clustering (clustering.py)
 
+* Evidence: the terms of title and lead and event cues (features.py), the canonical actors,
+  places, figures and event types the classifier found (`Evidence`, read from the store), and the
+  article's own date when it has one (`event_at`).
 * Candidates: each article's most distinctive terms go into an inverted index
   (`core.story_terms`); a batch looks its own distinctive terms up in one join, restricted to
   stories active in the time window (`core.story_spans`). Nothing is loaded wholesale.
 * Decision: average-linkage clustering of the batch with the candidate stored stories as fixed
-  seeds (clustering.py). See docs/dedup.md.
+  seeds (clustering.py), over the probabilities of the learned pair model (model.py, pairs.py).
+  See docs/dedup.md.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.models import StoredArticle, make_id
-from monitor.stories.clustering import Member, StoredStory, cluster
+from monitor.stories.clustering import StoredStory, cluster
 from monitor.stories.features import Idf, event_cues, term_counts
+from monitor.stories.model import PairModel, load_pair_model
+from monitor.stories.pairs import NO_EVIDENCE, Evidence, Member, entity_idf
 
 log = logging.getLogger(__name__)
 
+# A feed date this close to the moment the link was first seen may be the day the feed was
+# generated rather than the day the report came out: it tells nothing about the event.
+CRAWL_STAMP = timedelta(hours=36)
 INDEX_TERMS = 25
 QUERY_TERMS = 25
 MAX_CANDIDATE_STORIES = 40
@@ -38,6 +48,7 @@ __all__ = [
     "Assignment",
     "Batch",
     "Candidates",
+    "Evidence",
     "Member",
     "Scored",
     "StoredStory",
@@ -48,9 +59,29 @@ __all__ = [
 ]
 
 
+def own_date(
+    published_at: datetime | None, date_source: str, first_seen_at: datetime | None
+) -> datetime | None:
+    """A date that is evidence of the event: the article's own, and not a crawl-day stamp.
+
+    A date borrowed from the story (`story`) or none (`unknown`) is not the article's own; a
+    feed's date within `CRAWL_STAMP` of the moment the link was first seen may be the day the
+    feed was made. Either way the report is judged on what it says (no date pulls it towards a
+    story or pushes it away)."""
+    if published_at is None or date_source in ("story", "unknown"):
+        return None
+    if (
+        date_source == "feed"
+        and first_seen_at is not None
+        and abs(first_seen_at - published_at) <= CRAWL_STAMP
+    ):
+        return None
+    return published_at
+
+
 def event_at(article: StoredArticle) -> datetime | None:
-    """The date an article reports its event on, when it has one of its own."""
-    return article.published_at if article.date_source not in ("story", "unknown") else None
+    """The date an article reports its event on, when it has one of its own (`own_date`)."""
+    return own_date(article.published_at, article.date_source, article.first_seen_at)
 
 
 @dataclass
@@ -61,24 +92,52 @@ class Batch:
     counts: dict[str, dict[str, float]]
     cues: dict[str, list[str]]
     df: Counter[str]
+    evidence: dict[str, Evidence] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, originals: list[StoredArticle]) -> Batch:
-        """Features of each original, and the batch's own document frequencies."""
+    def of(
+        cls, originals: list[StoredArticle], evidence: Mapping[str, Evidence] | None = None
+    ) -> Batch:
+        """Features of each original, and the batch's own document frequencies; `evidence`
+        is what the classifier found in each (`store.stories.evidence`)."""
         counts = {a.article_id: term_counts(a.title, a.text) for a in originals}
         cues = {a.article_id: event_cues(a.title, a.text) for a in originals}
         df: Counter[str] = Counter()
         for terms in counts.values():
             df.update(terms.keys())
-        return cls(originals, counts, cues, df)
+        found = evidence or {}
+        return cls(
+            originals,
+            counts,
+            cues,
+            df,
+            {a.article_id: found.get(a.article_id, NO_EVIDENCE) for a in originals},
+        )
+
+    def only(self, ids: set[str]) -> Batch:
+        """The same batch restricted to these originals (features are not computed again)."""
+        originals = [a for a in self.originals if a.article_id in ids]
+        df: Counter[str] = Counter()
+        for a in originals:
+            df.update(self.counts[a.article_id].keys())
+        return Batch(
+            originals,
+            {a.article_id: self.counts[a.article_id] for a in originals},
+            {a.article_id: self.cues[a.article_id] for a in originals},
+            df,
+            {a.article_id: self.evidence[a.article_id] for a in originals},
+        )
 
 
 @dataclass(frozen=True)
 class TermStats:
-    """Stored document frequencies of a batch's terms, and how many documents there are."""
+    """Stored document frequencies of a batch's terms and canonical names, and how many
+    documents each is counted over."""
 
     df: dict[str, int]
     documents: int
+    names: dict[str, int] = field(default_factory=dict)
+    named_documents: int = 0
 
 
 @dataclass
@@ -87,6 +146,7 @@ class Scored:
 
     batch: Batch
     idf: Idf
+    names: dict[str, float]  # IDF of canonical actors and places
     weights: dict[str, dict[str, float]]
     queries: dict[str, list[str]]  # looked up in the stored index (df >= 2)
     index_terms: dict[str, list[str]]  # stored in the index for later batches
@@ -102,6 +162,7 @@ def score(batch: Batch, stats: TermStats) -> Scored:
     return Scored(
         batch,
         idf,
+        entity_idf(stats.names, max(stats.named_documents, len(batch.originals))),
         weights,
         {aid: idf.top_terms(w, QUERY_TERMS, min_df=2) for aid, w in weights.items()},
         {aid: idf.top_terms(w, INDEX_TERMS) for aid, w in weights.items()},
@@ -129,19 +190,36 @@ class Assignment:
     story_of: dict[str, str]
     new_stories: list[tuple[str, str]]
     merged: dict[str, str] = field(default_factory=dict)
+    # Every merge of the clustering (mean probability, a report of each side), highest first.
+    merges: tuple[tuple[float, str, str], ...] = ()
 
 
-def assign(scored: Scored, found: Candidates) -> Assignment:
-    """Cluster the batch's originals with the candidate stored stories."""
+def assign(scored: Scored, found: Candidates, model: PairModel | None = None) -> Assignment:
+    """Cluster the batch's originals with the candidate stored stories (by default with the
+    packaged pair model)."""
+    batch = scored.batch
     members = []
-    for article in scored.batch.originals:
+    for article in batch.originals:
         aid = article.article_id
         member = Member(
-            aid, dict(scored.batch.counts[aid]), scored.batch.cues[aid], event_at(article)
+            aid, dict(batch.counts[aid]), batch.cues[aid], event_at(article), batch.evidence[aid]
         )
         member.vector = scored.idf.vector(member.counts, scored.weights[aid])
         members.append(member)
-    groups = cluster(members, found.stories, found.of, scored.idf, found.adopted, scored.queries)
+    # Dated first, oldest first, then by id: the order reports arrived in decides nothing.
+    members.sort(key=lambda m: (m.event_at is None, m.event_at or datetime.min, m.article_id))
+    merges: list[tuple[float, str, str]] = []
+    groups = cluster(
+        members,
+        found.stories,
+        found.of,
+        scored.idf,
+        scored.names,
+        model or load_pair_model("stories"),
+        found.adopted,
+        scored.queries,
+        merges,
+    )
     story_of: dict[str, str] = {}
     new: list[tuple[str, str]] = []
     merged: dict[str, str] = {}
@@ -154,7 +232,7 @@ def assign(scored: Scored, found: Candidates) -> Assignment:
             story_id = make_id("story:" + first)
             new.append((story_id, first))
         for member in group.members:
-            if member.article_id in scored.batch.counts:
+            if member.article_id in batch.counts:
                 story_of[member.article_id] = story_id
     log.info(
         "stories: %d originals, %d new stories, %d joined existing ones, %d stories merged",
@@ -163,4 +241,4 @@ def assign(scored: Scored, found: Candidates) -> Assignment:
         len(members) - len(new),
         len(merged),
     )
-    return Assignment(story_of, new, merged)
+    return Assignment(story_of, new, merged, tuple(merges))

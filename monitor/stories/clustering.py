@@ -1,9 +1,11 @@
 """Average-linkage clustering of a batch of reports into stories, stored stories as seeds.
 
-Two groups merge while their mean member-to-member cosine similarity reaches `JOIN_THRESHOLD`,
-their dates lie within `WINDOW_DAYS` (when known), and no event cue contradicts (see
-features.py). Candidate pairs are those sharing at least `MIN_SHARED_TERMS` distinctive terms,
-plus the stored stories the store found for each report. Pure: it reads and writes nothing.
+Two groups merge while the mean probability over their member pairs that two reports are one
+event (the pair model: model.py, pairs.py) reaches the model's threshold, and their own dates,
+when both groups have some, lie within `MAX_GAP_DAYS`. The pair with the highest mean merges
+first. Candidate pairs are those sharing at least `MIN_SHARED_KEYS` distinctive terms, canonical
+names or named days, plus the stored stories the store found for each report. Pure: it reads and
+writes nothing, and the same reports give the same stories in whatever order they came.
 """
 
 from __future__ import annotations
@@ -11,35 +13,25 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 
-from monitor.stories.features import Idf, cosine, cues_conflict, weekdays_differ
+from monitor.stories.features import Idf
+from monitor.stories.model import PairModel
+from monitor.stories.pairs import Member, PairScorer
 
 log = logging.getLogger(__name__)
 
 # Parameters (see docs/dedup.md).
-WINDOW_DAYS = 4
-JOIN_THRESHOLD = 0.2
-WEEKDAY_PENALTY = 0.8
-MIN_SHARED_TERMS = 2
+MAX_GAP_DAYS = 14  # groups whose own dates lie further apart are two stories, whatever else
+MIN_SHARED_KEYS = 2
 MAX_POSTING = 200
-DENSE_MAX = 4000  # members up to which the similarity matrix is held dense (128 MB)
-MATRIX_MIN_PAIRS = 20_000  # candidate pairs from which one matrix product beats pair by pair
+DENSE_MAX = 1200  # members up to which every pair is scored at once (11 MB per feature)
 
-
-@dataclass
-class Member:
-    """One report as clustering sees it: its terms, cues and event date."""
-
-    article_id: str
-    counts: dict[str, float]
-    cues: list[str]
-    event_at: datetime | None
-    vector: dict[str, float] | None = None
+__all__ = ["MAX_GAP_DAYS", "Group", "Member", "StoredStory", "cluster", "neighbour_keys"]
 
 
 @dataclass
@@ -68,7 +60,6 @@ class Group:
         self.version = 0
         for m in members:
             self._add_date(m.event_at)
-        self.cue_set = {c for m in members for c in m.cues}
 
     def _add_date(self, when: datetime | None) -> None:
         if when is None:
@@ -90,14 +81,15 @@ class Group:
         return sorted(sid for sid, _ in self.stories if sid != keep)
 
     def absorb(self, other: Group) -> None:
+        """Take another group's members, stories and dates."""
         self.stories.extend(other.stories)
         self.members.extend(other.members)
         self._add_date(other.first_at)
         self._add_date(other.last_at)
-        self.cue_set |= other.cue_set
         self.version += 1
 
     def gap_days(self, other: Group) -> float:
+        """Days between the two groups' own dates (0 when either has none, or they overlap)."""
         if None in (self.first_at, self.last_at, other.first_at, other.last_at):
             return 0.0
         assert self.first_at and self.last_at and other.first_at and other.last_at
@@ -109,93 +101,71 @@ class Group:
 
 
 class _Linkage:
-    """Average linkage between groups, each pair's similarity sum kept across merges.
+    """Average linkage between groups, each pair's probability sum kept across merges.
 
     A merged group's sum towards a neighbour is the sum of its two parts' (Lance-Williams for
-    average linkage), so a merge costs one addition per neighbour, not a pass over every
-    member pair. With many candidate pairs (a batch on one subject), every cosine similarity
-    comes from one sparse matrix product of the linked members' unit TF-IDF vectors (the
-    batch's reports and the candidate stories' stored reports); with few, pair by pair as
-    asked. Computed pair by pair and re-read after every merge, a batch of 1,000 reports on
-    one subject took 9 s (280,000 candidate pairs).
+    average linkage), so a merge costs one addition per neighbour. Member pairs are scored by the
+    pair model in bulk (numpy), all candidate pairs at once, then only the pairs a merge brings
+    that were never scored.
     """
 
-    def __init__(self, idf: Idf, members: list[Member], pairs: int) -> None:
-        self.idf = idf
-        self.row = {m.article_id: i for i, m in enumerate(members)}
+    def __init__(self, scorer: PairScorer, model: PairModel) -> None:
+        self.scorer = scorer
+        self.model = model
+        self.row = {m.article_id: i for i, m in enumerate(scorer.members)}
+        self.prob: dict[tuple[int, int], float] = {}
         self.sums: dict[int, dict[int, float]] = {}  # group key -> group key -> sum
-        self.sim: Any = None  # the member-by-member similarity matrix, when worth building
-        self.cosines: dict[tuple[str, str], float] = {}  # else: member pairs computed so far
-        if pairs < MATRIX_MIN_PAIRS:
-            return  # few candidate pairs: computing the ones asked for is cheaper
-        from scipy import sparse  # here: SciPy takes 0.3 s to import, and most runs never cluster
+        # Up to DENSE_MAX members every pair is scored at once; beyond, the pairs asked for.
+        self.matrix = scorer.probability_matrix(model) if len(scorer.members) <= DENSE_MAX else None
 
-        columns: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        data: list[float] = []
-        for i, m in enumerate(members):
-            for term, weight in self._vector(m).items():
-                rows.append(i)
-                cols.append(columns.setdefault(term, len(columns)))
-                data.append(weight)
-        matrix = sparse.csr_matrix(
-            (np.asarray(data, dtype=np.float64), (rows, cols)),
-            shape=(len(members), max(len(columns), 1)),
-        )
-        product = matrix @ matrix.T
-        self.sim = product.toarray() if len(members) <= DENSE_MAX else product.tocsr()
+    def _rows(self, group: Group) -> list[int]:
+        return [self.row[m.article_id] for m in group.members]
 
-    def _vector(self, m: Member) -> dict[str, float]:
-        if m.vector is None:
-            m.vector = self.idf.vector(m.counts)
-        return m.vector
-
-    def _rows(self, group: Group) -> np.ndarray[Any, np.dtype[np.intp]]:
-        return np.fromiter((self.row[m.article_id] for m in group.members), dtype=np.intp)
-
-    def _pairwise(self, a: Group, b: Group) -> float:
-        total = 0.0
-        for x in a.members:
-            for y in b.members:
-                ids = (
-                    (x.article_id, y.article_id)
-                    if x.article_id < y.article_id
-                    else (y.article_id, x.article_id)
-                )
-                sim = self.cosines.get(ids)
-                if sim is None:
-                    sim = self.cosines[ids] = cosine(self._vector(x), self._vector(y))
-                total += sim
-        return total
+    def prefetch(self, pairs: list[tuple[Group, Group]]) -> None:
+        """Score every member pair of these group pairs not scored yet, in one go."""
+        if self.matrix is not None:
+            return
+        wanted: set[tuple[int, int]] = set()
+        for a, b in pairs:
+            for x in self._rows(a):
+                for y in self._rows(b):
+                    key = (x, y) if x < y else (y, x)
+                    if key not in self.prob:
+                        wanted.add(key)
+        if not wanted:
+            return
+        ordered = sorted(wanted)
+        i = np.fromiter((p[0] for p in ordered), dtype=np.intp, count=len(ordered))
+        j = np.fromiter((p[1] for p in ordered), dtype=np.intp, count=len(ordered))
+        for key, p in zip(ordered, self.scorer.probabilities(self.model, i, j), strict=True):
+            self.prob[key] = float(p)
 
     def sum(self, a: Group, b: Group) -> float:
+        """The probabilities of every member pair across the two groups, summed."""
         total = self.sums.get(a.key, {}).get(b.key)
         if total is not None:
             return total
-        if self.sim is None:
-            total = self._pairwise(a, b)
-        elif len(a.members) == 1 == len(b.members):
-            # Most pairs, before any merge: two reports; one lookup, nothing kept.
-            x, y = self.row[a.members[0].article_id], self.row[b.members[0].article_id]
-            return float(self.sim[x, y])
-        elif isinstance(self.sim, np.ndarray):
-            total = float(self.sim[np.ix_(self._rows(a), self._rows(b))].sum())
+        if self.matrix is not None:
+            if len(a.members) == 1 == len(b.members):  # most pairs: two reports, one lookup
+                return float(
+                    self.matrix[
+                        self.row[a.members[0].article_id], self.row[b.members[0].article_id]
+                    ]
+                )
+            total = float(self.matrix[np.ix_(self._rows(a), self._rows(b))].sum())
         else:
-            total = float(self.sim[self._rows(a)][:, self._rows(b)].sum())
+            self.prefetch([(a, b)])
+            total = 0.0
+            for x in self._rows(a):
+                for y in self._rows(b):
+                    total += self.prob[(x, y) if x < y else (y, x)]
         self.sums.setdefault(a.key, {})[b.key] = total
         self.sums.setdefault(b.key, {})[a.key] = total
         return total
 
-    def surely_below(self, a: Group, b: Group) -> bool:
-        """Two reports whose similarity is under the threshold: no penalty or date lifts it."""
-        if self.sim is None or len(a.members) != 1 or len(b.members) != 1:
-            return False
-        x, y = self.row[a.members[0].article_id], self.row[b.members[0].article_id]
-        return bool(self.sim[x, y] < JOIN_THRESHOLD)
-
     def merged(self, a: Group, b: Group, neighbours: list[Group]) -> None:
         """Before `a` absorbs `b`: carry the sums towards each neighbour over to the merge."""
+        self.prefetch([(g, n) for n in neighbours for g in (a, b)])
         carried = {n.key: self.sum(a, n) + self.sum(b, n) for n in neighbours}
         for gone in (a.key, b.key):
             for other in self.sums.pop(gone, {}):
@@ -206,23 +176,78 @@ class _Linkage:
             self.sums.setdefault(n, {})[a.key] = total
 
     def score(self, a: Group, b: Group) -> float:
-        """Average cosine similarity between two groups, or 0 when time or cues rule a merge
-        out.
-
-        Two stored stories are compared only once the batch has linked them: they are never
-        neighbours of each other at the start, only through a report that joined one of them.
-        """
-        if a.gap_days(b) > WINDOW_DAYS or cues_conflict(a.cue_set, b.cue_set):
+        """Mean probability over the two groups' member pairs, or 0 when their own dates lie
+        more than `MAX_GAP_DAYS` apart (undated reports cannot bridge events weeks apart)."""
+        if a.gap_days(b) > MAX_GAP_DAYS:
             return 0.0
-        score = self.sum(a, b) / (len(a.members) * len(b.members))
-        # Weekdays named in the leads stand in for dates, where the dates cannot tell: a
-        # report undated, or both dated the same day. Days apart explain different weekdays
-        # (a preview on Saturday and the visit on Monday are one story).
-        if (a.first_at is None or b.first_at is None or a.gap_days(b) < 1) and weekdays_differ(
-            a.cue_set, b.cue_set
-        ):
-            score *= WEEKDAY_PENALTY
-        return score
+        return self.sum(a, b) / (len(a.members) * len(b.members))
+
+
+def neighbour_keys(member: Member, query_terms: list[str]) -> list[str]:
+    """What a report is looked up by in the batch: its distinctive terms, the canonical names it
+    gives and the day it names (the last two need no shared words)."""
+    names = [f"e:{n}" for n in (*member.evidence.actors, *member.evidence.places)]
+    days = [c for c in member.cues if c.startswith("day:")]
+    return [*query_terms, *names, *days]
+
+
+def _likely(
+    linkage: _Linkage,
+    owner: dict[str, int],
+    groups: dict[int, Group],
+    stories: dict[str, StoredStory],
+    threshold: float,
+) -> dict[int, set[int]]:
+    """Groups with a pair of members whose probability reaches the threshold (two stored
+    stories only once a report of the batch has joined one of them)."""
+    assert linkage.matrix is not None
+    group_of = np.empty(len(linkage.row), dtype=np.intp)
+    for key, group in groups.items():
+        for m in group.members:
+            group_of[linkage.row[m.article_id]] = key
+    stored = {owner[sid] for sid in stories if sid in owner}
+    neighbours: dict[int, set[int]] = {k: set() for k in groups}
+    rows, cols = np.nonzero(np.triu(linkage.matrix >= threshold, k=1))
+    for x, y in zip(group_of[rows].tolist(), group_of[cols].tolist(), strict=True):
+        if x != y and not (x in stored and y in stored):
+            neighbours[x].add(y)
+            neighbours[y].add(x)
+    return neighbours
+
+
+def _neighbours(
+    members: list[Member],
+    owner: dict[str, int],
+    groups: dict[int, Group],
+    cand_of: dict[str, list[str]],
+    query_terms: dict[str, list[str]],
+) -> dict[int, set[int]]:
+    neighbours: dict[int, set[int]] = {k: set() for k in groups}
+    postings: dict[str, list[int]] = {}
+    for i, member in enumerate(members):
+        for key in neighbour_keys(member, query_terms.get(member.article_id, [])):
+            postings.setdefault(key, []).append(i)
+    shared: Counter[tuple[int, int]] = Counter()
+    for ids in postings.values():
+        if len(ids) > MAX_POSTING:
+            continue  # a term or name this common says nothing about the event
+        for x in range(len(ids)):
+            for y in range(x + 1, len(ids)):
+                shared[(ids[x], ids[y])] += 1
+    for (x, y), n in shared.items():
+        if n >= MIN_SHARED_KEYS:
+            gx, gy = owner[members[x].article_id], owner[members[y].article_id]
+            if gx != gy:
+                neighbours[gx].add(gy)
+                neighbours[gy].add(gx)
+    for aid, sids in cand_of.items():
+        ka = owner.get(aid)
+        for sid in sids:
+            ks = owner.get(sid)
+            if ka is not None and ks is not None and ka != ks:
+                neighbours[ka].add(ks)
+                neighbours[ks].add(ka)
+    return neighbours
 
 
 def cluster(
@@ -230,18 +255,26 @@ def cluster(
     stories: dict[str, StoredStory],
     cand_of: dict[str, list[str]],
     idf: Idf,
+    names: Mapping[str, float],
+    model: PairModel,
     adopted: dict[str, str],
     query_terms: dict[str, list[str]],
+    merges: list[tuple[float, str, str]] | None = None,
 ) -> list[Group]:
-    """Average-linkage clustering of the batch, stored candidate stories as fixed seeds."""
+    """Average-linkage clustering of the batch, stored candidate stories as fixed seeds.
+
+    `members` come in a fixed order (the caller sorts them by date and id), so ties break the
+    same way whatever order the reports arrived in. `merges`, when given, receives every merge
+    (mean probability, a report of each side), highest first: average linkage never merges
+    higher after a lower merge, so the clustering at any higher threshold is a prefix of it."""
     groups: dict[int, Group] = {}
     owner: dict[str, int] = {}  # article id / story id -> group key
     for i, member in enumerate(members):
         groups[i] = Group(i, [member])
         owner[member.article_id] = i
-    for sid, story in stories.items():
+    for sid in sorted(stories):
         key = len(groups)
-        groups[key] = Group(key, story.members, story)
+        groups[key] = Group(key, stories[sid].members, stories[sid])
         owner[sid] = key
     # Articles found to predate a stored story's origin take that story.
     for member in members:
@@ -257,65 +290,47 @@ def cluster(
         del groups[mine.key]
         owner[member.article_id] = target.key
 
-    neighbours: dict[int, set[int]] = {k: set() for k in groups}
-    postings: dict[str, list[int]] = {}
-    for i, member in enumerate(members):
-        for term in query_terms[member.article_id]:
-            postings.setdefault(term, []).append(i)
-    shared: Counter[tuple[int, int]] = Counter()
-    for ids in postings.values():
-        if len(ids) > MAX_POSTING:
-            continue  # a term this common says nothing about the event
-        for x in range(len(ids)):
-            for y in range(x + 1, len(ids)):
-                shared[(ids[x], ids[y])] += 1
-    for (x, y), n in shared.items():
-        if n >= MIN_SHARED_TERMS:
-            gx, gy = owner[members[x].article_id], owner[members[y].article_id]
-            if gx != gy:
-                neighbours[gx].add(gy)
-                neighbours[gy].add(gx)
-    for aid, sids in cand_of.items():
-        ka = owner.get(aid)
-        for sid in sids:
-            ks = owner.get(sid)
-            if ka is not None and ks is not None and ka != ks:
-                neighbours[ka].add(ks)
-                neighbours[ks].add(ka)
-
-    # Only reports that can merge with something need a vector (a merge only ever links
-    # neighbours and their neighbours, all in this set).
-    linked = [m for k, ns in neighbours.items() if ns and k in groups for m in groups[k].members]
-    pairs = sum(len(ns) for ns in neighbours.values()) // 2
-    linkage = _Linkage(idf, list({m.article_id: m for m in linked}.values()), pairs)
+    everyone = [m for k in sorted(groups) for m in groups[k].members]
+    if len(everyone) <= DENSE_MAX:
+        # Every pair scored at once; two groups can only ever reach the threshold on average
+        # if some pair of their members does, so those pairs are the neighbours.
+        linkage = _Linkage(PairScorer(everyone, idf, names), model)
+        neighbours = _likely(linkage, owner, groups, stories, model.threshold)
+    else:
+        neighbours = _neighbours(members, owner, groups, cand_of, query_terms)
+        # Only reports that can merge with something are scored (a merge only ever links
+        # neighbours and their neighbours, all in this set).
+        linked = {m.article_id: m for k, ns in neighbours.items() if ns for m in groups[k].members}
+        linkage = _Linkage(PairScorer(list(linked.values()), idf, names), model)
+    pairs = [(a, b) for a, ns in sorted(neighbours.items()) for b in sorted(ns) if a < b]
+    linkage.prefetch([(groups[a], groups[b]) for a, b in pairs])
+    threshold = model.threshold
     heap: list[tuple[float, int, int, int, int]] = []
-    for a, ns in neighbours.items():
-        for b in ns:
-            if a < b and a in groups and b in groups:
-                if linkage.surely_below(groups[a], groups[b]):
-                    continue
-                score = linkage.score(groups[a], groups[b])
-                if score >= JOIN_THRESHOLD:
-                    heapq.heappush(heap, (-score, a, b, groups[a].version, groups[b].version))
+    for a, b in pairs:
+        score = linkage.score(groups[a], groups[b])
+        if score >= threshold:
+            heapq.heappush(heap, (-score, a, b, groups[a].version, groups[b].version))
     while heap:
         neg, a, b, va, vb = heapq.heappop(heap)
         ga, gb = groups.get(a), groups.get(b)
         if ga is None or gb is None or ga.version != va or gb.version != vb:
             continue
         log.debug("merge %s + %s at %.3f", ga.members[0].article_id, gb.members[0].article_id, -neg)
+        if merges is not None:
+            merges.append((-neg, ga.members[0].article_id, gb.members[0].article_id))
         merged = (neighbours.pop(b, set()) | neighbours[a]) - {a, b}
-        linkage.merged(ga, gb, [groups[n] for n in merged if n in groups])
+        linkage.merged(ga, gb, [groups[n] for n in sorted(merged) if n in groups])
         ga.absorb(gb)
         del groups[b]
         neighbours[a] = merged
-        for n in merged:
+        for n in sorted(merged):
             neighbours[n].discard(b)
             neighbours[n].add(a)
             gn = groups.get(n)
             if gn is None:
                 continue
             score = linkage.score(ga, gn)
-            if score >= JOIN_THRESHOLD:
+            if score >= threshold:
                 x, y = (a, n) if a < n else (n, a)
                 heapq.heappush(heap, (-score, x, y, groups[x].version, groups[y].version))
     order = {m.article_id: i for i, m in enumerate(members)}

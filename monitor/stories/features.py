@@ -4,9 +4,9 @@
   counted double and pairs of adjacent names as extra terms, so actors, places and the specific
   event words ("vote", "rockets", "commission") carry the weight. Stop words are a data file
   (`stopwords.txt`).
-* Cues: weekdays named in the lead ("wd:monday") and counts of things ("n:rocket=3"). A
-  different count of the same thing forbids putting two reports in one story; disjoint
-  weekdays damp it.
+* Cues: weekdays named in the lead ("wd:monday"), counts of things ("n:rocket=3") and the
+  latest full date the text names ("day:2020-01-05"). They are evidence for the pair model
+  (model.py): a different count of the same thing, disjoint weekdays, days named weeks apart.
 * `Idf`: TF-IDF weights from document frequencies (stored ones plus the batch's).
 """
 
@@ -17,6 +17,7 @@ import heapq
 import math
 import re
 from collections.abc import Iterable
+from datetime import date
 from importlib import resources
 
 # Parameters (see docs/dedup.md).
@@ -143,7 +144,8 @@ def count_nouns() -> dict[str, str]:
 
 
 def event_cues(title: str | None, text: str) -> list[str]:
-    """Event cues in the lead: weekdays ('wd:monday') and counts of things ('n:rocket=3')."""
+    """Event cues: weekdays ('wd:monday') and counts of things ('n:rocket=3') in the lead, and
+    the latest day the text names ('day:2020-01-05')."""
     nouns = count_nouns()
     head = (title or "") + " . " + text[: CUE_WORDS * 12]
     lead = " ".join(_prepare(head).split()[:CUE_WORDS]).casefold()
@@ -162,7 +164,80 @@ def event_cues(title: str | None, text: str) -> list[str]:
             if not 1 < value <= MAX_COUNT:
                 continue
         cues.add(f"n:{noun}={value}")
+    day = day_cue(title, text)
+    if day is not None:
+        cues.add(day)
     return sorted(cues)
+
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+# "5 January 2020", "5th Jan. 2020", "January 5, 2020", "2020-01-05": a day, month and year.
+_NAMED_DAY = re.compile(
+    rf"\b(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m1>{_MONTH_RE})\.?"
+    rf"|(?P<m2>{_MONTH_RE})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?),?\s+(?P<y>(?:19|20)\d{{2}})\b"
+    r"|(?<!\d)(?P<iy>(?:19|20)\d{2})-(?P<im>\d{2})-(?P<id>\d{2})(?!\d)",
+    re.I,
+)
+MENTION_CHARS = 4000
+
+
+def named_days(text: str) -> list[date]:
+    """Every full date (day, month and year) written in the first `MENTION_CHARS` of a text."""
+    out = []
+    for m in _NAMED_DAY.finditer(text[:MENTION_CHARS]):
+        if m.group("iy"):
+            parts = (m.group("iy"), m.group("im"), m.group("id"))
+            year, month, day = (int(p) for p in parts)
+        else:
+            year = int(m.group("y"))
+            month = _MONTHS[(m.group("m1") or m.group("m2")).casefold()]
+            day = int(m.group("d1") or m.group("d2"))
+        try:
+            out.append(date(year, month, day))
+        except ValueError:
+            continue  # "31 February": not a day
+    return out
+
+
+def day_cue(title: str | None, text: str) -> str | None:
+    """The latest full date the title and text name, as a cue ('day:2020-01-05'), or None.
+
+    Not the article's published date (dates.py decides that, from the top of the page): the day
+    the report's text names last is evidence of which event it reports, dated or not."""
+    days = named_days(((title or "") + "\n" + text) if title else text)
+    return f"day:{max(days).isoformat()}" if days else None
+
+
+def cue_day(cues: Iterable[str]) -> date | None:
+    """The day of a 'day:' cue, if there is one."""
+    for c in cues:
+        if c.startswith("day:"):
+            try:
+                return date.fromisoformat(c[4:])
+            except ValueError:
+                return None
+    return None
 
 
 def encode_counts(counts: dict[str, float]) -> str:

@@ -1,0 +1,422 @@
+"""Stories measured honestly: grouped cross-validation over what the real ingest stored.
+
+`monitor eval` ingests the labelled pages through the web path once per way of dating them. For
+each fold of events (`FOLDS` folds, an event's fold fixed by a hash of its name), a story pair
+model is fitted on the pairs of the other folds' reports (those of the dated and the undated
+ingest), its threshold chosen on those reports alone, and story assignment is run again over
+every stored report with it: the same library functions the pipeline runs on a batch
+(`stories.Batch.of`, `score`, `assign`), as if the whole folder came in one batch, which is how
+the ingest processed it. A pair of reports is judged in the fold of its first member's event (so
+every pair once, always by a model that never saw one of its two events), and each report's
+BCubed figures come from its own fold's run.
+
+The same machinery fits the shipped model (`fit_stories` on every event) for
+`python -m monitor.stories.train`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+from monitor.errors import ConfigError
+from monitor.evaluate.labelled import LabelledArticle
+from monitor.evaluate.metrics import Outcome
+from monitor.evaluate.site import Dating
+from monitor.models import StoredArticle
+from monitor.store import Store
+from monitor.store import stories as story_store
+from monitor.stories import (
+    Batch,
+    Candidates,
+    Evidence,
+    Member,
+    Scored,
+    TermStats,
+    assign,
+    event_at,
+    score,
+)
+from monitor.stories.clustering import MAX_GAP_DAYS
+from monitor.stories.model import PairModel, fit_pair_model
+from monitor.stories.pairs import FEATURES, PairScorer
+from monitor.storylines import Report
+
+FOLDS = 10
+THRESHOLDS = tuple(round(0.2 + 0.05 * i, 2) for i in range(11))  # 0.2 ... 0.7
+TRAIN_DATINGS: tuple[Dating, ...] = ("dated", "undated")
+
+
+def fold_of(group: str, folds: int = FOLDS) -> int:
+    """The fold of an event or storyline: fixed by its name, not by the order of the folder."""
+    return zlib.crc32(group.encode("utf-8")) % folds
+
+
+@dataclass
+class StoredSet:
+    """What one ingest of a labelled folder stored, as story assignment reads it."""
+
+    dating: str
+    articles: list[StoredArticle]
+    copy_of: dict[str, str | None]
+    evidence: dict[str, Evidence]
+    names: dict[str, int]
+    classified: int
+    label: dict[str, LabelledArticle]  # article id -> its labelled item
+    relevant: dict[str, bool] = field(default_factory=dict)  # as the classifier decided
+    _rows: tuple[np.ndarray, np.ndarray, list[tuple[str, str]]] | None = field(
+        default=None, repr=False
+    )
+    _scored: dict[frozenset[str] | None, tuple[Batch, Scored]] = field(
+        default_factory=dict, repr=False
+    )
+    _reports: dict[str, Report] | None = field(default=None, repr=False)
+
+    @property
+    def originals(self) -> list[StoredArticle]:
+        """The stored reports that are not copies (copies follow their origin's story)."""
+        return [a for a in self.articles if self.copy_of.get(a.article_id) is None]
+
+    def event(self, article_id: str) -> str:
+        """The labelled event of a stored article."""
+        return self.label[article_id].event_cluster
+
+
+def read_set(db: Path, outcomes: Sequence[Outcome], dating: str) -> StoredSet:
+    """Read back what an ingest stored for the labelled items (those it stored)."""
+    label = {o.article_id: o.item for o in outcomes if o.article_id}
+    with Store(db).read() as con:
+        articles, copy_of = story_store.processed(con)
+        articles = [a for a in articles if a.article_id in label]
+        evidence = story_store.evidence(con, [a.article_id for a in articles])
+        probe = Batch([], {}, {}, Counter(), evidence)
+        names, classified = story_store.name_stats(con, probe)
+        relevant = story_store.relevance(con)
+    return StoredSet(dating, articles, copy_of, evidence, names, classified, label, relevant)
+
+
+def _scored(stored: StoredSet, keep: set[str] | None) -> tuple[Batch, Scored]:
+    key = None if keep is None else frozenset(keep)
+    found = stored._scored.get(key)
+    if found is not None:
+        return found
+    if None not in stored._scored:
+        whole = Batch.of(stored.originals, stored.evidence)
+        stored._scored[None] = (whole, score(whole, _first_batch(stored)))
+    batch = stored._scored[None][0] if keep is None else stored._scored[None][0].only(keep)
+    stored._scored[key] = (batch, score(batch, _first_batch(stored)))
+    return stored._scored[key]
+
+
+def _first_batch(stored: StoredSet) -> TermStats:
+    # As the ingest saw it: one batch into an empty store (no stored terms yet), the names'
+    # frequencies over every classified article (classification comes with storing).
+    return TermStats({}, 0, stored.names, stored.classified)
+
+
+def regroup(
+    stored: StoredSet, model: PairModel | None, keep: set[str] | None = None
+) -> dict[str, str]:
+    """The story of every stored article (or of those in `keep`), assigned again with `model`."""
+    _, scored = _scored(stored, keep)
+    plan = assign(scored, Candidates(), model)
+    story_of = dict(plan.story_of)
+    for a in stored.articles:
+        origin = stored.copy_of.get(a.article_id)
+        if origin is not None and origin in story_of and (keep is None or a.article_id in keep):
+            story_of[a.article_id] = story_of[origin]
+    return story_of
+
+
+def regroup_cuts(
+    stored: StoredSet, model: PairModel, keep: set[str], thresholds: Sequence[float]
+) -> dict[float, dict[str, str]]:
+    """The stories of the articles in `keep` at each threshold, from one clustering at the
+    lowest: its merges in order, cut where the mean probability falls below each threshold."""
+    _, scored = _scored(stored, keep)
+    plan = assign(scored, Candidates(), replace(model, threshold=min(thresholds)))
+    out = {}
+    for threshold in thresholds:
+        story_of = _cut(list(plan.story_of), plan.merges, threshold)
+        for a in stored.articles:
+            origin = stored.copy_of.get(a.article_id)
+            if origin is not None and origin in story_of and a.article_id in keep:
+                story_of[a.article_id] = story_of[origin]
+        out[threshold] = story_of
+    return out
+
+
+def _cut(
+    ids: Sequence[str], merges: Sequence[tuple[float, str, str]], threshold: float
+) -> dict[str, str]:
+    """The clusters the merges at or above the threshold make (union-find; a cluster is named
+    by one of its members)."""
+    parent = {aid: aid for aid in ids}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for height, a, b in merges:
+        if height < threshold:
+            break  # the merges come highest first
+        parent[root(a)] = root(b)
+    return {aid: root(aid) for aid in ids}
+
+
+def pair_rows(stored: StoredSet) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+    """Features and labels (same event or not) of every pair of stored originals."""
+    if stored._rows is not None:
+        return stored._rows
+    batch, scored = _scored(stored, None)
+    members = [
+        Member(
+            a.article_id,
+            batch.counts[a.article_id],
+            batch.cues[a.article_id],
+            event_at(a),
+            batch.evidence[a.article_id],
+        )
+        for a in batch.originals
+    ]
+    scorer = PairScorer(members, scored.idf, scored.names)
+    pairs = list(combinations(range(len(members)), 2))
+    i = np.array([p[0] for p in pairs], dtype=np.intp)
+    j = np.array([p[1] for p in pairs], dtype=np.intp)
+    columns = scorer.columns(i, j, many=True)
+    x = np.column_stack([columns[f] for f in FEATURES]) if pairs else np.zeros((0, len(FEATURES)))
+    ids = [(members[a].article_id, members[b].article_id) for a, b in pairs]
+    y = np.array([stored.event(a) == stored.event(b) for a, b in ids], dtype=np.float64)
+    stored._rows = (x, y, ids)
+    return stored._rows
+
+
+def _comparable(x: np.ndarray) -> np.ndarray:
+    """Pairs clustering may put together: not dated further apart than `MAX_GAP_DAYS`.
+
+    The model is fitted on these only, so it learns to tell apart reports that their dates
+    cannot (neighbouring events of one kind), not that reports years apart differ."""
+    gap = x[:, FEATURES.index("day_gap")]
+    return np.asarray(gap <= np.log1p(MAX_GAP_DAYS), dtype=bool)
+
+
+def pairwise_f1(truth: Mapping[str, str], decided: Mapping[str, str]) -> float:
+    """Pairwise F1 of a clustering over the items of `truth` (counted per cell, not per pair)."""
+
+    def pairs(counts: Iterable[int]) -> int:
+        return sum(n * (n - 1) // 2 for n in counts)
+
+    cells = Counter((truth[i], decided.get(i, "?" + i)) for i in truth)
+    together = Counter(decided.get(i, "?" + i) for i in truth)
+    correct = pairs(cells.values())
+    wrong = pairs(together.values()) - correct
+    missed = pairs(Counter(truth.values()).values()) - correct
+    return 2 * correct / (2 * correct + wrong + missed) if correct else 0.0
+
+
+def fit_stories(
+    sets: Sequence[StoredSet],
+    held_out: Iterable[str] = (),
+    meta: Mapping[str, object] | None = None,
+) -> PairModel:
+    """A story pair model fitted on every event but the held-out ones, its threshold the one
+    that clusters those same reports best (mean pairwise F1 over the sets)."""
+    out = set(held_out)
+    xs, ys = [], []
+    for stored in sets:
+        x, y, ids = pair_rows(stored)
+        mask = np.array(
+            [stored.event(a) not in out and stored.event(b) not in out for a, b in ids], dtype=bool
+        )
+        mask &= _comparable(x)
+        xs.append(x[mask])
+        ys.append(y[mask])
+    model = fit_pair_model(
+        "stories", FEATURES, np.vstack(xs), np.concatenate(ys), threshold=0.5, meta=meta
+    )
+    scores: dict[float, list[float]] = defaultdict(list)
+    for stored in sets:
+        keep = {a.article_id for a in stored.articles if stored.event(a.article_id) not in out}
+        truth = {a: stored.event(a) for a in keep}
+        for threshold, decided in regroup_cuts(stored, model, keep, THRESHOLDS).items():
+            scores[threshold].append(pairwise_f1(truth, decided))
+    # The best mean F1 over the sets; ties: the lowest threshold.
+    best = max(THRESHOLDS, key=lambda t: (round(sum(scores[t]) / len(scores[t]), 9), -t))
+    return replace(model, threshold=best)
+
+
+# -- the report ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupingReport:
+    """Pairwise and BCubed figures of a grouping (stories or storylines) against labels, with
+    the labelled groups it split and the pairs of groups it merged."""
+
+    what: str
+    how: str
+    items: int
+    true_pairs: int
+    predicted_pairs: float
+    correct_pairs: float
+    bcubed_precision: float
+    bcubed_recall: float
+    splits: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
+    merges: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def precision(self) -> float:
+        """Share of pairs put together that belong together."""
+        return self.correct_pairs / self.predicted_pairs if self.predicted_pairs else 1.0
+
+    @property
+    def recall(self) -> float:
+        """Share of pairs that belong together put together."""
+        return self.correct_pairs / self.true_pairs if self.true_pairs else 1.0
+
+    @property
+    def f1(self) -> float:
+        """Pairwise F1."""
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def bcubed_f1(self) -> float:
+        """BCubed F1 (per item: the share of its cluster in its group, and of its group in its
+        cluster, averaged over items)."""
+        p, r = self.bcubed_precision, self.bcubed_recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def render(self) -> str:
+        """The figures, then every split group and merged pair of groups."""
+        lines = [
+            f"{self.what} ({self.how}): {self.items} articles",
+            f"  pairwise precision {self.precision:.3f}  recall {self.recall:.3f}  "
+            f"F1 {self.f1:.3f}; BCubed precision {self.bcubed_precision:.3f}  "
+            f"recall {self.bcubed_recall:.3f}  F1 {self.bcubed_f1:.3f}",
+        ]
+        for group, parts in self.splits:
+            listing = " | ".join(", ".join(p) for p in parts)
+            lines.append(f"  split {group}: {listing}")
+        for a, b, n in self.merges:
+            lines.append(f"  merged {a} + {b} ({n} pairs)")
+        return "\n".join(lines)
+
+
+def grouping_report(
+    what: str,
+    how: str,
+    truth: Mapping[str, str],
+    runs: Sequence[tuple[set[str], Mapping[str, str]]],
+) -> GroupingReport:
+    """Score clusterings against labelled groups (item -> group).
+
+    `runs` pairs the items each run is judged on with that run's clustering (item -> cluster;
+    a missing item stands alone): one run for an in-sample figure, one per fold for
+    cross-validation (a pair is judged by the first run that holds one of its two items).
+    """
+    run_of: dict[str, int] = {}
+    for k, (judged, _) in enumerate(runs):
+        for item in judged:
+            run_of.setdefault(item, k)
+    items = sorted(i for i in truth if i in run_of)
+    true_pairs = predicted = correct = 0
+    merged: dict[tuple[str, str], int] = defaultdict(int)
+    for a, b in combinations(items, 2):
+        decided = runs[min(run_of[a], run_of[b])][1]
+        same = truth[a] == truth[b]
+        together = decided.get(a, "?" + a) == decided.get(b, "?" + b)
+        true_pairs += same
+        predicted += together
+        correct += same and together
+        if together and not same:
+            merged[tuple(sorted((truth[a], truth[b])))] += 1  # type: ignore[index]
+    members: dict[str, list[str]] = defaultdict(list)
+    for item in items:
+        members[truth[item]].append(item)
+    clusters: list[dict[str, list[str]]] = []
+    for _, decided in runs:
+        of: dict[str, list[str]] = defaultdict(list)
+        for i in items:
+            of[decided.get(i, "?" + i)].append(i)
+        clusters.append(of)
+    precision = recall = 0.0
+    splits = []
+    for group, group_items in sorted(members.items()):
+        for item in group_items:
+            decided = runs[run_of[item]][1]
+            cluster = clusters[run_of[item]][decided.get(item, "?" + item)]
+            shared = sum(1 for i in cluster if truth[i] == group)
+            precision += shared / len(cluster)
+            recall += shared / len(group_items)
+        decided = runs[run_of[group_items[0]]][1]
+        parts: dict[str, list[str]] = defaultdict(list)
+        for item in group_items:
+            parts[decided.get(item, "?" + item)].append(item)
+        if len(parts) > 1:
+            splits.append((group, tuple(tuple(p) for p in sorted(parts.values()))))
+    n = len(items) or 1
+    return GroupingReport(
+        what,
+        how,
+        len(items),
+        true_pairs,
+        predicted,
+        correct,
+        precision / n,
+        recall / n,
+        tuple(splits),
+        tuple((a, b, k) for (a, b), k in sorted(merged.items())),
+    )
+
+
+def story_reports(
+    sets: Sequence[StoredSet], model: PairModel | None, notes: list[str] | None = None
+) -> dict[str, GroupingReport]:
+    """Per stored set: stories in-sample (`model`, None: the packaged one) and cross-validated
+    by event (a model fitted per fold on the training sets among `sets`). When a fold has too
+    few labelled pairs to fit on, there is no cross-validated report, and `notes` says why."""
+    out: dict[str, GroupingReport] = {}
+    training = [s for s in sets if s.dating in TRAIN_DATINGS] or list(sets)
+    events = sorted({s.event(a.article_id) for s in sets for a in s.articles})
+    folds: dict[int, list[str]] = defaultdict(list)
+    for event in events:
+        folds[fold_of(event)].append(event)
+    try:
+        fold_models = {k: fit_stories(training, held) for k, held in sorted(folds.items())}
+    except ConfigError as exc:
+        fold_models = {}
+        if notes is not None:
+            notes.append(f"stories: no grouped cross-validation ({exc})")
+    for stored in sets:
+        truth = {stored.label[a.article_id].id: stored.event(a.article_id) for a in stored.articles}
+        item = {a.article_id: stored.label[a.article_id].id for a in stored.articles}
+
+        def by_item(story_of: Mapping[str, str]) -> dict[str, str]:
+            return {item[aid]: sid for aid, sid in story_of.items()}  # noqa: B023
+
+        every = set(truth)
+        out[f"{stored.dating}:in-sample"] = grouping_report(
+            "stories",
+            "in-sample: the shipped model",
+            truth,
+            [(every, by_item(regroup(stored, model)))],
+        )
+        if not fold_models:
+            continue
+        runs = []
+        for k, held in sorted(folds.items()):
+            judged = {i for i, e in truth.items() if e in set(held)}
+            runs.append((judged, by_item(regroup(stored, fold_models[k]))))
+        out[f"{stored.dating}:cv"] = grouping_report(
+            "stories", f"grouped cross-validation, {len(folds)} folds by event", truth, runs
+        )
+    return out

@@ -1,0 +1,296 @@
+"""The evidence two reports share, as the story pair model reads it (model.py).
+
+Each feature is computed for many pairs at once (numpy; scipy for the sparse vectors):
+
+* `text`: cosine of the TF-IDF vectors of title + lead (features.py). Words: per language.
+* `actors`, `places`: cosines of the canonical people, organisations and groups, and of the
+  canonical places, the classifier found (IDF-weighted). Language-free.
+* `figures`: figures both report (the same value of the same thing), up to 3. Language-free.
+* `topics`: Jaccard overlap of the classifier's event types. Language-free.
+* `count_conflict`: the same thing counted differently ("three rockets" / "ten rockets");
+  `weekday_conflict`: disjoint weekdays named where the dates cannot tell. English cue words.
+* `day_gap`: log(1 + days between the two reports' own dates), when both have one.
+* `text_day_near`: `text` times how near those dates are (1 the same day, fading over days):
+  dates close together make shared words count for more, but never stand in for them.
+* `named_gap`, `text_named_near`: the same where the own dates cannot tell (one report or both
+  undated), over the day each is about: its own date, else the latest full date its text names
+  (any language's dates, once its month names are known: features.py).
+
+A report with no date of its own, or one stamped with the day it was fetched (`stories.own_date`),
+has no gap and no nearness: it is judged on what it says, and no date pulls it towards a story or
+pushes it away. Only pairs whose dates lie within `clustering.MAX_GAP_DAYS` are fitted on, so the
+model learns what tells apart reports their dates cannot (neighbouring events of one kind), not
+that reports years apart differ. `LANGUAGE_FREE` lists the features that need no shared words,
+for linking reports in two languages.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from monitor.stories.features import Idf, cue_day, cues_conflict
+
+FEATURES = (
+    "text",
+    "actors",
+    "places",
+    "figures",
+    "topics",
+    "count_conflict",
+    "weekday_conflict",
+    "day_gap",
+    "text_day_near",
+    "named_gap",
+    "text_named_near",
+)
+LANGUAGE_FREE = ("actors", "places", "figures", "topics", "day_gap")
+MAX_FIGURES = 3
+NAMED_CLOSE_DAYS = 3
+NEAR_DAYS = 2.0  # how fast nearness of dates fades (e-fold in days)
+CHUNK = 100_000  # pairs scored at once (bounds memory on big batches)
+MATRIX_MIN_PAIRS = 20_000  # pairs from which one sparse product beats row-by-row dot products
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+Array = NDArray[np.float64]
+Index = NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the classifier found in a report: canonical actors and places (name -> mentions),
+    the figures it reports ('troops=2500') and its event types."""
+
+    actors: Mapping[str, int] = field(default_factory=dict)
+    places: Mapping[str, int] = field(default_factory=dict)
+    figures: frozenset[str] = frozenset()
+    topics: frozenset[str] = frozenset()
+
+
+NO_EVIDENCE = Evidence()
+
+
+@dataclass
+class Member:
+    """One report as clustering sees it: its terms, cues, own date and evidence."""
+
+    article_id: str
+    counts: dict[str, float]
+    cues: list[str]
+    event_at: datetime | None
+    evidence: Evidence = NO_EVIDENCE
+    vector: dict[str, float] | None = None
+
+
+def entity_idf(df: Mapping[str, int], documents: int) -> dict[str, float]:
+    """How telling each canonical name is: named in few reports, telling."""
+    return {name: math.log((documents + 1) / (n + 0.5)) for name, n in df.items()}
+
+
+def _days(when: datetime | None) -> float:
+    return when.timestamp() / 86400 if when is not None else math.nan
+
+
+class PairScorer:
+    """Pair features (module doc) for members of one clustering, by member index."""
+
+    def __init__(self, members: Sequence[Member], idf: Idf, names: Mapping[str, float]) -> None:
+        from scipy import sparse  # here: SciPy takes 0.3 s to import, and most runs never cluster
+
+        self._sparse = sparse
+        self.members = list(members)
+        self.idf = idf
+        self.text = self._matrix([self._vector(m) for m in self.members])
+        unknown = max(names.values(), default=1.0)
+
+        def weighed(found: Mapping[str, int]) -> dict[str, float]:
+            return {k: (1 + math.log(max(n, 1))) * names.get(k, unknown) for k, n in found.items()}
+
+        self.actors = self._matrix([_unit(weighed(m.evidence.actors)) for m in self.members])
+        self.places = self._matrix([_unit(weighed(m.evidence.places)) for m in self.members])
+        self.figures = self._matrix([dict.fromkeys(m.evidence.figures, 1.0) for m in self.members])
+        self.topics = self._matrix([dict.fromkeys(m.evidence.topics, 1.0) for m in self.members])
+        self.topic_count = np.array([len(m.evidence.topics) for m in self.members], dtype=float)
+        self.day = np.array([_days(m.event_at) for m in self.members])
+        # The day a report is about: its own date, else the latest full date its text names.
+        named = [cue_day(m.cues) for m in self.members]
+        self.named = np.array(
+            [
+                _days(m.event_at)
+                if m.event_at is not None
+                else datetime(d.year, d.month, d.day).timestamp() / 86400
+                if d
+                else math.nan
+                for m, d in zip(self.members, named, strict=True)
+            ]
+        )
+        self.weekdays = np.array(
+            [
+                sum(1 << i for i, w in enumerate(_WEEKDAYS) if f"wd:{w}" in m.cues)
+                for m in self.members
+            ],
+            dtype=np.int64,
+        )
+        self.counted = np.array([any(c.startswith("n:") for c in m.cues) for m in self.members])
+        self._text_product: Any = None
+
+    def _vector(self, m: Member) -> dict[str, float]:
+        if m.vector is None:
+            m.vector = self.idf.vector(m.counts)
+        return m.vector
+
+    def _matrix(self, rows: Sequence[Mapping[str, float]]) -> Any:
+        columns: dict[str, int] = {}
+        r: list[int] = []
+        c: list[int] = []
+        data: list[float] = []
+        for i, row in enumerate(rows):
+            for key, value in row.items():
+                r.append(i)
+                c.append(columns.setdefault(key, len(columns)))
+                data.append(value)
+        return self._sparse.csr_matrix(
+            (np.asarray(data, dtype=np.float64), (r, c)), shape=(len(rows), max(len(columns), 1))
+        )
+
+    def _dot(self, matrix: Any, i: Index, j: Index) -> Array:
+        return np.asarray(matrix[i].multiply(matrix[j]).sum(axis=1), dtype=np.float64).ravel()
+
+    def _text(self, i: Index, j: Index, many: bool) -> Array:
+        if many and self._text_product is None:
+            self._text_product = (self.text @ self.text.T).tocsr()
+        if self._text_product is not None:
+            return np.asarray(self._text_product[i, j], dtype=np.float64).ravel()
+        return self._dot(self.text, i, j)
+
+    def columns(self, i: Index, j: Index, *, many: bool = False) -> dict[str, Array]:
+        """The features of the pairs (i[k], j[k])."""
+        conflict = np.zeros(len(i))
+        for k in np.nonzero(self.counted[i] & self.counted[j])[0]:
+            a, b = self.members[i[k]], self.members[j[k]]
+            conflict[k] = float(cues_conflict(a.cues, b.cues))
+        return _features(
+            text=self._text(i, j, many),
+            actors=self._dot(self.actors, i, j),
+            places=self._dot(self.places, i, j),
+            figures=self._dot(self.figures, i, j),
+            topics_shared=self._dot(self.topics, i, j),
+            topics_a=self.topic_count[i],
+            topics_b=self.topic_count[j],
+            day_gap=np.abs(self.day[i] - self.day[j]),
+            named_gap=np.abs(self.named[i] - self.named[j]),
+            weekdays_a=self.weekdays[i],
+            weekdays_b=self.weekdays[j],
+            conflict=conflict,
+        )
+
+    def all_columns(self) -> dict[str, Array]:
+        """The features of every pair of members, each as a square matrix (sparse products)."""
+        n = len(self.members)
+
+        def product(matrix: Any) -> Array:
+            return np.asarray((matrix @ matrix.T).toarray(), dtype=np.float64)
+
+        conflict = np.zeros((n, n))
+        counted = np.nonzero(self.counted)[0]
+        for x in range(len(counted)):
+            for y in range(x + 1, len(counted)):
+                a, b = counted[x], counted[y]
+                if cues_conflict(self.members[a].cues, self.members[b].cues):
+                    conflict[a, b] = conflict[b, a] = 1.0
+        return _features(
+            text=product(self.text),
+            actors=product(self.actors),
+            places=product(self.places),
+            figures=product(self.figures),
+            topics_shared=product(self.topics),
+            topics_a=self.topic_count[:, None],
+            topics_b=self.topic_count[None, :],
+            day_gap=np.abs(self.day[:, None] - self.day[None, :]),
+            named_gap=np.abs(self.named[:, None] - self.named[None, :]),
+            weekdays_a=self.weekdays[:, None],
+            weekdays_b=self.weekdays[None, :],
+            conflict=conflict,
+        )
+
+    def probability_matrix(self, model: Any) -> Array:
+        """The model's probability for every pair of members, as a square matrix."""
+        return np.asarray(model.probabilities(self.all_columns()), dtype=np.float64)
+
+    def probabilities(self, model: Any, i: Index, j: Index) -> Array:
+        """The model's probability for each pair (i[k], j[k]), scored in chunks."""
+        many = len(i) >= MATRIX_MIN_PAIRS
+        parts = [
+            model.probabilities(self.columns(i[s : s + CHUNK], j[s : s + CHUNK], many=many))
+            for s in range(0, len(i), CHUNK)
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _features(
+    *,
+    text: Array,
+    actors: Array,
+    places: Array,
+    figures: Array,
+    topics_shared: Array,
+    topics_a: Array,
+    topics_b: Array,
+    day_gap: Array,
+    named_gap: Array,
+    weekdays_a: NDArray[np.int64],
+    weekdays_b: NDArray[np.int64],
+    conflict: Array,
+) -> dict[str, Array]:
+    """The model's features from the raw measures of pairs (any shape; a NaN gap: no date)."""
+    dated = ~np.isnan(day_gap)
+    gap = np.nan_to_num(day_gap, nan=0.0)
+    named = ~dated & ~np.isnan(named_gap)  # where the own dates cannot tell
+    named_days = np.nan_to_num(named_gap, nan=0.0)
+    union = topics_a + topics_b - topics_shared
+    # Weekdays stand in for dates only where the dates cannot tell: a report undated, or
+    # both dated the same day (days apart explain a preview on Saturday, a visit on Monday).
+    weekday = (
+        (weekdays_a > 0)
+        & (weekdays_b > 0)
+        & ((weekdays_a & weekdays_b) == 0)
+        & (~dated | (gap < 1))
+    )
+    # Near dates make shared words count for more, unless the two are events of different types
+    # (a vote and a rocket attack on one day share words, not an event).
+    kinds_apart = (topics_a > 0) & (topics_b > 0) & (topics_shared == 0)
+    day_near = np.where(dated & ~kinds_apart, np.exp(-gap / NEAR_DAYS), 0.0)
+    named_near = np.where(named & ~kinds_apart, np.exp(-named_days / NEAR_DAYS), 0.0)
+    return {
+        "text": text,
+        "actors": actors,
+        "places": places,
+        "figures": np.minimum(figures, MAX_FIGURES),
+        "topics": np.divide(
+            topics_shared,
+            union,
+            out=np.zeros(np.broadcast(topics_shared, union).shape),
+            where=union > 0,
+        ),
+        "count_conflict": conflict,
+        "weekday_conflict": weekday.astype(np.float64),
+        "dated": dated.astype(np.float64),
+        "day_gap": np.where(dated, np.log1p(gap), 0.0),
+        "same_day": (dated & (gap <= 1)).astype(np.float64),
+        "text_day_near": text * day_near,
+        "named": named.astype(np.float64),
+        "named_gap": np.where(named, np.log1p(named_days), 0.0),
+        "named_close": (named & (named_days <= NAMED_CLOSE_DAYS)).astype(np.float64),
+        "text_named_near": text * named_near,
+    }
+
+
+def _unit(vector: Mapping[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+    return {k: v / norm for k, v in vector.items()}

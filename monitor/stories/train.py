@@ -1,0 +1,116 @@
+"""Fit the shipped story and storyline pair models from labelled folders.
+
+    python -m monitor.stories.train [--data ../shared/data/eval]... [--out-dir DIR]
+
+Each folder (laid out like ../shared/data/eval) is served as pages and ingested through the web
+path, with its dates and without (`monitor.evaluate.grouping`); the pair models are fitted on
+every pair of reports (stories: same `event_cluster` or not) and of stories (storylines: same
+`storyline` or not), and written as `story_model.json` and `storyline_model.json` (by default
+next to this module, where the pipeline reads them). What the models learned from is recorded in
+their `meta`: folder names and counts, never a text. The grouped cross-validated figures are what
+`monitor eval` reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.errors import MonitorError
+from monitor.settings import Settings
+from monitor.stories.model import PairModel
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA = Path("../shared/data/eval")
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The fitted models and where they were written."""
+
+    stories: PairModel
+    storylines: PairModel
+    written: tuple[Path, ...]
+
+    def render(self) -> str:
+        """A few lines for the terminal."""
+        lines = []
+        for model in (self.stories, self.storylines):
+            lines.append(
+                f"{model.kind}: threshold {model.threshold}, trained on "
+                f"{model.meta.get('trained_on')}; weights {model.weights()}"
+            )
+        lines += [f"wrote {p}" for p in self.written]
+        return "\n".join(lines)
+
+
+def train(folders: Sequence[Path], settings: Settings, out_dir: Path) -> Trained:
+    """Ingest each folder with and without dates, fit both pair models, write them."""
+    from monitor.evaluate import ingest_labelled, read_eval_dir
+    from monitor.evaluate.grouping import TRAIN_DATINGS, fit_stories, read_set, regroup
+    from monitor.evaluate.threads import fit_storylines
+
+    sets = []
+    with tempfile.TemporaryDirectory(prefix="monitor-train-stories-") as tmp:
+        for n, folder in enumerate(folders):
+            items = read_eval_dir(folder)
+            for dating in TRAIN_DATINGS:
+                work = Path(tmp) / f"{n}"
+                work.mkdir(exist_ok=True)
+                outcomes = ingest_labelled(items, settings, work, dating=dating)
+                sets.append(read_set(work / f"{dating}.duckdb", outcomes, dating))
+    trained_on = {f.resolve().name: len(read_eval_dir(f)) for f in folders}
+    stories = fit_stories(sets, meta={"trained_on": trained_on, "datings": list(TRAIN_DATINGS)})
+    storylines = fit_storylines(
+        sets,
+        [regroup(s, stories) for s in sets],
+        meta={"trained_on": trained_on, "datings": list(TRAIN_DATINGS)},
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for model, name in ((stories, "story_model.json"), (storylines, "storyline_model.json")):
+        path = out_dir / name
+        path.write_text(model.to_json(), encoding="utf-8")
+        written.append(path)
+    return Trained(stories, storylines, tuple(written))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: fit and write the models; one line on error."""
+    parser = argparse.ArgumentParser(
+        prog="python -m monitor.stories.train", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        help=f"labelled folder like ../shared/data/eval (repeatable; default {DEFAULT_DATA})",
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path(__file__).resolve().parent,
+        help="where to write story_model.json and storyline_model.json (default: the package)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    folders = args.data or [DEFAULT_DATA]
+    with tempfile.TemporaryDirectory(prefix="monitor-train-db-") as tmp:
+        settings = Settings.model_validate({"storage": {"db": str(Path(tmp) / "unused.duckdb")}})
+        try:
+            trained = train(folders, settings, args.out_dir)
+        except MonitorError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(trained.render())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
