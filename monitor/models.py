@@ -219,8 +219,8 @@ class Label:
 
     article_id: str
     relevant: bool
-    stance: Stance | None = None  # None: the classifier's stance stands (if relevant)
-    note: str | None = None
+    stance: Stance | None = None  # None: the earlier label's (same verdict), else the classifier's
+    note: str | None = None  # None: keep the earlier label's note; "": clear it
 
 
 RunStatus = Literal["running", "completed", "failed", "skipped"]

@@ -32,7 +32,9 @@ def run(
     db: DbOpt = None,
     seeds: Annotated[
         list[Path] | None,
-        typer.Option("--seeds", help="Seed folder (repeatable); replaces the configured ones."),
+        typer.Option(
+            "--seeds", metavar="DIR", help="Seed folder (repeatable); replaces the configured ones."
+        ),
     ] = None,
     no_fetch: Annotated[
         bool, typer.Option("--no-fetch", help="Ingest seeds only; fetch no sources.")

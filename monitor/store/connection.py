@@ -53,6 +53,13 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def query_error(exc: BaseException) -> str:
+    """DuckDB's whole message on a user's query: the error, its hint ("Did you mean ...",
+    "Candidate bindings: ...") and the pointer into the query (`LINE 1: ...` over `^^^`)."""
+    lines = [line.rstrip() for line in str(exc).strip().splitlines()]
+    return "\n".join(line for line in lines if line) or type(exc).__name__
+
+
 #: DuckDB's own locks on a user's query: no file but the database itself, no extension
 #: installed or loaded (INSTALL would go to the network), no setting changed afterwards.
 USER_QUERY_CONFIG: dict[str, Any] = {
@@ -87,7 +94,7 @@ def check_user_query(sql: str) -> duckdb.Statement:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise QueryRefused(first_line(exc)) from exc
+        raise QueryRefused(query_error(exc)) from exc
     if not statements:
         raise QueryRefused(f"empty query (only comments?): give one statement ({_READ_HINT})")
     for number, statement in enumerate(statements, 1):
@@ -249,7 +256,7 @@ class Store:
                 "(`monitor sql` reads the database only)"
             ) from exc
         except duckdb.Error as exc:
-            raise StoreError(first_line(exc)) from exc
+            raise StoreError(query_error(exc)) from exc
         finally:
             con.close()
 
