@@ -3,7 +3,7 @@
 Every command accepts --config and --db. A MonitorError becomes a one-line message and a
 non-zero exit code; no traceback reaches the user. One module per group of commands:
 `ingest` (run, serve, reclassify), `read` (digest, sql, sources), `quality` (eval, label,
-train), `storylines`; `common` holds what they share.
+train), `storylines`, `alerts`; `common` holds what they share.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli import ingest, quality, read, storylines
+from monitor.cli import alerts, ingest, quality, read, storylines
 from monitor.cli.common import HelpGroup, console, err_console
 
 app = typer.Typer(
@@ -72,6 +72,7 @@ app.command()(quality.train)
 app.command(name="storylines")(storylines.list_storylines)
 app.command(name="storyline")(storylines.storyline)
 app.command()(ingest.serve)
+app.command()(alerts.alerts)
 
 
 def main() -> None:

@@ -143,9 +143,13 @@ class Store:
                         f"cannot open database {self.path}: {first_line(exc)}"
                     ) from exc
                 if time.monotonic() >= deadline:
+                    from monitor.store.snapshot import snapshot_path
+
                     raise StoreLocked(
                         f"database {self.path} stayed locked by another process for "
-                        f"{self.lock_timeout_s:.0f}s"
+                        f"{self.lock_timeout_s:g}s (a DuckDB session left open on it? "
+                        f"open the snapshot {snapshot_path(self.path)} instead: "
+                        "it never stands in a run's way)"
                     ) from exc
                 log.debug("database %s is locked, retrying in %.2fs", self.path, delay)
                 time.sleep(delay * (0.5 + random.random()))

@@ -533,6 +533,17 @@ MIGRATIONS: list[Migration] = [
         ALTER TABLE core.sources ADD COLUMN last_cutoff VARCHAR;
         """,
     ),
+    # `[[alerts]]` (monitor/alerts.py): rules as first seen; each story sent once per rule and URL.
+    Migration(
+        "0016_alerts",
+        """CREATE TABLE core.alert_rules (name VARCHAR PRIMARY KEY, first_seen_at TIMESTAMP);
+        CREATE TABLE core.alert_sends (rule VARCHAR, story_id VARCHAR, url_hash VARCHAR,
+            url_redacted VARCHAR, title VARCHAR, body VARCHAR, matched VARCHAR[], status VARCHAR,
+            attempts INTEGER, last_error VARCHAR, created_at TIMESTAMP, sent_at TIMESTAMP,
+            PRIMARY KEY (rule, story_id, url_hash));
+        CREATE VIEW alerts AS SELECT rule, story_id, title, matched, url_redacted AS url, status,
+            attempts, last_error, created_at, sent_at FROM core.alert_sends;""",
+    ),
 ]
 
 
