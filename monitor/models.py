@@ -24,6 +24,9 @@ from typing import Literal
 
 DateSource = Literal["metadata", "feed", "url", "text", "story", "unknown"]
 OutletSource = Literal["metadata", "feed", "url", "credit", "told", "mapping", "unknown"]
+# Where an article's title came from, in order of trust (monitor/titles.py); `lead` is the text's
+# first sentence, a title for people only (never the classifier's or clustering's headline).
+TitleSource = Literal["metadata", "feed", "text", "lead"]
 Stance = Literal["for_withdrawal", "against_withdrawal", "neutral"]
 EntityKind = Literal["person", "organization", "group", "place"]
 FetchOutcome = Literal["new", "not_modified", "duplicate", "skipped", "error"]
@@ -62,8 +65,9 @@ class Link:
     source: str
     title: str | None = None
     published_at: datetime | None = None
-    outlet: str | None = None
+    outlet: str | None = None  # what the source said of this item itself (<source>, domain)
     language: str | None = None
+    feed_name: str | None = None  # the feed's own title: an outlet's name only as a last resort
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ class Article:
     language: str | None = None
     raw_html: bytes | None = field(default=None, repr=False)
     outlet_source: OutletSource = "unknown"
+    title_source: TitleSource | None = None
     # Filled in by `prepare.prepare_articles` where the text is made (extraction workers, the
     # seed reader), so that storing and processing only read them: the raw HTML already
     # zlib-compressed for `raw_pages`, the hash and signatures dedup compares, and the
@@ -158,6 +163,11 @@ class Article:
     def word_count(self) -> int:
         """Whitespace-separated word count of the text."""
         return len(self.text.split())
+
+    @property
+    def headline(self) -> str | None:
+        """The article's own headline (not a title made from its lead), for the classifier."""
+        return None if self.title_source == "lead" else self.title
 
 
 @dataclass(frozen=True)

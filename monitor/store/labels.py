@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from monitor.models import Label, Stance
 from monitor.store import bulk
+from monitor.store.articles import HEADLINE
 from monitor.store.connection import Connection
 
 
@@ -119,7 +120,7 @@ class LabelledText(NamedTuple):
 def labelled_texts(con: Connection) -> list[LabelledText]:
     """Every labelled article's label, title, text and story, by article id."""
     rows = con.execute(
-        "SELECT l.article_id, l.relevant, a.title, a.text, a.story_id FROM core.labels l "
+        f"SELECT l.article_id, l.relevant, {HEADLINE}, a.text, a.story_id FROM core.labels l "
         "JOIN core.articles a USING (article_id) ORDER BY l.article_id"
     ).fetchall()
     return [LabelledText(r[0], bool(r[1]), r[2], r[3], r[4]) for r in rows]

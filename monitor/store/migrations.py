@@ -16,6 +16,7 @@ from datetime import datetime
 import duckdb
 
 from monitor.errors import StoreError
+from monitor.store import migration_0016
 
 log = logging.getLogger(__name__)
 
@@ -533,17 +534,7 @@ MIGRATIONS: list[Migration] = [
         ALTER TABLE core.sources ADD COLUMN last_cutoff VARCHAR;
         """,
     ),
-    # `[[alerts]]` (monitor/alerts.py): rules as first seen; each story sent once per rule and URL.
-    Migration(
-        "0016_alerts",
-        """CREATE TABLE core.alert_rules (name VARCHAR PRIMARY KEY, first_seen_at TIMESTAMP);
-        CREATE TABLE core.alert_sends (rule VARCHAR, story_id VARCHAR, url_hash VARCHAR,
-            url_redacted VARCHAR, title VARCHAR, body VARCHAR, matched VARCHAR[], status VARCHAR,
-            attempts INTEGER, last_error VARCHAR, created_at TIMESTAMP, sent_at TIMESTAMP,
-            PRIMARY KEY (rule, story_id, url_hash));
-        CREATE VIEW alerts AS SELECT rule, story_id, title, matched, url_redacted AS url, status,
-            attempts, last_error, created_at, sent_at FROM core.alert_sends;""",
-    ),
+    Migration("0016_alerts_titles_outlets", migration_0016.SQL, python=migration_0016.backfill),
 ]
 
 

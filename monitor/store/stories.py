@@ -22,6 +22,7 @@ from monitor.stories import (
 )
 from monitor.stories.clustering import MIN_SHARED_TERMS, WINDOW_DAYS, Member
 from monitor.stories.features import decode_counts, encode_counts
+from monitor.titles import MIN_TITLE_WORDS
 
 
 def term_stats(con: Connection, batch: Batch) -> TermStats:
@@ -165,7 +166,9 @@ def save(
 
 
 def refresh(con: Connection, story_ids: Sequence[str], now: datetime) -> None:
-    """Recompute the dated span and the representative of these stories."""
+    """Recompute the dated span and the representative of these stories: the earliest original
+    with an informative headline of its own (monitor/titles.py: not a title made from the lead,
+    at least MIN_TITLE_WORDS words), else the earliest original; its title is the story's."""
     with bulk.rows(con, {"story_id": sorted(set(story_ids))}) as touched:
         con.execute(
             f"""
@@ -183,7 +186,10 @@ def refresh(con: Connection, story_ids: Sequence[str], now: datetime) -> None:
             UPDATE core.stories s SET representative_article_id = r.article_id, updated_at = $1
             FROM (
                 SELECT story_id, arg_min(article_id, (
-                    title IS NULL, duplicate_of IS NOT NULL, published_at IS NULL,
+                    title IS NULL, coalesce(title_source = 'lead', false),
+                    coalesce(length(trim(title)) - length(replace(trim(title), ' ', '')) + 1
+                        < {MIN_TITLE_WORDS}, true),
+                    duplicate_of IS NOT NULL, published_at IS NULL,
                     coalesce(published_at, first_seen_at), article_id)) AS article_id
                 FROM core.articles WHERE story_id IN (SELECT story_id FROM {touched})
                 GROUP BY story_id
