@@ -5,6 +5,7 @@ stops a run; and `monitor run --wait` bounds DuckDB's own lock wait too."""
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -99,13 +100,9 @@ def test_a_run_completes_while_a_session_holds_the_snapshot_open(
     assert sorted(p.name for p in tmp_path.glob(".*tmp*")) == []  # nothing left aside
 
 
-def test_the_snapshot_has_every_view_with_the_same_rows_and_is_read_only(
-    settings: Settings,
-) -> None:
-    run_ingest(settings, fetch=False)
-    store = Store(settings.storage.db)
-    published = publish(store)
-    assert published.path.stat().st_mode & 0o777 == 0o444
+def _contents(path: Path) -> dict[str, list[str]]:
+    """Every public view's rows (as text, sorted), read from this file alone."""
+    store = Store(path)
     views = [
         r[0]
         for r in store.query(
@@ -113,21 +110,47 @@ def test_the_snapshot_has_every_view_with_the_same_rows_and_is_read_only(
             "AND database_name = current_database()"
         )
     ]
-    assert {"articles", "stories", "storylines", "labels", "alerts"} <= set(views)
-    for view in views:
-        assert _count(published.path, f"SELECT count(*) FROM {view}") == _count(
-            store.path, f"SELECT count(*) FROM {view}"
-        ), view
+    return {v: sorted(map(repr, store.query(f"SELECT * FROM {v}"))) for v in views}
+
+
+def test_the_snapshot_has_every_view_with_the_same_rows_and_is_read_only(
+    tmp_path: Path, settings: Settings
+) -> None:
+    run_ingest(settings, fetch=False)
+    store = Store(settings.storage.db)
+    first = publish(store)
+    assert first.updated and first.path.stat().st_mode & 0o777 == 0o444  # the run's was first
+    os.utime(first.path, (time.time() - 2 * 86400,) * 2)
+    afresh = publish(store)  # a day old: built afresh
+    assert not afresh.updated
+    expected = _contents(store.path)
+    assert {"articles", "stories", "storylines", "labels", "alerts"} <= set(expected)
+    assert _contents(afresh.path) == expected
     # The working tables no view reads stay behind; readers of the snapshot find it current.
     tables = {
         f"{s}.{t}"
-        for s, t in Store(published.path).query(
-            "SELECT schema_name, table_name FROM duckdb_tables()"
-        )
+        for s, t in Store(afresh.path).query("SELECT schema_name, table_name FROM duckdb_tables()")
     }
     assert not tables & SKIPPED and "core.articles" in tables
-    Store(published.path).require_current()
-    assert published.bytes < store.path.stat().st_size
+    Store(afresh.path).require_current()
+    assert afresh.bytes < store.path.stat().st_size
+
+    # Updated from the previous one through new articles, story dates, merges and a label:
+    # the same rows as the database, view by view.
+    more = make_seed_dir(tmp_path / "more", 12, seed=3)
+    grown = load_settings(db=settings.storage.db, seeds=[more])
+    run_ingest(grown, fetch=False)
+    ids = store.query("SELECT article_id FROM articles ORDER BY url LIMIT 2")
+    apply_labels(store, grown, [make_label(ids[0][0], "irrelevant", None, "not the coalition")])
+    with store.write() as con:  # a stored article changed, as a story's date or a merge does
+        con.execute(
+            "UPDATE core.articles SET published_at = TIMESTAMP '2020-01-06', "
+            "date_source = 'story', story_id = 'moved' WHERE article_id = ?",
+            [ids[1][0]],
+        )
+    updated = publish(store)
+    assert updated.updated
+    assert _contents(updated.path) == _contents(store.path)
 
 
 def test_a_snapshot_that_cannot_be_published_does_not_fail_the_run(

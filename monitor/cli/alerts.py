@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -101,7 +102,9 @@ def alerts(
                 s.status if s.status == "sent" else f"{s.status} ({s.attempts} attempts)",
                 s.last_error or "; ".join(s.matched),
             ]
-            for s in sorted(sends, key=lambda s: s.sent_at or s.created_at or 0, reverse=True)
+            for s in sorted(
+                sends, key=lambda s: s.sent_at or s.created_at or datetime.min, reverse=True
+            )
         ],
     )
     console.print(

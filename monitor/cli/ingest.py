@@ -141,7 +141,12 @@ def print_report(report: RunReport, settings: Settings) -> None:
             "see `monitor sql \"SELECT url, error FROM fetches WHERE outcome = 'error'\"`.",
             style="yellow",
         )
+    from monitor.store.snapshot import snapshot_path
+
+    snapshot = snapshot_path(settings.storage.db)
     console.print(f"Database: {settings.storage.db}")
+    if snapshot.exists():  # for DuckDB clients and notebooks: a session on it never blocks a run
+        console.print(f"Snapshot for DuckDB clients: {snapshot}")
 
 
 @clean_errors
