@@ -57,8 +57,8 @@ def _options(
         ),
     ] = False,
 ) -> None:
-    """iraq-troop-monitor: ingest, deduplicate and classify news on the US / coalition troop
-    presence in Iraq; write digests; read, search and query the archive."""
+    # The group's own options (the help text is the Typer app's).
+    return None
 
 
 app.command()(ingest.run)
