@@ -47,13 +47,15 @@ def ingest_flow(
     db: str | None = None,
     seeds: list[str] | None = None,
     fetch: bool = True,
-    lock_wait_s: float = 0,
+    lock_wait_s: float | None = None,
     skip_if_locked: bool = False,
 ) -> RunReport:
     """Ingest seeds and configured sources into the database; return the run's report.
 
     With skip_if_locked (scheduled runs), a run that finds another still working on the
     database after lock_wait_s logs a warning and returns a report with status 'skipped'.
+    lock_wait_s bounds each wait for the database (see run_ingest); None: no wait for another
+    run, `[storage] lock_timeout_s` for another process's connection.
     """
     forward_library_logs()
     logger = get_run_logger()

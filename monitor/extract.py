@@ -27,9 +27,10 @@ from trafilatura.utils import load_html
 
 from monitor.dates import Dated, choose_date, naive_utc
 from monitor.errors import ExtractError
-from monitor.models import Article, OutletSource, Page
+from monitor.models import Article, Link, OutletSource, Page, TitleSource
 from monitor.page_dates import page_dates, search_page
 from monitor.prepare import Preparation, prepare_articles
+from monitor.titles import as_host, clean_title, outlet_name
 from monitor.urls import canonical_url, host_of
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,6 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]
 _HTML_LANG = re.compile(
     rb"""<html[^>]*?\slang\s*=\s*["']?([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)?""", re.I
 )
-
-
-_DOMAIN = re.compile(r"^[\w.-]+\.[a-z0-9-]{2,}(:\d+)?$|^[\d.]+(:\d+)?$", re.I)
 
 
 @dataclass(frozen=True)
@@ -136,6 +134,48 @@ def page_metadata(tree: HtmlElement, url: str) -> Document:
     return doc
 
 
+def page_outlet(
+    sitename: str | None, link: Link | None, host: str | None
+) -> tuple[str | None, OutletSource]:
+    """Who published a page, and how that was found (monitor/titles.py): the page's own name,
+    else what the source said of the item, else the page's host, else the feed's title."""
+    named = outlet_name(sitename)
+    if named and not as_host(named):
+        return named, "metadata"
+    if link is not None and link.outlet and not as_host(link.outlet):
+        return outlet_name(link.outlet), "feed"
+    if named and named != host:  # the page names itself by a domain: as good as a host
+        return named, "metadata"
+    if host:
+        return host, "url"
+    if link is not None and (link.outlet or link.feed_name):
+        return outlet_name(link.outlet or link.feed_name), "feed"
+    return None, "unknown"
+
+
+def page_title(
+    title: str | None,
+    tree: HtmlElement,
+    link: Link | None,
+    site_names: Sequence[str | None],
+) -> tuple[str | None, TitleSource | None]:
+    """A page's own headline and where it came from (monitor/titles.py): its metadata title,
+    else its first <h1>, else the link's title in the feed; each only if informative. None
+    when there is none: the store titles the article by its lead then."""
+    cleaned = clean_title(title, site_names)
+    if cleaned:
+        return cleaned, "metadata"
+    for h1 in tree.iterfind(".//h1"):
+        cleaned = clean_title(h1.text_content(), site_names)
+        if cleaned:
+            return cleaned, "metadata"
+        break
+    cleaned = clean_title(link.title if link else None, site_names)
+    if cleaned:
+        return cleaned, "feed"
+    return None, None
+
+
 def extract_page(page: Page) -> Article:
     """Main text and metadata of one fetched page; ExtractError when there is no article text."""
     html, _encoding = decode_html(page.html, page.encoding)
@@ -182,24 +222,14 @@ def extract_page(page: Page) -> Article:
         link.language if link else None
     )
     host = host_of(page.final_url)
-    sitename = meta.sitename
-    if sitename and _DOMAIN.match(sitename) and link is not None and link.outlet:
-        sitename = None  # trafilatura's fallback is the bare host; the source named the outlet
-    # The outlet and how it was found: the page's site name, else what the source said of
-    # the link, else the host name.
-    outlet_source: OutletSource = "unknown"
-    outlet: str | None = None
-    if sitename:
-        outlet, outlet_source = sitename, "metadata"
-    elif link is not None and link.outlet:
-        outlet, outlet_source = link.outlet, "feed"
-    elif host:
-        outlet, outlet_source = host, "url"
+    outlet, outlet_source = page_outlet(meta.sitename, link, host)
+    title, title_source = page_title(meta.title, tree, link, [outlet, meta.sitename, host])
     return Article(
         url=page.url,
         source=page.source,
         text=text,
-        title=meta.title or (link.title if link else None),
+        title=title,
+        title_source=title_source,
         canonical_url=canonical_url(meta.url, page.final_url),
         outlet=outlet,
         outlet_source=outlet_source,

@@ -47,7 +47,10 @@ CSV_COLUMNS = ("article_id", "relevant", "stance", "note")
 def make_label(
     article_id: str, verdict: str | bool, stance: str | None = None, note: str | None = None
 ) -> Label:
-    """A label from what an analyst typed; LabelError names what is wrong."""
+    """A label from what an analyst typed; LabelError names what is wrong.
+
+    `note` None keeps the article's earlier note, if it has one; an empty note clears it.
+    """
     article_id = article_id.strip()
     if not article_id:
         raise LabelError("a label needs an article_id")
@@ -69,7 +72,7 @@ def make_label(
         chosen = value
     if not relevant and chosen not in (None, "neutral"):
         raise LabelError(f"{article_id}: an irrelevant article has no stance (it is neutral)")
-    return Label(article_id, relevant, chosen, (note or "").strip() or None)
+    return Label(article_id, relevant, chosen, None if note is None else note.strip())
 
 
 def read_label_csv(path: Path) -> list[Label]:
@@ -93,7 +96,7 @@ def read_label_csv(path: Path) -> list[Label]:
                 row.get("article_id") or "",
                 row.get("relevant") or "",
                 row.get("stance"),
-                row.get("note"),
+                row.get("note") or None,  # an empty cell keeps the earlier note
             )
         except LabelError as exc:
             raise LabelError(f"{path} line {line}: {exc}") from None

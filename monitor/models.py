@@ -38,6 +38,9 @@ DateEvidence = Literal[
     "copy",
 ]
 OutletSource = Literal["metadata", "feed", "url", "credit", "told", "mapping", "unknown"]
+# Where an article's title came from, in order of trust (monitor/titles.py); `lead` is the text's
+# first sentence, a title for people only (never the classifier's or clustering's headline).
+TitleSource = Literal["metadata", "feed", "text", "lead"]
 Stance = Literal["for_withdrawal", "against_withdrawal", "neutral"]
 EntityKind = Literal["person", "organization", "group", "place"]
 FetchOutcome = Literal["new", "not_modified", "duplicate", "skipped", "error"]
@@ -76,8 +79,9 @@ class Link:
     source: str
     title: str | None = None
     published_at: datetime | None = None
-    outlet: str | None = None
+    outlet: str | None = None  # what the source said of this item itself (<source>, domain)
     language: str | None = None
+    feed_name: str | None = None  # the feed's own title: an outlet's name only as a last resort
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,7 @@ class Article:
     raw_html: bytes | None = field(default=None, repr=False)
     outlet_source: OutletSource = "unknown"
     date_evidence: DateEvidence | None = None  # None with date_source "unknown"
+    title_source: TitleSource | None = None
     # Filled in by `prepare.prepare_articles` where the text is made (extraction workers, the
     # seed reader), so that storing and processing only read them: the raw HTML already
     # zlib-compressed for `raw_pages`, the hash and signatures dedup compares, and the
@@ -173,6 +178,11 @@ class Article:
     def word_count(self) -> int:
         """Whitespace-separated word count of the text."""
         return len(self.text.split())
+
+    @property
+    def headline(self) -> str | None:
+        """The article's own headline (not a title made from its lead), for the classifier."""
+        return None if self.title_source == "lead" else self.title
 
 
 @dataclass(frozen=True)
@@ -234,8 +244,8 @@ class Label:
 
     article_id: str
     relevant: bool
-    stance: Stance | None = None  # None: the classifier's stance stands (if relevant)
-    note: str | None = None
+    stance: Stance | None = None  # None: the earlier label's (same verdict), else the classifier's
+    note: str | None = None  # None: keep the earlier label's note; "": clear it
 
 
 RunStatus = Literal["running", "completed", "failed", "skipped"]

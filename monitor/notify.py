@@ -167,8 +167,8 @@ def _captured_library_logs() -> Iterator[_Capture]:
             logger.setLevel(level)
 
 
-def _send(url: str, title: str, body: str) -> str | None:
-    """Send once; None on success, else a redacted error message."""
+def send(url: str, title: str, body: str) -> str | None:
+    """Send one Markdown message to one Apprise URL; None on success, else a redacted error."""
     with _captured_library_logs() as capture:
         asset = apprise.AppriseAsset(storage_mode=apprise.PersistentStoreMode.MEMORY)
         client = apprise.Apprise(asset=asset)
@@ -231,7 +231,7 @@ def deliver(
             )
             continue
         body_title = _body(store, delivery_id) if retried else (title, digest_text)
-        error = _send(url, body_title[0], body_title[1])
+        error = send(url, body_title[0], body_title[1])
         attempts += 1
         if error is None:
             status: Status = "sent"
@@ -298,5 +298,6 @@ __all__: Sequence[str] = (
     "pending_deliveries",
     "redact_text",
     "redact_url",
+    "send",
     "url_hash",
 )

@@ -62,9 +62,12 @@ class ProcessResult:
     relevant: int
 
 
-def open_store(settings: Settings) -> Store:
-    """The store named by the settings, created and migrated (writers only)."""
+def open_store(settings: Settings, *, lock_wait_s: float | None = None) -> Store:
+    """The store named by the settings, created and migrated (writers only); it waits for
+    another process's hold on the file up to `lock_wait_s` (default: `[storage]`'s)."""
     store = Store.of(settings.storage)
+    if lock_wait_s is not None:
+        store = Store(store.path, lock_timeout_s=lock_wait_s)
     store.migrate()
     return store
 
@@ -316,21 +319,23 @@ def run_ingest(
     settings: Settings,
     *,
     fetch: bool = True,
-    lock_wait_s: float = 0,
+    lock_wait_s: float | None = None,
     executor: concurrent.futures.Executor | None = None,
     progress: Progress | None = None,
 ) -> RunReport:
     """One complete ingest run: seeds and sources, stored, deduplicated, classified; its report.
 
-    Raises RunLocked when another run holds the database after `lock_wait_s` seconds (the run
-    did not start, nothing was touched). `executor` runs the extraction of fetched pages; by
+    `lock_wait_s` bounds every wait for the database: for another run (RunLocked after that
+    long: the run did not start, nothing was touched) and for another process's open
+    connection (StoreLocked). None: no wait for another run, and `[storage] lock_timeout_s`
+    for a connection. `executor` runs the extraction of fetched pages; by
     default `[runner] task_runner` says: a local process pool, or a Dask cluster's. `progress`
     hears how far it has got (default: what the caller set with `progress.watching`, or no one).
     """
     progress = progress or current_progress()
     # The run lock first: a run that must wait or skip should not touch the file at all.
-    with run_lock(settings.storage.db, wait_s=lock_wait_s):
-        store = open_store(settings)
+    with run_lock(settings.storage.db, wait_s=lock_wait_s or 0):
+        store = open_store(settings, lock_wait_s=lock_wait_s)
         tally = start_run(store)
         collected: CollectResult | None = None
         try:

@@ -78,4 +78,4 @@ def _classify(articles: Sequence[Article], how: Preparation) -> list[Classificat
     except Exception:
         log.warning("cannot load the taxonomy or model here; classifying later", exc_info=True)
         return [None] * len(articles)
-    return [classifier.classify(a.article_id, a.title, a.text) for a in articles]
+    return [classifier.classify(a.article_id, a.headline, a.text) for a in articles]

@@ -11,7 +11,9 @@ and the next run publishes again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+from monitor.errors import MonitorError
 from monitor.settings import Settings
 from monitor.store import Store
 
@@ -20,7 +22,23 @@ log = logging.getLogger(__name__)
 
 def after_run(store: Store, settings: Settings) -> None:
     """Publish what readers see after an ingest run."""
+    from monitor import alerts
+    from monitor.store import snapshot
+
+    _step("snapshot", lambda: snapshot.publish(store))
+    _step("alerts", lambda: alerts.send_new(store, settings))
 
 
 def after_label(store: Store, settings: Settings) -> None:
     """Publish what readers see after an analyst's label."""
+    from monitor.store import snapshot
+
+    _step("snapshot", lambda: snapshot.publish(store))
+
+
+def _step(name: str, step: Callable[[], object]) -> None:
+    """Run one step; a failure is logged (a warning, shown without -v) and the rest go on."""
+    try:
+        step()
+    except MonitorError as exc:
+        log.warning("publishing %s failed (the next run publishes again): %s", name, exc)

@@ -23,6 +23,7 @@ from monitor.dates import date_line, text_date
 from monitor.errors import SeedError
 from monitor.models import Article, OutletSource, SeedFile
 from monitor.settings import check_url, describe
+from monitor.titles import clean_title, outlet_name
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +139,16 @@ def read_seed(seed: SeedFile, *, max_bytes: int) -> Article:
     outlet, outlet_source = (
         (seed.outlet, "mapping") if seed.outlet else outlet_in_text(cleaned.text)
     )
+    # The text's own headline line; without one the store titles it by its lead.
+    title = clean_title(cleaned.title, [outlet])
     return Article(
         url=seed.url,
         source="seed",
         text=cleaned.text,
-        title=cleaned.title,
+        title=title,
+        title_source="text" if title else None,
         canonical_url=seed.source_url or seed.url,
-        outlet=outlet,
+        outlet=outlet_name(outlet),
         outlet_source=outlet_source,
         published_at=cleaned.published_at,
         date_source="text" if cleaned.published_at else "unknown",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -139,6 +140,37 @@ class NotifySettings(_Section):
     urls: list[str] = Field(default_factory=list)
 
 
+_APPRISE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.I)
+
+
+class AlertMatch(_Section):
+    """What a story must have for an alert: every list given (or the storyline) must match, one
+    of its entries is enough; all empty: every new relevant story."""
+
+    actors: list[str] = Field(default_factory=list)
+    words: list[str] = Field(default_factory=list)
+    event_types: list[str] = Field(default_factory=list)
+    storyline: str = ""
+
+
+class AlertSettings(_Section):
+    """One `[[alerts]]` rule: new relevant stories that match it go to its Apprise URLs."""
+
+    name: str = Field(min_length=1)
+    match: AlertMatch = AlertMatch()
+    urls: list[str] = Field(min_length=1)
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        # The shape only: Apprise itself (slow to load) checks each URL when it sends, and a
+        # URL it does not know is recorded as a failed send (`monitor alerts` shows it).
+        for number, url in enumerate(value, 1):
+            if not _APPRISE_URL.match(url.strip()):  # not echoed: it may hold a password
+                raise ValueError(f"URL {number} is not an Apprise URL (scheme://...)")
+        return [url.strip() for url in value]
+
+
 class ClassifySettings(_Section):
     """Classifier options."""
 
@@ -170,7 +202,17 @@ class Settings(_Section):
     notify: NotifySettings = NotifySettings()
     classify: ClassifySettings = ClassifySettings()
     runner: RunnerSettings = RunnerSettings()
+    alerts: list[AlertSettings] = Field(default_factory=list)
     config_path: Path | None = None
+
+    @field_validator("alerts")
+    @classmethod
+    def _alert_names(cls, value: list[AlertSettings]) -> list[AlertSettings]:
+        names = [rule.name for rule in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"alert names must be unique: {', '.join(map(repr, twice))}")
+        return value
 
 
 def _packaged_defaults() -> dict[str, Any]:

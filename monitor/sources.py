@@ -112,8 +112,11 @@ def parse_feed(data: bytes, source: str, *, base_url: str | None = None) -> list
                 source=source,
                 title=(entry.get("title") or None),
                 published_at=published,
-                outlet=outlet or feed_title or None,
+                outlet=outlet or None,
                 language=language or None,
+                # The feed's own title names the outlet only where nothing else does: behind
+                # an aggregating feed are many outlets (monitor/titles.py).
+                feed_name=feed_title or None,
             )
         )
     return links

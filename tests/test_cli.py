@@ -509,7 +509,8 @@ def test_sql_tables_stay_readable_at_80_columns(project: Path, stored_db: Path) 
     assert all(w in words for w in ("Iraq", "parliament", "passes", "resolution", "FRANCE"))
     wide = monitor(
         "sql",
-        "SELECT * EXCLUDE (text) FROM articles ORDER BY article_id LIMIT 2",
+        "SELECT * EXCLUDE (text) FROM articles WHERE title NOT LIKE '%…' "  # a lead title's own …
+        "ORDER BY article_id LIMIT 2",
         "--db",
         str(stored_db),
         cwd=project,

@@ -105,6 +105,29 @@ def test_a_new_label_replaces_the_old_one(ingested: tuple[Settings, Store]) -> N
     assert _row(store, vote)[:2] == (True, "for_withdrawal")
 
 
+def test_labelling_again_keeps_the_note_and_stance_it_does_not_give(
+    ingested: tuple[Settings, Store],
+) -> None:
+    settings, store = ingested
+    vote = _id(store, "seed:004%")
+
+    def stored() -> list[tuple[object, ...]]:
+        return store.query("SELECT relevant, stance, note FROM labels")
+
+    apply_labels(store, settings, [make_label(vote, "relevant", "for_withdrawal", "the vote")])
+    apply_labels(store, settings, [make_label(vote, "relevant")])
+    assert stored() == [(True, "for_withdrawal", "the vote")]
+    apply_labels(store, settings, [make_label(vote, "relevant", None, "a second look")])
+    assert stored() == [(True, "for_withdrawal", "a second look")]
+    apply_labels(store, settings, [make_label(vote, "relevant", "neutral")])
+    assert stored() == [(True, "neutral", "a second look")]
+    # Another verdict: the stance does not carry over; the note does.
+    apply_labels(store, settings, [make_label(vote, "irrelevant")])
+    assert stored() == [(False, None, "a second look")]
+    apply_labels(store, settings, [make_label(vote, "irrelevant", None, "  ")])  # cleared
+    assert stored() == [(False, None, None)]
+
+
 def test_labels_of_unknown_articles_are_refused_and_nothing_is_written(
     ingested: tuple[Settings, Store],
 ) -> None:
@@ -217,6 +240,15 @@ def test_label_and_train_from_the_command_line(tmp_path: Path) -> None:
     assert rows[ids[4]]["relevant"] is False and rows[ids[4]]["note"] == "not about the troops"
     assert rows[ids[0]]["stance"] == "against_withdrawal"
     assert {r["decided_by"] for r in rows.values()} == {"analyst"}
+
+    # Labelling again without --note keeps the note; --note "" clears it.
+    again = monitor("label", ids[4], "irrelevant", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    note = ["sql", f"SELECT note FROM labels WHERE article_id = '{ids[4]}'", "--format", "csv"]
+    assert monitor(*note, cwd=tmp_path).stdout.splitlines()[1] == "not about the troops"
+    cleared = monitor("label", ids[4], "irrelevant", "--note", "", cwd=tmp_path)
+    assert cleared.returncode == 0, cleared.stderr
+    assert list(csv.reader(io.StringIO(monitor(*note, cwd=tmp_path).stdout)))[1:] == [[""]]
 
     bad = monitor("label", "0000000000000000", "relevant", cwd=tmp_path)
     assert bad.returncode == 2 and "no stored article with id 0000000000000000" in bad.stderr

@@ -16,6 +16,7 @@ from monitor.models import Article, Page
 from monitor.pipeline import open_store, process_pending, read_seeds, run_ingest
 from monitor.prepare import Preparation, prepare_articles
 from monitor.settings import Settings
+from monitor.store.articles import HEADLINE
 from tests.fetch_server import LocalServer, article_html, rss, running, static
 
 STORIES = {
@@ -105,8 +106,10 @@ def test_ingest_keeps_worker_classifications_and_redoes_outdated_ones(
     assert seen == []  # every fetched article came back classified from the workers
     store = open_store(settings)
     version = classify_mod.classifier_version(None, settings.classify.relevance_threshold)
+    # What the workers classified: the text and the article's own headline (a title made from
+    # the lead is for people, monitor/titles.py).
     rows = store.query(
-        "SELECT a.article_id, a.title, a.text, c.relevant, c.relevance_score, c.version "
+        f"SELECT a.article_id, {HEADLINE}, a.text, c.relevant, c.relevance_score, c.version "
         "FROM core.articles a JOIN core.classifications c USING (article_id)"
     )
     assert len(rows) == len(STORIES)

@@ -169,7 +169,7 @@ def test_seeds_name_their_outlet_and_say_how(seeds_dir: Path) -> None:
     }
     assert found == {
         "000": ("RT", "told"),  # "... analysts have told RT." (three times)
-        "001": (None, "unknown"),
+        "001": ("Islam Times", "mapping"),  # seeds/outlets.toml: its text names no outlet
         "002": ("Al Jazeera", "told"),  # "... Shams told Al Jazeera,"
         "003": (None, "unknown"),
         "004": ("FRANCE 24", "credit"),  # "(FRANCE 24 with AFP, AP and REUTERS)", not "told AFP"

@@ -22,6 +22,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperArgument, TyperGroup
 
 from monitor.errors import ConfigError, MonitorError
 from monitor.settings import Settings, load_settings
@@ -39,13 +40,76 @@ log = logging.getLogger("monitor.cli")
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="Config file (else $MONITOR_CONFIG, else ./monitor.toml)."),
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        help="Config file (else $MONITOR_CONFIG, else ./monitor.toml).",
+    ),
 ]
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", help="DuckDB file (default: the config's, else data/monitor.duckdb)."),
+    typer.Option(
+        "--db",
+        metavar="PATH",
+        help="DuckDB file (default: the config's, else data/monitor.duckdb).",
+    ),
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show progress logs.")]
+
+
+#: Longer than this, a choice's values go into its help text and the metavar is its name.
+MAX_CHOICE_METAVAR = 24
+
+
+class _Argument(TyperArgument):
+    """An argument shown by its metavar alone."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        """No type tag: the metavar (ARTICLE_ID, relevant|irrelevant) says what to type."""
+        return None
+
+
+def _choices(param: Any) -> list[str]:
+    descriptor = getattr(param, "type_descriptor", None)
+    found = getattr(descriptor, "choices", None) or getattr(
+        getattr(param, "type", None), "choices", None
+    )
+    found = found or ()
+    return [str(getattr(c, "value", c)) for c in found]
+
+
+def plain_help(command: Any) -> None:
+    """Help that says what to type: a metavar for every parameter that has none (a flag takes
+    nothing, a short choice lists its values, anything else is its NAME), and no type tags.
+
+    Typer's own help shows the Python type of each parameter (`<str>`, `<bool>`,
+    `<list[Path]>`), folded mid-word when long; a metavar replaces the tag where it is set.
+    """
+    params = list(command.params)
+    helper = command.get_help_option(command.context_class(command))
+    for param in [*params, *([helper] if helper is not None else [])]:
+        if isinstance(param, TyperArgument) and not isinstance(param, _Argument):
+            param.__class__ = _Argument
+        if param.metavar is not None:
+            continue
+        choices = _choices(param)
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        elif choices and len("|".join(choices)) <= MAX_CHOICE_METAVAR:
+            param.metavar = "|".join(choices)
+        else:
+            param.metavar = (param.name or "value").upper()
+            if choices and param.help and not all(c in param.help for c in choices):
+                param.help = f"{param.help} One of: {', '.join(choices)}."
+
+
+class HelpGroup(TyperGroup):
+    """The `monitor` command group: its commands' help says what to type (`plain_help`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        for command in (self, *self.commands.values()):
+            plain_help(command)
 
 
 class TableFormat(StrEnum):
@@ -139,7 +203,27 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+#: How a list of plain values reads in a CSV cell or a table: `Al Jazeera; FRANCE 24; RT`.
+LIST_SEPARATOR = "; "
+
+
+def cell(value: Any) -> str:
+    """A value as text in one CSV or table cell: NULL empty, a list of plain values joined
+    with "; ", a nested list or a struct as JSON, anything else as text."""
+    value = jsonable(value)
+    if value is None:
+        return ""
+    if isinstance(value, list) and all(
+        v is None or isinstance(v, str | int | float | bool) for v in value
+    ):
+        return LIST_SEPARATOR.join("" if v is None else cell(v) for v in value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: TableFormat) -> None:
+    """Rows as a table fitting the terminal, CSV (lists as `a; b; c`) or JSON (lists as lists)."""
     if fmt is TableFormat.json:
         data = [dict(zip(columns, map(jsonable, row), strict=True)) for row in rows]
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
@@ -147,10 +231,10 @@ def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: TableFormat
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([[jsonable(v) for v in row] for row in rows])
+        writer.writerows([[cell(v) for v in row] for row in rows])
         sys.stdout.write(buf.getvalue())
     else:
-        print_table(columns, [["" if v is None else str(jsonable(v)) for v in r] for r in rows])
+        print_table(columns, [[cell(v) for v in r] for r in rows])
         console.print(f"{len(rows)} row(s)", style="dim")
 
 

@@ -33,17 +33,24 @@ def run(
     db: DbOpt = None,
     seeds: Annotated[
         list[Path] | None,
-        typer.Option("--seeds", help="Seed folder (repeatable); replaces the configured ones."),
+        typer.Option(
+            "--seeds", metavar="DIR", help="Seed folder (repeatable); replaces the configured ones."
+        ),
     ] = None,
     no_fetch: Annotated[
         bool, typer.Option("--no-fetch", help="Ingest seeds only; fetch no sources.")
     ] = False,
     wait: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--wait", min=0, help="Seconds to wait if another run holds the database (>= 0)."
+            "--wait",
+            min=0,
+            metavar="SECONDS",
+            help="Wait up to this long for the database: for another run to finish, and for "
+            "another process's connection to close (each time). Default: no wait for another "
+            "run, [storage] lock_timeout_s (60) for a connection.",
         ),
-    ] = 0,
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run one ingest: seeds and sources -> extract -> dedup -> stories -> classify -> store.
@@ -58,7 +65,9 @@ def run(
     print_report(report, settings)
 
 
-def ingest_once(settings: Settings, *, fetch: bool, wait: float, progress: Progress) -> RunReport:
+def ingest_once(
+    settings: Settings, *, fetch: bool, wait: float | None, progress: Progress
+) -> RunReport:
     """One run, recorded as a Prefect flow run where the user has a Prefect API configured."""
     if not os.environ.get("PREFECT_API_URL"):
         from monitor.pipeline import run_ingest
@@ -133,7 +142,12 @@ def print_report(report: RunReport, settings: Settings) -> None:
             "see `monitor sql \"SELECT url, error FROM fetches WHERE outcome = 'error'\"`.",
             style="yellow",
         )
+    from monitor.store.snapshot import snapshot_path
+
+    snapshot = snapshot_path(settings.storage.db)
     console.print(f"Database: {settings.storage.db}")
+    if snapshot.exists():  # for DuckDB clients and notebooks: a session on it never blocks a run
+        console.print(f"Snapshot for DuckDB clients: {snapshot}")
 
 
 @clean_errors

@@ -31,13 +31,15 @@ class EvalFormat(StrEnum):
 @clean_errors
 def evaluate(
     eval_dir: Annotated[
-        Path, typer.Argument(help="Labelled folder: index.tsv + articles/NNN.txt.")
+        Path,
+        typer.Argument(metavar="DIR", help="Labelled folder: index.tsv + articles/NNN.txt."),
     ],
     config: ConfigOpt = None,
     db: DbOpt = None,
     fmt: Annotated[EvalFormat, typer.Option("--format", help="Output format.")] = EvalFormat.text,
     keep: Annotated[
-        Path | None, typer.Option("--keep", help="Keep the two evaluation databases here.")
+        Path | None,
+        typer.Option("--keep", metavar="DIR", help="Keep the two evaluation databases here."),
     ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -69,19 +71,37 @@ class StanceChoice(StrEnum):
 @clean_errors
 def label(
     article_id: Annotated[
-        str | None, typer.Argument(help="The article to label (its article_id).")
+        str | None,
+        typer.Argument(metavar="ARTICLE_ID", help="The article to label (its article_id)."),
     ] = None,
     verdict: Annotated[
         Verdict | None, typer.Argument(help="relevant or irrelevant.", show_default=False)
     ] = None,
     stance: Annotated[
         StanceChoice | None,
-        typer.Option("--stance", help="The article's stance (else the classifier's stands)."),
+        typer.Option(
+            "--stance",
+            metavar="STANCE",
+            help="for_withdrawal, against_withdrawal or neutral: the article's stance "
+            "(else the earlier label's, or the classifier's).",
+        ),
     ] = None,
-    note: Annotated[str | None, typer.Option("--note", help="Why, for the record.")] = None,
+    note: Annotated[
+        str | None,
+        typer.Option(
+            "--note",
+            metavar="TEXT",
+            help="Why, for the record. Without it a label keeps its earlier note; "
+            '--note "" clears it.',
+        ),
+    ] = None,
     from_file: Annotated[
         Path | None,
-        typer.Option("--from", help="A CSV file with columns article_id, relevant, stance, note."),
+        typer.Option(
+            "--from",
+            metavar="FILE",
+            help="A CSV file with columns article_id, relevant, stance, note.",
+        ),
     ] = None,
     config: ConfigOpt = None,
     db: DbOpt = None,
@@ -92,7 +112,7 @@ def label(
     from monitor.store import Store
 
     if from_file is not None:
-        if article_id is not None or verdict is not None or stance or note:
+        if article_id is not None or verdict is not None or stance or note is not None:
             raise typer.BadParameter("--from takes no ARTICLE_ID, verdict, --stance or --note")
         labels = read_label_csv(from_file)
     elif article_id is None or verdict is None:
@@ -114,13 +134,16 @@ def train(
         list[Path] | None,
         typer.Option(
             "--data",
+            metavar="DIR",
             help="Labelled folder like ../shared/data/eval (repeatable); default: the "
             "examples the packaged model was trained on.",
         ),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Where to write the model (default: [classify] model)."),
+        typer.Option(
+            "--out", metavar="FILE", help="Where to write the model (default: [classify] model)."
+        ),
     ] = None,
     no_labels: Annotated[
         bool, typer.Option("--no-labels", help="Leave the analysts' labels out.")

@@ -38,11 +38,16 @@ def digest(
     db: DbOpt = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="A date (YYYY-MM-DD) or 'last' (since the previous digest)."),
+        typer.Option(
+            "--since",
+            metavar="DATE|last",
+            help="A date (YYYY-MM-DD) or 'last' (since the previous digest).",
+        ),
     ] = None,
     fmt: Annotated[DigestFormat, typer.Option("--format", help="Output format.")] = DigestFormat.md,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Write to this file instead of stdout."),
     ] = None,
     include_all: Annotated[
         bool, typer.Option("--all", help="Include stories not classified as relevant.")
@@ -84,7 +89,9 @@ def digest(
 
 @clean_errors
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run against the database (read-only).")],
+    query: Annotated[
+        str, typer.Argument(metavar="QUERY", help="SQL to run against the database (read-only).")
+    ],
     config: ConfigOpt = None,
     db: DbOpt = None,
     fmt: FormatOpt = TableFormat.table,

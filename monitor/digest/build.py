@@ -334,8 +334,9 @@ def _build_story(
     new_count = sum(1 for m in members if m.is_new)
     title = story_title or origin.title or _clip(origin.lead, 120) or origin.url
     lead = " ".join(origin.lead.split())
-    if not origin.title and title and lead.startswith(title):
-        lead = lead[len(title) :].strip()  # the title was cut from the text: don't repeat it
+    if title and lead.startswith(title.rstrip(".")):
+        # The title is the text's own first sentence (monitor/titles.py): don't repeat it.
+        lead = lead[len(title.rstrip(".")) :].lstrip(" .").strip()
     return Story(
         story_id=key,
         title=title,

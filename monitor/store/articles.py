@@ -18,7 +18,12 @@ from monitor.dedup import Repoint, final_origin
 from monitor.models import Article, Classification, DedupDecision, StoredArticle, TextSignature
 from monitor.store import bulk, signatures
 from monitor.store.connection import Connection
+from monitor.titles import lead_title
 from monitor.urls import url_key
+
+#: An article's own headline (`a` is core.articles): a title made from its lead is for people,
+#: not for the classifier or story clustering, which read the lead in the text anyway.
+HEADLINE = "CASE WHEN a.title_source = 'lead' THEN NULL ELSE a.title END"
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,9 @@ def insert(con: Connection, run_id: str, articles: Sequence[Article], now: datet
             "source": [a.source for a in fresh],
             "outlet": [a.outlet for a in fresh],
             "outlet_source": [a.outlet_source for a in fresh],
-            "title": [a.title for a in fresh],
+            # Every article has a title: its own headline, else one made from its lead.
+            "title": [a.title or lead_title(a.text, [a.outlet]) for a in fresh],
+            "title_source": bulk.strings([a.title_source if a.title else "lead" for a in fresh]),
             "author": [a.author for a in fresh],
             "published_at": [a.published_at for a in fresh],
             "date_source": [a.date_source for a in fresh],
@@ -122,7 +129,7 @@ def pending_count(con: Connection) -> int:
 def pending(con: Connection, limit: int) -> list[StoredArticle]:
     """Unprocessed articles, oldest first, with their stored signatures."""
     rows = con.execute(
-        "SELECT a.article_id, a.url, a.canonical_url, a.source, a.outlet, a.title, a.text, "
+        f"SELECT a.article_id, a.url, a.canonical_url, a.source, a.outlet, {HEADLINE}, a.text, "
         "a.published_at, a.date_source, a.content_hash, a.first_seen_at, a.url_key, "
         "m.signature, m.lead, m.shingle_count FROM core.articles a "
         "LEFT JOIN core.minhash m USING (article_id) WHERE a.processed_at IS NULL "
@@ -317,7 +324,7 @@ def texts_to_reclassify(
     outdated = "AND (c.version IS NULL OR c.version <> $3) " if outdated_than else ""
     params: list[object] = [after, limit] + ([outdated_than] if outdated_than else [])
     return con.execute(
-        "SELECT a.article_id, a.title, a.text FROM core.articles a "
+        f"SELECT a.article_id, {HEADLINE}, a.text FROM core.articles a "
         "LEFT JOIN core.classifications c USING (article_id) "
         f"WHERE a.processed_at IS NOT NULL AND a.article_id > $1 {outdated}"
         "ORDER BY a.article_id LIMIT $2",
@@ -331,8 +338,8 @@ def texts_of(con: Connection, ids: Sequence[str]) -> dict[str, tuple[str | None,
         return {}
     rows = bulk.select(
         con,
-        "SELECT article_id, title, text FROM core.articles "
-        "WHERE article_id IN (SELECT article_id FROM {rows})",
+        f"SELECT a.article_id, {HEADLINE}, a.text FROM core.articles a "
+        "WHERE a.article_id IN (SELECT article_id FROM {rows})",
         {"article_id": list(ids)},
     )
     return {r[0]: (r[1], r[2]) for r in rows}

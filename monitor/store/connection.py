@@ -53,6 +53,13 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def query_error(exc: BaseException) -> str:
+    """DuckDB's whole message on a user's query: the error, its hint ("Did you mean ...",
+    "Candidate bindings: ...") and the pointer into the query (`LINE 1: ...` over `^^^`)."""
+    lines = [line.rstrip() for line in str(exc).strip().splitlines()]
+    return "\n".join(line for line in lines if line) or type(exc).__name__
+
+
 #: DuckDB's own locks on a user's query: no file but the database itself, no extension
 #: installed or loaded (INSTALL would go to the network), no setting changed afterwards.
 USER_QUERY_CONFIG: dict[str, Any] = {
@@ -87,7 +94,7 @@ def check_user_query(sql: str) -> duckdb.Statement:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise QueryRefused(first_line(exc)) from exc
+        raise QueryRefused(query_error(exc)) from exc
     if not statements:
         raise QueryRefused(f"empty query (only comments?): give one statement ({_READ_HINT})")
     for number, statement in enumerate(statements, 1):
@@ -136,9 +143,13 @@ class Store:
                         f"cannot open database {self.path}: {first_line(exc)}"
                     ) from exc
                 if time.monotonic() >= deadline:
+                    from monitor.store.snapshot import snapshot_path
+
                     raise StoreLocked(
                         f"database {self.path} stayed locked by another process for "
-                        f"{self.lock_timeout_s:.0f}s"
+                        f"{self.lock_timeout_s:g}s (a DuckDB session left open on it? "
+                        f"open the snapshot {snapshot_path(self.path)} instead: "
+                        "it never stands in a run's way)"
                     ) from exc
                 log.debug("database %s is locked, retrying in %.2fs", self.path, delay)
                 time.sleep(delay * (0.5 + random.random()))
@@ -249,7 +260,7 @@ class Store:
                 "(`monitor sql` reads the database only)"
             ) from exc
         except duckdb.Error as exc:
-            raise StoreError(first_line(exc)) from exc
+            raise StoreError(query_error(exc)) from exc
         finally:
             con.close()
 

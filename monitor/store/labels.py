@@ -14,21 +14,43 @@ from typing import NamedTuple
 
 from monitor.models import Label, Stance
 from monitor.store import bulk
+from monitor.store.articles import HEADLINE
 from monitor.store.connection import Connection
 
 
 def save(con: Connection, labels: Sequence[Label], now: datetime) -> None:
-    """Store these labels, each replacing the article's earlier label."""
+    """Store these labels, each replacing the article's earlier label.
+
+    What a new label leaves out stays: without a note (`note` None) it keeps the earlier note
+    (an empty note clears it); without a stance it keeps the earlier one if the verdict is the
+    same (labelling again to add a note changes nothing else).
+    """
     if not labels:
         return
+    ids = [lab.article_id for lab in labels]
+    earlier = {
+        article_id: (bool(relevant), stance, note)
+        for article_id, relevant, stance, note in bulk.select(
+            con,
+            "SELECT article_id, relevant, stance, note FROM core.labels "
+            "WHERE article_id IN (SELECT article_id FROM {rows})",
+            {"article_id": ids},
+        )
+    }
+    stances, notes = [], []
+    for lab in labels:
+        was_relevant, stance, note = earlier.get(lab.article_id, (None, None, None))
+        kept_stance = stance if lab.stance is None and was_relevant == lab.relevant else None
+        stances.append(lab.stance or kept_stance)
+        notes.append((note if lab.note is None else lab.note) or None)
     columns = {
-        "article_id": [lab.article_id for lab in labels],
+        "article_id": ids,
         "relevant": [lab.relevant for lab in labels],
-        "stance": bulk.strings([lab.stance for lab in labels]),
-        "note": bulk.strings([lab.note for lab in labels]),
+        "stance": bulk.strings(stances),
+        "note": bulk.strings(notes),
         "labelled_at": [now] * len(labels),
     }
-    with bulk.rows(con, {"article_id": columns["article_id"]}) as replaced:
+    with bulk.rows(con, {"article_id": ids}) as replaced:
         con.execute(
             f"DELETE FROM core.labels WHERE article_id IN (SELECT article_id FROM {replaced})"
         )
@@ -98,7 +120,7 @@ class LabelledText(NamedTuple):
 def labelled_texts(con: Connection) -> list[LabelledText]:
     """Every labelled article's label, title, text and story, by article id."""
     rows = con.execute(
-        "SELECT l.article_id, l.relevant, a.title, a.text, a.story_id FROM core.labels l "
+        f"SELECT l.article_id, l.relevant, {HEADLINE}, a.text, a.story_id FROM core.labels l "
         "JOIN core.articles a USING (article_id) ORDER BY l.article_id"
     ).fetchall()
     return [LabelledText(r[0], bool(r[1]), r[2], r[3], r[4]) for r in rows]

@@ -16,6 +16,8 @@ from datetime import datetime
 import duckdb
 
 from monitor.errors import StoreError
+from monitor.store import migration_0016
+from monitor.store import migration_steps as steps
 
 log = logging.getLogger(__name__)
 
@@ -31,60 +33,6 @@ class Migration:
     name: str
     sql: str
     python: Callable[[duckdb.DuckDBPyConnection], None] | None = None
-
-
-def _backfill_url_keys(con: duckdb.DuckDBPyConnection) -> None:
-    from monitor.store import bulk  # the migration list must not need bulk at import
-    from monitor.urls import url_key
-
-    rows = con.execute(
-        "SELECT article_id, coalesce(canonical_url, url) FROM core.articles"
-    ).fetchall()
-    keys = {"article_id": [r[0] for r in rows], "url_key": [url_key(r[1]) for r in rows]}
-    bulk.execute(
-        con,
-        "UPDATE core.articles a SET url_key = k.url_key FROM {rows} k "
-        "WHERE a.article_id = k.article_id",
-        keys,
-    )
-    bulk.execute(
-        con,
-        "UPDATE core.minhash m SET url_key = k.url_key FROM {rows} k "
-        "WHERE m.article_id = k.article_id",
-        keys,
-    )
-
-
-def _articles_view_plus(con: duckdb.DuckDBPyConnection, column: str, step: str) -> None:
-    """Add a column of core.articles to the end of the `articles` view as it stands.
-
-    The view's current query is kept whole, as a subquery, rather than restated: so what
-    earlier steps (developed alongside) may have put into it stays.
-    """
-    row = con.execute(
-        "SELECT sql FROM duckdb_views() WHERE schema_name = 'main' AND view_name = 'articles'"
-    ).fetchone()
-    if row is None:
-        raise StoreError(f"migration {step}: the articles view is missing")
-    sql = str(row[0]).strip().rstrip(";")
-    head = "CREATE VIEW articles AS "
-    if not sql.startswith(head):
-        raise StoreError(f"migration {step}: unexpected articles view: {sql[:60]!r}")
-    con.execute(
-        f"CREATE OR REPLACE VIEW articles AS SELECT v.*, o.{column} "
-        f"FROM ({sql[len(head) :]}) AS v "
-        "LEFT JOIN core.articles AS o ON o.article_id = v.article_id"
-    )
-
-
-def _articles_view_with_outlet_source(con: duckdb.DuckDBPyConnection) -> None:
-    """Add `outlet_source` to the end of the `articles` view (step 0011)."""
-    _articles_view_plus(con, "outlet_source", "0011")
-
-
-def _articles_view_with_date_evidence(con: duckdb.DuckDBPyConnection) -> None:
-    """Add `date_evidence` to the end of the `articles` view (step 0014)."""
-    _articles_view_plus(con, "date_evidence", "0014")
 
 
 MIGRATIONS: list[Migration] = [
@@ -367,7 +315,7 @@ MIGRATIONS: list[Migration] = [
         "0007_url_keys_error_kinds_lead_signatures",
         r"""
         -- One URL key (monitor.urls.url_key) for "already stored?" and for same-URL copies;
-        -- filled in for stored articles by _backfill_url_keys.
+        -- filled in for stored articles by migration_steps.backfill_url_keys.
         ALTER TABLE core.articles ADD COLUMN url_key VARCHAR;
         CREATE INDEX articles_url_key ON core.articles (url_key);
 
@@ -392,7 +340,7 @@ MIGRATIONS: list[Migration] = [
                    error_kind
             FROM core.fetches;
         """,
-        python=_backfill_url_keys,
+        python=steps.backfill_url_keys,
     ),
     Migration(
         "0008_seen_order",
@@ -534,7 +482,7 @@ MIGRATIONS: list[Migration] = [
         ALTER TABLE core.articles ADD COLUMN outlet_source VARCHAR;
         UPDATE core.articles SET outlet_source = 'unknown' WHERE outlet IS NULL;
         """,
-        python=_articles_view_with_outlet_source,
+        python=steps.articles_view_with_outlet_source,
     ),
     Migration(
         "0012_sources_cutoff",
@@ -562,8 +510,9 @@ MIGRATIONS: list[Migration] = [
           AND a.published_at IS NULL
           AND o.published_at IS NOT NULL AND o.date_source <> 'story';
         """,
-        python=_articles_view_with_date_evidence,
+        python=steps.articles_view_with_date_evidence,
     ),
+    Migration("0016_alerts_titles_outlets", migration_0016.SQL, python=migration_0016.backfill),
 ]
 
 

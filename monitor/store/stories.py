@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from monitor.models import StoredArticle
 from monitor.store import bulk
+from monitor.store.articles import HEADLINE
 from monitor.store.connection import Connection
 from monitor.stories import (
     CRAWL_STAMP,
@@ -26,6 +27,7 @@ from monitor.stories import (
 )
 from monitor.stories.clustering import MAX_GAP_DAYS
 from monitor.stories.features import decode_counts, encode_counts
+from monitor.titles import MIN_TITLE_WORDS
 
 MIN_SHARED_TERMS = 2
 ACTOR_KINDS = ("person", "organization", "group")
@@ -82,9 +84,10 @@ def processed(con: Connection) -> tuple[list[StoredArticle], dict[str, str | Non
     """Every processed article as the story step reads it, and what each is a copy of (for
     re-running story assignment over a stored set: monitor.evaluate.grouping)."""
     rows = con.execute(
-        "SELECT article_id, url, canonical_url, source, outlet, title, text, published_at, "
-        "date_source, content_hash, first_seen_at, url_key, duplicate_of FROM core.articles "
-        "WHERE processed_at IS NOT NULL ORDER BY article_id"
+        "SELECT a.article_id, a.url, a.canonical_url, a.source, a.outlet, "
+        f"{HEADLINE}, a.text, a.published_at, a.date_source, a.content_hash, a.first_seen_at, "
+        "a.url_key, a.duplicate_of FROM core.articles a "
+        "WHERE a.processed_at IS NOT NULL ORDER BY a.article_id"
     ).fetchall()
     articles = [StoredArticle(*r[:12]) for r in rows]
     return articles, {r[0]: r[12] for r in rows}
@@ -258,7 +261,9 @@ def save(
 
 
 def refresh(con: Connection, story_ids: Sequence[str], now: datetime) -> None:
-    """Recompute the dated span and the representative of these stories."""
+    """Recompute the dated span and the representative of these stories: the earliest original
+    with an informative headline of its own (monitor/titles.py: not a title made from the lead,
+    at least MIN_TITLE_WORDS words), else the earliest original; its title is the story's."""
     with bulk.rows(con, {"story_id": sorted(set(story_ids))}) as touched:
         # Deleted first: a story left with no own date (its dated report moved) has no span.
         con.execute(
@@ -277,7 +282,10 @@ def refresh(con: Connection, story_ids: Sequence[str], now: datetime) -> None:
             UPDATE core.stories s SET representative_article_id = r.article_id, updated_at = $1
             FROM (
                 SELECT story_id, arg_min(article_id, (
-                    title IS NULL, duplicate_of IS NOT NULL, published_at IS NULL,
+                    title IS NULL, coalesce(title_source = 'lead', false),
+                    coalesce(length(trim(title)) - length(replace(trim(title), ' ', '')) + 1
+                        < {MIN_TITLE_WORDS}, true),
+                    duplicate_of IS NOT NULL, published_at IS NULL,
                     coalesce(published_at, first_seen_at), article_id)) AS article_id
                 FROM core.articles WHERE story_id IN (SELECT story_id FROM {touched})
                 GROUP BY story_id

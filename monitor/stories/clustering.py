@@ -272,9 +272,15 @@ def cluster(
     for i, member in enumerate(members):
         groups[i] = Group(i, [member])
         owner[member.article_id] = i
+    # A stored report that is in the batch again (its processing redone) is clustered as a
+    # report of the batch, not also as a member of its old story.
+    again = set(owner)
     for sid in sorted(stories):
+        kept = [m for m in stories[sid].members if m.article_id not in again]
+        if not kept:  # every report of it is in the batch: the story forms again from them
+            continue
         key = len(groups)
-        groups[key] = Group(key, stories[sid].members, stories[sid])
+        groups[key] = Group(key, kept, stories[sid])
         owner[sid] = key
     # Articles found to predate a stored story's origin take that story.
     for member in members:
