@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from monitor import search
 from monitor.settings import Settings
 from monitor.store import Store
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 def after_run(store: Store, settings: Settings) -> None:
     """Publish what readers see after an ingest run."""
+    search.refresh_index(store, settings)
 
 
 def after_label(store: Store, settings: Settings) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import typer
 
-from monitor.cli import ingest, quality, read, storylines
+from monitor.cli import ingest, quality, read, search, storylines
 from monitor.cli.common import err_console
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ app.command()(quality.train)
 app.command(name="storylines")(storylines.list_storylines)
 app.command(name="storyline")(storylines.storyline)
 app.command()(ingest.serve)
+app.command()(search.search)
 
 
 def main() -> None:
