@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import typer
 
-from monitor.cli import ingest, quality, read, search, storylines
+from monitor.cli import ingest, quality, read, search, storylines, web
 from monitor.cli.common import err_console
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ app.command(name="storylines")(storylines.list_storylines)
 app.command(name="storyline")(storylines.storyline)
 app.command()(ingest.serve)
 app.command()(search.search)
+app.command()(web.web)
 
 
 def main() -> None:

@@ -40,8 +40,9 @@ from monitor.digest.model import (
     StorylineRef,
 )
 from monitor.errors import ConfigError
-from monitor.store import Store, digests, utcnow
+from monitor.store import Connection, Store, digests, utcnow
 from monitor.store import storylines as storyline_store
+from monitor.store.digests import StoryDetails, WindowArticle
 from monitor.store.storylines import Summary
 
 log = logging.getLogger(__name__)
@@ -154,42 +155,8 @@ def build_digest(
         )
         threads = storyline_store.storyline_of_stories(con, sorted({a.story_key for a in window}))
 
-    rows = [
-        _Row(
-            article_id=a.article_id,
-            url=a.url,
-            outlet=outlet_label(a.outlet, a.url, a.source),
-            source=a.source,
-            title=a.title,
-            published_at=a.published_at,
-            date_source=a.date_source,
-            first_seen_at=a.first_seen_at,
-            duplicate_of=a.duplicate_of,
-            story_key=a.story_key,
-            relevant=a.relevant,
-            relevance_score=a.relevance_score,
-            stance=a.stance if a.stance in STANCES else "unclassified",
-            topics=tuple(a.topics or ()),
-            pos=int(a.pos),
-            lead=a.text or "",
-            is_new=since_at is None or a.first_seen_at > since_at,
-            labelled=bool(a.labelled),
-        )
-        for a in window
-    ]
-    actors: dict[str, list[Actor]] = defaultdict(list)
-    for ac in details.actors:
-        actors[ac.story_key].append(
-            Actor(ac.name, ac.kind, int(ac.mentions or 0), int(ac.articles))
-        )
-    quotes: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
-    for q in details.quotes:
-        quotes[q.article_id].append((q.speaker, q.quote))
-    figures: dict[str, list[FigureItem]] = defaultdict(list)
-    for f in details.figures:
-        figures[f.story_key].append(
-            FigureItem(float(f.value), f.what, _clip(f.sentence, 300), int(f.articles))
-        )
+    rows = _rows(window, since_at)
+    actors, quotes, figures = _details(details)
 
     by_story: dict[str, list[_Row]] = defaultdict(list)
     for row in rows:
@@ -228,6 +195,76 @@ def build_digest(
         since_at or "the start",
     )
     return digest
+
+
+def _rows(window: Sequence[WindowArticle], since_at: datetime | None) -> list[_Row]:
+    return [
+        _Row(
+            article_id=a.article_id,
+            url=a.url,
+            outlet=outlet_label(a.outlet, a.url, a.source),
+            source=a.source,
+            title=a.title,
+            published_at=a.published_at,
+            date_source=a.date_source,
+            first_seen_at=a.first_seen_at,
+            duplicate_of=a.duplicate_of,
+            story_key=a.story_key,
+            relevant=a.relevant,
+            relevance_score=a.relevance_score,
+            stance=a.stance if a.stance in STANCES else "unclassified",
+            topics=tuple(a.topics or ()),
+            pos=int(a.pos),
+            lead=a.text or "",
+            is_new=since_at is None or a.first_seen_at > since_at,
+            labelled=bool(a.labelled),
+        )
+        for a in window
+    ]
+
+
+_Details = tuple[
+    dict[str, list[Actor]], dict[str, list[tuple[str | None, str]]], dict[str, list[FigureItem]]
+]
+
+
+def _details(details: StoryDetails) -> _Details:
+    actors: dict[str, list[Actor]] = defaultdict(list)
+    for ac in details.actors:
+        actors[ac.story_key].append(
+            Actor(ac.name, ac.kind, int(ac.mentions or 0), int(ac.articles))
+        )
+    quotes: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
+    for q in details.quotes:
+        quotes[q.article_id].append((q.speaker, q.quote))
+    figures: dict[str, list[FigureItem]] = defaultdict(list)
+    for f in details.figures:
+        figures[f.story_key].append(
+            FigureItem(float(f.value), f.what, _clip(f.sentence, 300), int(f.articles))
+        )
+    return actors, quotes, figures
+
+
+def build_story(con: Connection, story_id: str, *, now: datetime | None = None) -> Story | None:
+    """One story with all its reports, as a digest shows it (the reader's story page); None if
+    there is no such story."""
+    window = digests.story_articles(con, story_id, now=now or utcnow())
+    if not window:
+        return None
+    details = digests.story_details(
+        con, window, actor_kinds=ACTOR_KINDS, max_actors=MAX_ACTORS, max_figures=MAX_FIGURES
+    )
+    actors, quotes, figures = _details(details)
+    story = _build_story(
+        story_id,
+        details.titles.get(story_id),
+        _rows(window, None),
+        actors.get(story_id, []),
+        quotes,
+        figures.get(story_id, []),
+    )
+    threads = storyline_store.storyline_of_stories(con, [story_id])
+    return _with_storyline(story, threads.get(story_id))
 
 
 def _with_storyline(story: Story, line: Summary | None) -> Story:

@@ -155,8 +155,9 @@ class SearchIndex:
 
     def _rebuild(self, reading: Reading, wanted: dict[str, tuple[str, str]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in self.path.parent.glob(f"{self.path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)  # a build that was stopped (we hold the lock)
         temp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        temp.unlink(missing_ok=True)
         try:
             with _closing(_connect(temp, read_only=False)) as idx:
                 idx.executescript(_SCHEMA)

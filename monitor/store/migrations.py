@@ -533,6 +533,14 @@ MIGRATIONS: list[Migration] = [
         ALTER TABLE core.sources ADD COLUMN last_cutoff VARCHAR;
         """,
     ),
+    Migration(
+        "0015_read_marks",
+        """
+        -- The reader's read marks (monitor web), per story: read up to `read_at`.
+        CREATE TABLE core.read_marks (story_id VARCHAR PRIMARY KEY, read_at TIMESTAMP NOT NULL);
+        CREATE OR REPLACE VIEW read_marks AS SELECT story_id, read_at FROM core.read_marks;
+        """,
+    ),
 ]
 
 
