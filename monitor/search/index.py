@@ -234,12 +234,17 @@ class SearchIndex:
                 SELECT d.article_id, d.root, fts.rank AS rank
                 FROM fts JOIN docs d ON d.doc = fts.rowid WHERE fts MATCH ?
             ), grouped AS (
-                SELECT article_id, root, rank, count(*) OVER (PARTITION BY root) AS n,
-                       row_number() OVER (PARTITION BY root ORDER BY rank, article_id) AS k
+                -- A group ranks as its best member and is shown as its original when that
+                -- matched too.
+                SELECT article_id, root, min(rank) OVER (PARTITION BY root) AS best,
+                       count(*) OVER (PARTITION BY root) AS n,
+                       row_number() OVER (
+                           PARTITION BY root ORDER BY article_id <> root, rank, article_id
+                       ) AS k
                 FROM matched
             )
-            SELECT article_id, -rank, n - 1, count(*) OVER () FROM grouped WHERE k = 1
-            ORDER BY rank, article_id LIMIT ? OFFSET ?
+            SELECT article_id, -best, n - 1, count(*) OVER () FROM grouped WHERE k = 1
+            ORDER BY best, root LIMIT ? OFFSET ?
         """
         try:
             with _closing(_connect(self.path, read_only=True)) as idx:
