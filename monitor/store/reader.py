@@ -25,10 +25,13 @@ WITH a AS (
     SELECT story_id, count(*) AS articles, min(ts) AS first_at, max(ts) AS last_at,
            max(first_seen_at) AS last_seen_at,
            coalesce(bool_or(relevant), false) AS relevant,
-           list_sort(list(DISTINCT outlet) FILTER (WHERE outlet IS NOT NULL)) AS outlets,
-           list_sort(list(DISTINCT language) FILTER (WHERE language IS NOT NULL)) AS languages,
-           list_sort(list(DISTINCT stance) FILTER (WHERE stance IS NOT NULL)) AS stances,
-           list_sort(list_distinct(flatten(list(topics)))) AS topics,
+           coalesce(list_sort(list(DISTINCT outlet) FILTER (WHERE outlet IS NOT NULL)), [])
+               AS outlets,
+           coalesce(list_sort(list(DISTINCT language) FILTER (WHERE language IS NOT NULL)), [])
+               AS languages,
+           coalesce(list_sort(list(DISTINCT stance) FILTER (WHERE stance IS NOT NULL)), [])
+               AS stances,
+           coalesce(list_sort(list_distinct(flatten(list(topics)))), []) AS topics,
            count(*) FILTER (WHERE stance = 'for_withdrawal') AS n_for,
            count(*) FILTER (WHERE stance = 'against_withdrawal') AS n_against,
            count(*) FILTER (WHERE stance = 'neutral') AS n_neutral
