@@ -8,7 +8,8 @@ hosts     on loopback, only loopback Host headers (a DNS-rebinding page gets 400
 csrf      every POST carries its form's token: an HMAC of a per-browser cookie and the
           form's path under a per-process secret; a POST from another origin is refused
 headers   a strict Content-Security-Policy (scripts and styles only from /static, no inline
-          script or style, no plugin, no framing, forms post only here), no referrer, nosniff
+          script or style, no plugin, no framing, forms post only here), no referrer to other
+          sites, nosniff
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ CSP = (
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer a browser posts forms with "Origin: null".
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cache-Control": "no-store",
@@ -121,9 +123,11 @@ class Guard:
                 )
         browser = request.cookies.get(CSRF_COOKIE)
         fresh = None
-        if not browser:
+        # Pages only: a page's script and styles load in parallel, and each would otherwise
+        # set a cookie of its own over the one its page's forms were signed with.
+        if not browser and not request.url.path.startswith(("/static/", "/feed.atom")):
             fresh = browser = secrets.token_urlsafe(24)
-        request.state.browser = browser
+        request.state.browser = browser or ""
         response = await call_next(request)
         if fresh:
             response.set_cookie(
