@@ -40,7 +40,7 @@ from monitor.digest.model import (
     StorylineRef,
 )
 from monitor.errors import ConfigError
-from monitor.store import Connection, Store, digests, utcnow
+from monitor.store import Store, digests, utcnow
 from monitor.store import storylines as storyline_store
 from monitor.store.digests import StoryDetails, WindowArticle
 from monitor.store.storylines import Summary
@@ -245,26 +245,22 @@ def _details(details: StoryDetails) -> _Details:
     return actors, quotes, figures
 
 
-def build_story(con: Connection, story_id: str, *, now: datetime | None = None) -> Story | None:
-    """One story with all its reports, as a digest shows it (the reader's story page); None if
-    there is no such story."""
-    window = digests.story_articles(con, story_id, now=now or utcnow())
-    if not window:
-        return None
-    details = digests.story_details(
-        con, window, actor_kinds=ACTOR_KINDS, max_actors=MAX_ACTORS, max_figures=MAX_FIGURES
-    )
+def assemble_story(
+    window: Sequence[WindowArticle], details: StoryDetails, storyline: StorylineRef | None
+) -> Story:
+    """One story from its articles and details as a digest shows it (the reader's story page
+    reads them for one story: monitor/store/reader.py)."""
+    key = window[0].story_key
     actors, quotes, figures = _details(details)
     story = _build_story(
-        story_id,
-        details.titles.get(story_id),
+        key,
+        details.titles.get(key),
         _rows(window, None),
-        actors.get(story_id, []),
+        actors.get(key, []),
         quotes,
-        figures.get(story_id, []),
+        figures.get(key, []),
     )
-    threads = storyline_store.storyline_of_stories(con, [story_id])
-    return _with_storyline(story, threads.get(story_id))
+    return replace(story, storyline=storyline)
 
 
 def _with_storyline(story: Story, line: Summary | None) -> Story:

@@ -78,12 +78,6 @@ def record(
 
 # --------------------------------------------------------------------------- the window
 
-_PICK_WINDOW = """
-    SELECT story_key FROM a GROUP BY story_key
-    HAVING ($since::TIMESTAMP IS NULL OR max(first_seen_at) > $since::TIMESTAMP)
-       AND ($include_all OR coalesce(bool_or(relevant), false))
-"""
-_PICK_STORY = "SELECT $story AS story_key"
 _WINDOW_SQL = """
 WITH a AS (
     SELECT article_id, url, outlet, source, title, published_at, date_source, first_seen_at,
@@ -91,7 +85,10 @@ WITH a AS (
            relevant, relevance_score, stance, topics, decided_by = 'analyst' AS labelled
     FROM articles
     WHERE first_seen_at <= $now
-), picked AS ({picked}
+), picked AS (
+    SELECT story_key FROM a GROUP BY story_key
+    HAVING ($since::TIMESTAMP IS NULL OR max(first_seen_at) > $since::TIMESTAMP)
+       AND ($include_all OR coalesce(bool_or(relevant), false))
 ), chosen AS (
     SELECT a.*, row_number() OVER (
                PARTITION BY story_key
@@ -138,17 +135,8 @@ def window(
     """Every article first seen up to `now` of each story with one first seen after `since`
     (None: from the start) that has a relevant article (any, with `include_all`)."""
     params = {"now": now, "since": since, "include_all": include_all}
-    sql = _WINDOW_SQL.replace("{picked}", _PICK_WINDOW)
     with _reading("digest data"):
-        return [WindowArticle(*r) for r in con.execute(sql, params).fetchall()]
-
-
-def story_articles(con: Connection, story_id: str, *, now: datetime) -> list[WindowArticle]:
-    """Every article of one story first seen up to `now`, as a digest's window has them."""
-    sql = _WINDOW_SQL.replace("{picked}", _PICK_STORY)
-    with _reading("a story"):
-        rows = con.execute(sql, {"now": now, "story": story_id}).fetchall()
-    return [WindowArticle(*r) for r in rows]
+        return [WindowArticle(*r) for r in con.execute(_WINDOW_SQL, params).fetchall()]
 
 
 # Per story, aggregated in SQL (thousands of stories): `ids` maps each article of the window to

@@ -13,6 +13,13 @@ import pyarrow as pa
 
 from monitor.store import bulk
 from monitor.store.connection import Connection
+from monitor.store.digests import (
+    ArticleQuote,
+    StoryActor,
+    StoryDetails,
+    StoryFigure,
+    WindowArticle,
+)
 
 # One row per story: what the list shows and what its facets count. A story is "in" a facet
 # value when any of its reports is (from that outlet, in that language, of that stance ...).
@@ -152,30 +159,24 @@ class ReportExtras(NamedTuple):
 
 
 def report_extras(con: Connection, ids: Sequence[str]) -> dict[str, ReportExtras]:
-    """Language, quotes and figures of each of these articles."""
+    """Language, quotes and figures of each of these articles (a story's few)."""
     if not ids:
         return {}
-    columns = {"article_id": list(ids)}
-    langs = bulk.select(
-        con,
-        "SELECT article_id, language FROM articles "
-        "WHERE article_id IN (SELECT article_id FROM {rows})",
-        columns,
-    )
+    wanted = [list(ids)]
+    langs = con.execute(
+        "SELECT article_id, language FROM core.articles WHERE list_contains(?, article_id)",
+        wanted,
+    ).fetchall()
     out = {r[0]: ReportExtras(r[1], [], []) for r in langs}
-    for aid, speaker, quote in bulk.select(
-        con,
-        "SELECT article_id, speaker, quote FROM quotes "
-        "WHERE article_id IN (SELECT article_id FROM {rows})",
-        columns,
-    ):
+    for aid, speaker, quote in con.execute(
+        "SELECT article_id, speaker, quote FROM quotes WHERE list_contains(?, article_id)", wanted
+    ).fetchall():
         out[aid].quotes.append((speaker, quote))
-    for aid, value, what in bulk.select(
-        con,
-        "SELECT article_id, value, what FROM figures "
-        "WHERE article_id IN (SELECT article_id FROM {rows}) ORDER BY what, value",
-        columns,
-    ):
+    for aid, value, what in con.execute(
+        "SELECT article_id, value, what FROM figures WHERE list_contains(?, article_id) "
+        "ORDER BY what, value",
+        wanted,
+    ).fetchall():
         out[aid].figures.append((float(value), what))
     return out
 
@@ -192,3 +193,68 @@ def leads(con: Connection, story_ids: Sequence[str]) -> dict[str, tuple[str, str
         {"story_id": list(story_ids)},
     )
     return {r[0]: (r[1], r[2]) for r in rows}
+
+
+# One story's articles in the digest's window form, origin first (the digest's order: earliest
+# published, an undated copy that borrowed the story's date after the rest, then first seen).
+_STORY_SQL = """
+SELECT article_id, url, outlet, source, title, published_at, date_source, first_seen_at,
+       duplicate_of, story_id, relevant, relevance_score, stance, topics,
+       row_number() OVER (
+           ORDER BY coalesce(published_at, first_seen_at), date_source = 'story',
+                    first_seen_at, article_id
+       ) AS pos,
+       left(text, 600), decided_by = 'analyst'
+FROM articles WHERE story_id = ?
+ORDER BY pos
+"""
+# Per story, as the digest's story_details, but on one story's few articles: the position of an
+# article in the list ($ids, origin first) picks the origin's spelling and sentence.
+_ACTORS_SQL = """
+SELECT lower(name) AS k, arg_min(name, list_position($ids, article_id)),
+       arg_min(kind, list_position($ids, article_id)), sum(mentions)::BIGINT AS m,
+       count(DISTINCT article_id) AS n
+FROM entities WHERE list_contains($ids, article_id) AND list_contains($kinds, kind)
+GROUP BY k ORDER BY n DESC, m DESC, k LIMIT $limit
+"""
+_FIGURES_SQL = """
+SELECT value, what, arg_min(sentence, list_position($ids, article_id)),
+       count(DISTINCT article_id) AS n
+FROM figures WHERE list_contains($ids, article_id)
+GROUP BY value, what ORDER BY n DESC, what, value LIMIT $limit
+"""
+
+
+def story_articles(con: Connection, story_id: str) -> list[WindowArticle]:
+    """Every article of one story, origin first, as the digest's window rows."""
+    return [
+        WindowArticle._make([*r[:15], r[15] if (r[14] == 1 or not r[4]) else None, bool(r[16])])
+        for r in con.execute(_STORY_SQL, [story_id]).fetchall()
+    ]
+
+
+def story_details(
+    con: Connection,
+    articles: Sequence[WindowArticle],
+    *,
+    title: str | None,
+    actor_kinds: Sequence[str],
+    max_actors: int,
+    max_figures: int,
+) -> StoryDetails:
+    """Key actors, figures and quotes of one story's articles (in origin-first order)."""
+    key = articles[0].story_key
+    ids = [a.article_id for a in articles]
+    actors = con.execute(
+        _ACTORS_SQL, {"ids": ids, "kinds": list(actor_kinds), "limit": max_actors}
+    ).fetchall()
+    figures = con.execute(_FIGURES_SQL, {"ids": ids, "limit": max_figures}).fetchall()
+    quotes = con.execute(
+        "SELECT article_id, speaker, quote FROM quotes WHERE list_contains(?, article_id)", [ids]
+    ).fetchall()
+    return StoryDetails(
+        actors=[StoryActor(key, r[1], r[2], int(r[3]), int(r[4])) for r in actors],
+        figures=[StoryFigure(key, float(r[0]), r[1], r[2], int(r[3])) for r in figures],
+        quotes=[ArticleQuote(*r) for r in quotes],
+        titles={key: title} if title else {},
+    )

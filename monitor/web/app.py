@@ -25,8 +25,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from monitor import search as search_mod
-from monitor.digest.build import build_story
+from monitor.digest.build import MAX_ACTORS, MAX_FIGURES, assemble_story
 from monitor.digest.chart import timeline_chart
+from monitor.digest.model import ACTOR_KINDS
 from monitor.digest.render import add_common_filters, safe_href
 from monitor.digest.storyline import storyline_view
 from monitor.errors import LabelError, MonitorError, SearchError, StoreError
@@ -144,18 +145,23 @@ class Reader:
     def story(self, request: Request) -> Response:
         """One story: its reports side by side, who says what."""
         story_id = request.path_params["story_id"]
-        with self.library.reading() as con:
-            story = build_story(con, story_id)
-            extras = reader_store.report_extras(
-                con,
-                [r.article_id for r in story.reports]
-                + [a.article_id for r in story.reports for a in r.also_ran]
-                if story
-                else [],
-            )
-        if story is None:
-            return self.missing(request, f"There is no story {story_id}.")
         row = self.library.story_row(story_id)
+        if row is None:
+            return self.missing(request, f"There is no story {story_id}.")
+        with self.library.reading() as con:
+            window = reader_store.story_articles(con, story_id)
+            if not window:
+                return self.missing(request, f"There is no story {story_id}.")
+            details = reader_store.story_details(
+                con,
+                window,
+                title=row["title"],
+                actor_kinds=ACTOR_KINDS,
+                max_actors=MAX_ACTORS,
+                max_figures=MAX_FIGURES,
+            )
+            extras = reader_store.report_extras(con, [a.article_id for a in window])
+        story = assemble_story(window, details, self.library.storyline_ref(row["storyline_id"]))
         return self.page(
             request,
             "story.html.j2",

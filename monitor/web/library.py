@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from monitor.digest.model import StorylineRef
 from monitor.store import Connection, Store, utcnow
 from monitor.store import reader as reader_store
 from monitor.store.snapshot import snapshot_path
@@ -219,6 +220,20 @@ class Library:
             names = [d[0] for d in cur.description or []]
             rows = cur.fetchall()
         return dict(zip(names, rows[0], strict=True)) if rows else None
+
+    def storyline_ref(self, storyline_id: str | None) -> StorylineRef | None:
+        """The storyline a story continues, if it has other stories too (as the digest says)."""
+        if storyline_id is None:
+            return None
+        with self._lock:
+            self._refresh()
+            rows = self._mem.execute(
+                "SELECT any_value(storyline_title), count(*), min(first_at) FROM s "
+                "WHERE storyline_id = ?",
+                [storyline_id],
+            ).fetchall()
+        title, stories, first = rows[0]
+        return StorylineRef(storyline_id, title, int(stories), first) if stories > 1 else None
 
     def feed_stories(self, limit: int) -> list[dict[str, Any]]:
         """The relevant stories with the latest reports, for the Atom feed."""
