@@ -75,6 +75,7 @@ def _env() -> jinja2.Environment:
     )
     add_common_filters(env)
     env.filters["href"] = safe_href
+    env.filters["textdir"] = _text_dir
     env.filters["xml"] = lambda value: _NOT_XML.sub("", str(value))
     env.globals["LANGUAGES"] = LANGUAGES
     env.globals["FACET_NAMES"] = FACET_NAMES
@@ -82,12 +83,24 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def _rtl(language: str | None) -> Markup:
-    """The `lang` and `dir` attributes of text in a language (right to left for Arabic)."""
-    if not language:
-        return Markup(' dir="auto"')
-    direction = "rtl" if language in ("ar", "fa", "ur", "he", "ckb") else "ltr"
-    return Markup(' lang="{}" dir="{}"').format(language, direction)
+_RTL_LANGUAGES = ("ar", "fa", "ur", "he", "ckb")
+_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _text_dir(text: object, language: str | None = None) -> Markup:
+    """The `lang` and `dir` attributes of a piece of text: right to left when it is written
+    mostly in Arabic script (whatever the stored language says: a page's `<html lang>` can be
+    wrong), else in the stored language's direction, else the browser's guess."""
+    sample = str(text or "")[:2000]
+    letters = len(_LETTER.findall(sample))
+    arabic = len(_ARABIC_SCRIPT.findall(sample))
+    if letters and arabic / letters >= 0.3:
+        code = language if language in _RTL_LANGUAGES else "ar"
+        return Markup(' lang="{}" dir="rtl"').format(code)
+    if language and language not in _RTL_LANGUAGES:
+        return Markup(' lang="{}" dir="ltr"').format(language)
+    return Markup(' dir="auto"')
 
 
 def _local(target: str | None, fallback: str) -> str:
@@ -105,7 +118,6 @@ class Reader:
         self.settings = settings
         self.guard = guard
         self.env = _env()
-        self.env.filters["textdir"] = _rtl
         self.index = search_mod.SearchIndex(search_mod.index_path(library.store.path))
 
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
