@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -246,3 +247,21 @@ def test_a_public_bind_without_a_token_is_one_line_and_exit_2(db: Store) -> None
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "--token" in done.stderr
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(db: Store) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "web", "--port", str(port), "--db", str(db.path)],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"configuration error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )

@@ -37,9 +37,10 @@ def web(
 ) -> None:
     """The reader in the browser: stories unread first, search, labels, storylines, Atom."""
     setup_logging(verbose)
-    from monitor.web import check_bind, serve
+    from monitor.web import check_bind, check_port, serve
 
     check_bind(host, token)  # before anything is opened: a refused bind is one line
+    check_port(host, port)
     settings = settings_for(config, db)
     shown = f"[{host}]" if ":" in host else host
     err_console.print(

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from types import FrameType
 
 import uvicorn
 
+from monitor.errors import ConfigError
 from monitor.search import SearchIndex, index_path
 from monitor.settings import Settings
 from monitor.store import Store
@@ -25,7 +27,7 @@ from monitor.web.app import create_app
 from monitor.web.library import Library
 from monitor.web.security import check_bind, is_loopback
 
-__all__ = ["Library", "check_bind", "create_app", "serve"]
+__all__ = ["Library", "check_bind", "check_port", "create_app", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ def serve(
 ) -> None:
     """Serve the reader until Ctrl-C or SIGTERM (ConfigError for an unguarded public bind)."""
     check_bind(host, token)
+    check_port(host, port)
     store = Store.existing(settings.storage)
     library = Library(store)
     index = SearchIndex(index_path(store.path))
@@ -79,6 +82,17 @@ def serve(
         if builder is not None:
             builder.join(timeout=1)
         library.close()
+
+
+def check_port(host: str, port: int) -> None:
+    """ConfigError, in one line, if the address cannot be listened on (in use, not ours)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _announce(server: uvicorn.Server, started: threading.Event) -> None:

@@ -256,6 +256,9 @@ class Library:
                 reader_store.mark_read(con, [story_id], read_at)
             self._marks[story_id] = read_at
             self._mem.execute("UPDATE s SET read_at = ? WHERE story_id = ?", [read_at, story_id])
+            if self._key is not None and self._key[0] == "db":
+                # Our own write, applied above: no reason to load every story again.
+                self._key = self._source_key()
 
     @contextmanager
     def writing(self) -> Iterator[None]:
