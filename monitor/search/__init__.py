@@ -16,7 +16,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from monitor.errors import SearchError
 from monitor.search.index import Hit, Refreshed, SearchIndex, index_path
@@ -155,8 +154,3 @@ def rebuild_index(store: Store) -> Refreshed | None:
     index = SearchIndex(index_path(store.path))
     index.path.unlink(missing_ok=True)
     return index.refresh(reading_store(store).read)
-
-
-def index_file(store: Store) -> Path:
-    """The index file of this database."""
-    return index_path(store.path)

@@ -36,6 +36,7 @@ class _Server(uvicorn.Server):
     """Uvicorn, except that a signal ends `serve` normally instead of being raised again."""
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Stop serving (a second Ctrl-C: at once)."""
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True  # a second Ctrl-C: stop waiting for open connections
         else:

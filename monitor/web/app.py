@@ -124,6 +124,7 @@ class Reader:
         """Render a template with what every page needs."""
 
         def csrf(path: str) -> str:
+            """The CSRF token of the form posting to `path`."""
             return self.guard.csrf_token(request.state.browser, path)
 
         html = self.env.get_template(name).render(
@@ -317,6 +318,7 @@ def _linker(params: Mapping[str, str]) -> Any:
     from urllib.parse import urlencode
 
     def link(**changes: str | None) -> str:
+        """The list's URL with these parameters changed."""
         merged = {k: v for k, v in params.items() if k not in changes and k != "page"}
         merged.update({k: v for k, v in changes.items() if v is not None})
         query = urlencode(sorted(merged.items()))
@@ -348,6 +350,7 @@ def create_app(
         middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS))
 
     async def unavailable(request: Request, exc: Exception) -> Response:
+        """A MonitorError (an unreadable database ...) as a 503 page, in one line."""
         log.warning("reader: %s", exc)
         return reader.page(request, "error.html.j2", 503, title="Unavailable", message=str(exc))
 
