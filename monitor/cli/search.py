@@ -110,7 +110,5 @@ def search(
             body.append(piece.text, style="reverse" if piece.hit else "")
         console.print(body, soft_wrap=True)
     shown = len(found.results)
-    more = (
-        f"; --offset {found.offset + shown} for more" if found.offset + shown < found.total else ""
-    )
-    console.print(f"{found.total} matching report(s), {shown} shown{more}", style="dim")
+    more = f"; --offset {found.offset + shown} for more" if shown == limit else ""
+    console.print(f"{found.total} matching article(s), {shown} report(s) shown{more}", style="dim")

@@ -2,7 +2,7 @@
 reader's /search).
 
     text    words to index terms (Arabic normalisation, Snowball stemming), queries, snippets
-    index   the SQLite FTS5 side file `<db stem>.search.sqlite`: refresh, rebuild, BM25 search
+    index   the tantivy index beside the database (`<db stem>.search/`): refresh, rebuild, search
 
 The index is refreshed after every ingest run (`publish.after_run` calls `refresh_index`) and
 rebuilt from scratch whenever it is missing or unusable; results are shown from the database
@@ -151,6 +151,4 @@ def ensure_index(store: Store) -> SearchIndex:
 
 def rebuild_index(store: Store) -> Refreshed | None:
     """Make the index again from scratch (`monitor search --rebuild`)."""
-    index = SearchIndex(index_path(store.path))
-    index.path.unlink(missing_ok=True)
-    return index.refresh(reading_store(store).read)
+    return SearchIndex(index_path(store.path)).rebuild(reading_store(store).read)

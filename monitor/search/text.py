@@ -123,11 +123,6 @@ class Clause:
     prefix: bool = False
     negated: bool = False
 
-    def fts(self) -> str:
-        """The clause in SQLite FTS5's query syntax (each term quoted, so never an operator)."""
-        quoted = '"' + " ".join(self.terms) + '"'
-        return quoted + " *" if self.prefix else quoted
-
 
 @dataclass(frozen=True)
 class Query:
@@ -151,27 +146,14 @@ class Query:
                     whole.update(clause.terms)
         return frozenset(whole), tuple(prefixes)
 
-    def fts(self) -> str:
-        """The whole query in FTS5 syntax; '' when nothing can be searched for."""
-        parts = []
-        for group in self.groups:
-            wanted = [c.fts() for c in group if not c.negated]
-            unwanted = [c.fts() for c in group if c.negated]
-            if not wanted:
-                continue
-            expr = " AND ".join(wanted)
-            for u in unwanted:
-                expr = f"({expr}) NOT {u}"
-            parts.append(f"({expr})")
-        return " OR ".join(parts)
-
 
 _QUERY_PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
 
 def parse_query(text: str) -> Query:
     """Words (all required), "phrases", `OR` between alternatives, `-word` to exclude, and
-    `word*` for a prefix. Punctuation is ignored; nothing the user types reaches FTS5 raw."""
+    `word*` for a prefix. Punctuation is ignored; no text of the user's reaches a query parser
+    (monitor/search/index.py builds the engine's query objects from these clauses)."""
     groups: list[list[Clause]] = [[]]
     for match in _QUERY_PART.finditer(text):
         minus, phrase, bare = match.groups()
