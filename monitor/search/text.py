@@ -201,9 +201,16 @@ def highlight(text: str, query: Query) -> tuple[Piece, ...]:
 
 
 def _hits(text: str, whole: frozenset[str], prefixes: Sequence[str]) -> list[tuple[int, int]]:
-    return [
-        (m.start(), m.end()) for m in WORD.finditer(text) if _matches(m.group(), whole, prefixes)
-    ]
+    # Stemming every word of a long text is slow (Snowball is pure Python): a word is stemmed
+    # only if it holds the start of a wanted term (a stem is a prefix of the English word, and
+    # inside the Arabic one once its prefix is gone).
+    needles = {t[:3] for t in whole} | {p[:3] for p in prefixes}
+    hits = []
+    for m in WORD.finditer(text):
+        folded = normalise_arabic(m.group()).casefold()
+        if any(n in folded for n in needles) and _matches(m.group(), whole, prefixes):
+            hits.append((m.start(), m.end()))
+    return hits
 
 
 def _pieces(text: str, start: int, end: int, hits: Iterable[tuple[int, int]]) -> Iterator[Piece]:
@@ -227,12 +234,22 @@ def snippet(text: str, query: Query, *, width: int = 240) -> tuple[Piece, ...]:
     hits = _hits(flat, whole, prefixes)
     if len(flat) <= width:
         return tuple(_pieces(flat, 0, len(flat), hits))
-    best, best_score = 0, -1
+    # The window of `width` characters with the most distinct matching terms (then the most
+    # matches), found in one pass: `ahead` is the first hit past the window starting at hit i.
+    found = [term(flat[a:b]) for a, b in hits]
+    best, best_score, ahead = 0, -1, 0
+    inside: dict[str, int] = {}
     for i, (a, _) in enumerate(hits):
-        inside = [h for h in hits[i:] if h[1] <= a + width]
-        score = len({term(flat[x:y]) for x, y in inside}) * 100 + len(inside)
+        while ahead < len(hits) and hits[ahead][1] <= a + width:
+            inside[found[ahead]] = inside.get(found[ahead], 0) + 1
+            ahead += 1
+        score = len(inside) * 100 + (ahead - i)
         if score > best_score:
             best, best_score = a, score
+        if ahead > i:
+            inside[found[i]] -= 1
+            if not inside[found[i]]:
+                del inside[found[i]]
     start = max(0, best - width // 4) if hits else 0
     if start:
         space = flat.find(" ", start)

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from monitor.store import bulk
 from monitor.store.connection import Connection
 
 
@@ -44,11 +43,11 @@ def found(con: Connection, ids: Sequence[str]) -> dict[str, Found]:
     """The shown fields of these articles (those that are stored)."""
     if not ids:
         return {}
-    rows = bulk.select(
-        con,
+    # A list parameter, not a registered Arrow table: for a page of ids it plans faster.
+    rows = con.execute(
         "SELECT article_id, url, outlet, source, title, text, language, published_at, "
         "first_seen_at, story_id, relevant, stance FROM articles "
-        "WHERE article_id IN (SELECT article_id FROM {rows})",
-        {"article_id": list(ids)},
-    )
+        "WHERE list_contains(?, article_id)",
+        [list(ids)],
+    ).fetchall()
     return {r[0]: Found(*r) for r in rows}
