@@ -353,8 +353,7 @@ def main() -> None:
     store = Store(db)
     index = SearchIndex(index_path(db))
     t = time.perf_counter()
-    index.path.unlink(missing_ok=True)
-    made = index.refresh(store.read)
+    made = index.rebuild(store.read)
     build_s = time.perf_counter() - t
     again = index.refresh(store.read)
     assert made is not None and again is not None
