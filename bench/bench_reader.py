@@ -379,8 +379,12 @@ def main() -> None:
             shutil.copy(db, snap)
         else:
             snap.unlink(missing_ok=True)
+        before = load()
         figures = serve_and_time(db, args.requests, stories, outlets)
-        print(f"\nreading the {mode} ({args.requests} requests each, over HTTP):")
+        print(
+            f"\nreading the {mode} ({args.requests} requests each, over HTTP; "
+            f"load average before: {before}):"
+        )
         for name, ms in figures.items():
             if len(ms) == 1:
                 print(f"  {name:<36} {ms[0]:8.0f} ms")
