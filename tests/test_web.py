@@ -265,3 +265,40 @@ def test_a_port_in_use_is_one_line_and_exit_2(db: Store) -> None:
     assert done.stderr.strip() == (
         f"configuration error: cannot listen on 127.0.0.1:{port}: Address already in use"
     )
+
+
+def test_the_reader_reads_the_snapshot_and_writes_marks_to_the_database(
+    db: Store, tmp_path: Path
+) -> None:
+    import shutil
+
+    from monitor.store.snapshot import snapshot_path
+
+    work = Store(tmp_path / "m.duckdb")
+    shutil.copy(db.path, work.path)
+    snap = snapshot_path(work.path)
+    shutil.copy(db.path, snap)  # as publish writes it: a copy of the file, renamed into place
+    story = _ids(
+        work,
+        "SELECT story_id FROM stories WHERE story_id IN "
+        "(SELECT story_id FROM articles WHERE relevant) ORDER BY story_id LIMIT 1",
+    )[0]
+    with Store(snap).write() as con:  # what only the snapshot says
+        con.execute(
+            "UPDATE core.articles SET title = 'Seen in the snapshot' WHERE article_id = "
+            "(SELECT representative_article_id FROM core.stories WHERE story_id = ?)",
+            [story],
+        )
+    with running_reader(work.path, log=tmp_path / "web.log") as run, _client(run) as web:
+        home = web.get("/?show=all").text
+        assert "Seen in the snapshot" in home
+        action = f"/stories/{story}/read"
+        done = web.post(action, data={"csrf_token": _csrf(home, action), "next": "/"})
+        assert done.status_code == 303
+        assert f'href="/stories/{story}" class="title"' not in web.get("/").text
+    assert _ids(work, "SELECT story_id FROM read_marks") == [story]  # in the database
+    assert _ids(Store(snap), "SELECT story_id FROM read_marks") == []  # not the snapshot
+    # A reader started afterwards, on the same (older) snapshot, still knows the mark.
+    with running_reader(work.path, log=tmp_path / "web2.log") as run, _client(run) as web:
+        assert f'href="/stories/{story}" class="title"' not in web.get("/").text
+        assert f'href="/stories/{story}" class="title"' in web.get("/?show=all").text

@@ -63,6 +63,8 @@ def serve(
             target=_build_index, args=(index, library), name="search-index", daemon=True
         )
         builder.start()
+    # The working set (one row per story) loads while the server starts, not on the first page.
+    threading.Thread(target=_warm, args=(library,), name="working-set", daemon=True).start()
     app = create_app(library, settings, token=token, loopback=is_loopback(host))
     config = uvicorn.Config(
         app,
@@ -100,6 +102,13 @@ def _announce(server: uvicorn.Server, started: threading.Event) -> None:
     while not server.started and not server.should_exit:
         threading.Event().wait(0.05)
     started.set()
+
+
+def _warm(library: Library) -> None:
+    try:
+        library.story_row("")
+    except Exception as exc:  # the first page will say what is wrong
+        log.info("reader: working set not loaded ahead: %s", exc)
 
 
 def _build_index(index: SearchIndex, library: Library) -> None:

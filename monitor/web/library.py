@@ -23,8 +23,10 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from monitor.digest.model import StorylineRef
+from monitor.errors import StoreError
 from monitor.store import Connection, Store, utcnow
 from monitor.store import reader as reader_store
 from monitor.store.snapshot import snapshot_path
@@ -139,19 +141,51 @@ class Library:
         if self._snap is not None:
             self._snap.close()
             self._snap = None
+        newer: dict[str, datetime] | None = None
         if key[0] == "snapshot":
             self._snap = duckdb.connect(str(self.snapshot), read_only=True)
             table = reader_store.story_rows(self._snap)
+            newer = self._database_marks()
         else:
             with self.store.read() as con:
                 table = reader_store.story_rows(con)
         self._mem.register("_rows", table)
         self._mem.execute("CREATE OR REPLACE TABLE s AS SELECT * FROM _rows")
         self._mem.unregister("_rows")
-        for story_id, read_at in self._marks.items():
-            self._mem.execute("UPDATE s SET read_at = ? WHERE story_id = ?", [read_at, story_id])
+        if key[0] == "snapshot" and newer is not None:
+            # The database's marks are the newer truth; this process's own are newer still.
+            self._mem.execute("UPDATE s SET read_at = NULL")
+            self._apply(dict(newer))
+        self._apply(self._marks)
         self._key = key
         log.info("reader: %d stories loaded from the %s", table.num_rows, key[0])
+
+    def _apply(self, marks: dict[str, datetime | None]) -> None:
+        """Set these read marks (None: unread) on the working set, in one statement."""
+        if not marks:
+            return
+        table = pa.table(
+            {
+                "story_id": pa.array(list(marks), pa.string()),
+                "read_at": pa.array(list(marks.values()), pa.timestamp("us")),
+            }
+        )
+        self._mem.register("_marks", table)
+        self._mem.execute(
+            "UPDATE s SET read_at = m.read_at FROM _marks m WHERE s.story_id = m.story_id"
+        )
+        self._mem.unregister("_marks")
+
+    def _database_marks(self) -> dict[str, datetime] | None:
+        """The read marks in the database itself, newer than the snapshot's (marks are written
+        there between runs); None if a run holds it for more than a moment."""
+        brief = Store(self.store.path, lock_timeout_s=2.0)
+        try:
+            with brief.read() as con:
+                return reader_store.read_marks(con) if reader_store.has_read_marks(con) else {}
+        except StoreError as exc:
+            log.info("reader: read marks from the snapshot only (%s)", exc)
+            return None
 
     def close(self) -> None:
         """Close every connection."""
