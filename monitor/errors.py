@@ -24,7 +24,8 @@ Callers catch a class, never a message string::
     ├── ParseError             a feed, sitemap, API answer or page that will not parse
     ├── CutOff                 discovery stopped at a limit (child sitemaps, links per source)
     ├── ExtractError           a page with no extractable article text
-    └── LabelError             an analyst label that cannot be used (unknown article, bad value)
+    ├── LabelError             an analyst label that cannot be used (unknown article, bad value)
+    └── SearchError            a search that cannot run: a bad query, no usable index
 """
 
 from __future__ import annotations
@@ -126,3 +127,7 @@ class ExtractError(MonitorError):
 
 class LabelError(MonitorError):
     """An analyst's label names an unknown article or a value that is not a label."""
+
+
+class SearchError(MonitorError):
+    """A search cannot run: the query is unusable or the index is missing or broken."""

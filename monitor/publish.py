@@ -22,10 +22,11 @@ log = logging.getLogger(__name__)
 
 def after_run(store: Store, settings: Settings) -> None:
     """Publish what readers see after an ingest run."""
-    from monitor import alerts
+    from monitor import alerts, search
     from monitor.store import snapshot
 
     _step("snapshot", lambda: snapshot.publish(store))
+    _step("search", lambda: search.refresh_index(store, settings))
     _step("alerts", lambda: alerts.send_new(store, settings))
 
 

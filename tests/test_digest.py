@@ -16,6 +16,7 @@ import io
 import json
 import re
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -85,11 +86,13 @@ SYNTHETIC_SEEDS = {
 }
 
 
-def build_pipeline_db(tmp_path: Path) -> Store:
-    """Ingest the repo's seeds plus synthetic ones with the real pipeline; return the store."""
+def build_pipeline_db(tmp_path: Path, more: Mapping[str, str] | None = None) -> Store:
+    """Ingest the repo's seeds plus synthetic ones (and `more`, name -> text) with the real
+    pipeline; return the store."""
     extra = tmp_path / "extra-seeds"
     extra.mkdir()
-    for name, text in SYNTHETIC_SEEDS.items():
+    seeds = {**SYNTHETIC_SEEDS, **(more or {})}
+    for name, text in seeds.items():
         (extra / name).write_text(text, encoding="utf-8")
     # An exact copy of a seed under another name: the pipeline marks it a duplicate.
     seed_004 = next((REPO / "seeds").glob("004_*.txt"))

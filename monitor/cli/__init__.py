@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli import alerts, ingest, quality, read, storylines
+from monitor.cli import alerts, ingest, quality, read, search, storylines, web
 from monitor.cli.common import HelpGroup, console, err_console
 
 app = typer.Typer(
@@ -73,6 +73,8 @@ app.command(name="storylines")(storylines.list_storylines)
 app.command(name="storyline")(storylines.storyline)
 app.command()(ingest.serve)
 app.command()(alerts.alerts)
+app.command()(search.search)
+app.command()(web.web)
 
 
 def main() -> None:

@@ -42,6 +42,7 @@ from monitor.digest.model import (
 from monitor.errors import ConfigError
 from monitor.store import Store, digests, utcnow
 from monitor.store import storylines as storyline_store
+from monitor.store.digests import StoryDetails, WindowArticle
 from monitor.store.storylines import Summary
 
 log = logging.getLogger(__name__)
@@ -122,52 +123,6 @@ class _Row:
         return self.published_at or self.first_seen_at
 
 
-def _row(a: digests.WindowArticle, since_at: datetime | None) -> _Row:
-    """One article of the window as the digest builds on it."""
-    return _Row(
-        article_id=a.article_id,
-        url=a.url,
-        outlet=outlet_label(a.outlet, a.url, a.source),
-        source=a.source,
-        title=a.title,
-        published_at=a.published_at,
-        date_source=a.date_source,
-        first_seen_at=a.first_seen_at,
-        duplicate_of=a.duplicate_of,
-        story_key=a.story_key,
-        relevant=a.relevant,
-        relevance_score=a.relevance_score,
-        stance=a.stance if a.stance in STANCES else "unclassified",
-        topics=tuple(a.topics or ()),
-        pos=int(a.pos),
-        lead=a.text or "",
-        is_new=since_at is None or a.first_seen_at > since_at,
-        labelled=bool(a.labelled),
-    )
-
-
-def _details_by_story(
-    details: digests.StoryDetails,
-) -> tuple[
-    dict[str, list[Actor]], dict[str, list[tuple[str | None, str]]], dict[str, list[FigureItem]]
-]:
-    """Actors and figures by story, quotes by article."""
-    actors: dict[str, list[Actor]] = defaultdict(list)
-    for ac in details.actors:
-        actors[ac.story_key].append(
-            Actor(ac.name, ac.kind, int(ac.mentions or 0), int(ac.articles))
-        )
-    quotes: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
-    for q in details.quotes:
-        quotes[q.article_id].append((q.speaker, q.quote))
-    figures: dict[str, list[FigureItem]] = defaultdict(list)
-    for f in details.figures:
-        figures[f.story_key].append(
-            FigureItem(float(f.value), f.what, _clip(f.sentence, 300), int(f.articles))
-        )
-    return actors, quotes, figures
-
-
 def build_digest(
     store: Store,
     *,
@@ -200,8 +155,8 @@ def build_digest(
         )
         threads = storyline_store.storyline_of_stories(con, sorted({a.story_key for a in window}))
 
-    rows = [_row(a, since_at) for a in window]
-    actors, quotes, figures = _details_by_story(details)
+    rows = _rows(window, since_at)
+    actors, quotes, figures = _details(details)
 
     by_story: dict[str, list[_Row]] = defaultdict(list)
     for row in rows:
@@ -240,6 +195,72 @@ def build_digest(
         since_at or "the start",
     )
     return digest
+
+
+def _rows(window: Sequence[WindowArticle], since_at: datetime | None) -> list[_Row]:
+    return [
+        _Row(
+            article_id=a.article_id,
+            url=a.url,
+            outlet=outlet_label(a.outlet, a.url, a.source),
+            source=a.source,
+            title=a.title,
+            published_at=a.published_at,
+            date_source=a.date_source,
+            first_seen_at=a.first_seen_at,
+            duplicate_of=a.duplicate_of,
+            story_key=a.story_key,
+            relevant=a.relevant,
+            relevance_score=a.relevance_score,
+            stance=a.stance if a.stance in STANCES else "unclassified",
+            topics=tuple(a.topics or ()),
+            pos=int(a.pos),
+            lead=a.text or "",
+            is_new=since_at is None or a.first_seen_at > since_at,
+            labelled=bool(a.labelled),
+        )
+        for a in window
+    ]
+
+
+_Details = tuple[
+    dict[str, list[Actor]], dict[str, list[tuple[str | None, str]]], dict[str, list[FigureItem]]
+]
+
+
+def _details(details: StoryDetails) -> _Details:
+    actors: dict[str, list[Actor]] = defaultdict(list)
+    for ac in details.actors:
+        actors[ac.story_key].append(
+            Actor(ac.name, ac.kind, int(ac.mentions or 0), int(ac.articles))
+        )
+    quotes: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
+    for q in details.quotes:
+        quotes[q.article_id].append((q.speaker, q.quote))
+    figures: dict[str, list[FigureItem]] = defaultdict(list)
+    for f in details.figures:
+        figures[f.story_key].append(
+            FigureItem(float(f.value), f.what, _clip(f.sentence, 300), int(f.articles))
+        )
+    return actors, quotes, figures
+
+
+def assemble_story(
+    window: Sequence[WindowArticle], details: StoryDetails, storyline: StorylineRef | None
+) -> Story:
+    """One story from its articles and details as a digest shows it (the reader's story page
+    reads them for one story: monitor/store/reader.py)."""
+    key = window[0].story_key
+    actors, quotes, figures = _details(details)
+    story = _build_story(
+        key,
+        details.titles.get(key),
+        _rows(window, None),
+        actors.get(key, []),
+        quotes,
+        figures.get(key, []),
+    )
+    return replace(story, storyline=storyline)
 
 
 def _with_storyline(story: Story, line: Summary | None) -> Story:

@@ -228,7 +228,7 @@ def _md_env() -> jinja2.Environment:
     )
     env.filters["link"] = _md_link
     env.filters["raw"] = MdRaw
-    _common_filters(env)
+    add_common_filters(env)
     return env
 
 
@@ -241,7 +241,7 @@ def _html_env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["href"] = safe_href
-    _common_filters(env)
+    add_common_filters(env)
     return env
 
 
@@ -265,7 +265,7 @@ def _fmt_number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
-def _common_filters(env: jinja2.Environment) -> None:
+def add_common_filters(env: jinja2.Environment) -> None:
     env.filters["date"] = _fmt_date
     env.filters["datetime"] = _fmt_datetime
     env.filters["number"] = _fmt_number

@@ -19,7 +19,7 @@ from monitor.digest.chart import timeline_chart
 from monitor.digest.model import STANCES, DayCount, iso
 from monitor.digest.render import _css, _html_env, _md_env
 from monitor.errors import ConfigError, StoreError
-from monitor.store import Store, utcnow
+from monitor.store import Connection, Store, utcnow
 from monitor.store import digests as digest_store
 from monitor.store import storylines as storyline_store
 from monitor.store.storylines import Summary, TimelineRow
@@ -60,17 +60,20 @@ class StorylineView:
 def build_storyline(store: Store, storyline_id: str) -> StorylineView:
     """Read a storyline (an id merged into another stands for that one) as a timeline."""
     with store.read() as con:
-        resolved = storyline_store.resolve(con, storyline_id)
-        if resolved is None:
-            raise StoreError(f"no storyline {storyline_id!r} (see `monitor storylines`)")
-        summary = next(
-            (s for s in storyline_store.summaries(con) if s.storyline_id == resolved), None
-        )
-        if summary is None:
-            raise StoreError(f"storyline {storyline_id!r} has no stories left")
-        rows = storyline_store.timeline(con, resolved)
-        counts = storyline_store.day_counts(con, resolved)
-        previous = digest_store.latest(con)
+        return storyline_view(con, storyline_id)
+
+
+def storyline_view(con: Connection, storyline_id: str) -> StorylineView:
+    """A storyline as a timeline, read on an open connection (StoreError if there is none)."""
+    resolved = storyline_store.resolve(con, storyline_id)
+    if resolved is None:
+        raise StoreError(f"no storyline {storyline_id!r} (see `monitor storylines`)")
+    summary = next((s for s in storyline_store.summaries(con) if s.storyline_id == resolved), None)
+    if summary is None:
+        raise StoreError(f"storyline {storyline_id!r} has no stories left")
+    rows = storyline_store.timeline(con, resolved)
+    counts = storyline_store.day_counts(con, resolved)
+    previous = digest_store.latest(con)
     since = previous.generated_at if previous else None
     stories = tuple(TimelineStory(row, _status(row, since)) for row in rows)
     by_day: dict[Any, dict[str, int]] = {}

@@ -512,6 +512,14 @@ MIGRATIONS: list[Migration] = [
         """,
         python=steps.articles_view_with_date_evidence,
     ),
+    Migration(
+        "0015_read_marks",
+        """
+        -- The reader's read marks (monitor web), per story: read up to `read_at`.
+        CREATE TABLE core.read_marks (story_id VARCHAR PRIMARY KEY, read_at TIMESTAMP NOT NULL);
+        CREATE OR REPLACE VIEW read_marks AS SELECT story_id, read_at FROM core.read_marks;
+        """,
+    ),
     Migration("0016_alerts_titles_outlets", migration_0016.SQL, python=migration_0016.backfill),
 ]
 
