@@ -143,11 +143,11 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
 
 
 RUN_FLOW = (
-    "import json, sys\n"
+    "import dataclasses, json, sys\n"
     "from flows.ingest import ingest_flow\n"
     "result = ingest_flow(db=sys.argv[1], seeds=[sys.argv[2]], fetch=False,\n"
     "                     skip_if_locked=True, lock_wait_s=float(sys.argv[3]))\n"
-    "print('RESULT ' + json.dumps(result))\n"
+    "print('RESULT ' + json.dumps(dataclasses.asdict(result), default=str))\n"
 )
 
 

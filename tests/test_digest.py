@@ -100,7 +100,7 @@ def build_pipeline_db(tmp_path: Path, more: Mapping[str, str] | None = None) -> 
     settings = load_settings(db=tmp_path / "m.duckdb", seeds=[REPO / "seeds", extra])
     summary = run_ingest(settings, fetch=False)
     repo_seeds = list((REPO / "seeds").glob("*.txt"))  # outlets.toml is not a seed
-    assert summary.articles_new == len(repo_seeds) + len(SYNTHETIC_SEEDS) + 1
+    assert summary.articles_new == len(repo_seeds) + len(seeds) + 1
     return Store(settings.storage.db)
 
 

@@ -228,7 +228,7 @@ def test_serve_runs_ingest_now_and_stops_on_ctrl_c(tmp_path: Path, prefect_home:
         assert "Stopped." in log_tail(tmp_path)
         log = (tmp_path / "serve.log").read_text(errors="replace")
         assert "5 new, 0 duplicates" in log  # the run's summary, logged
-        assert f"Serving ingest ({NEVER_DUE}) and digest ({NEVER_DUE}, UTC)" in log_tail(tmp_path)
+        assert f"Serving ingest ({NEVER_DUE}) and digest ({NEVER_DUE}, UTC)" in log
         # Every DuckDB connection was closed before exit: DuckDB 2 would report leaks here.
         assert "nanobind" not in log and "leaked" not in log
     finally:
