@@ -164,12 +164,14 @@ def ingest_labelled(
     *,
     dating: site.Dating,
     progress: Progress = SILENT,
+    lang: str | None = "en",
 ) -> list[Outcome]:
-    """Serve the items as pages, run the real ingest into a fresh database, read what it stored."""
+    """Serve the items as pages (each declaring `lang`), run the real ingest into a fresh
+    database, read what it stored."""
     db = workdir / f"{dating}.duckdb"
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)
-    with site.serve(items, dating=dating) as feed_url:
+    with site.serve(items, dating=dating, lang=lang) as feed_url:
         run_settings = _eval_settings(settings, db, feed_url, len(items))
         progress.begin(f"{dating} run")
         summary = run_ingest(run_settings, progress=progress)
