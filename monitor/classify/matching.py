@@ -52,7 +52,8 @@ def _normalize_token(raw: str) -> str:
 
 _NON_WORD = re.compile(r"[\W_]")
 _TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")
-_GAP_CHARS = " \t\r\n-\u2010\u2011\u2012\u2013\u2014\u2015'’."
+# Quotation marks around a name ("قاعدة «فكتوريا»") do not break a phrase.
+_GAP_CHARS = " \t\r\n-\u2010\u2011\u2012\u2013\u2014\u2015'’.«»‹›\"“”"
 
 
 def _tokenize(text: str) -> tuple[list[int], list[int], list[str], list[bool]]:

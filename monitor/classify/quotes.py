@@ -25,7 +25,8 @@ from monitor.classify.taxonomy import ActorHit
 from monitor.models import Quote
 
 _QUOTE = re.compile(
-    r"“([^“”]{8,1500})”|\"([^\"]{8,1500})\"|«([^«»]{8,1500})»|‹([^‹›]{8,1500})›"
+    # A straight quote mark right after a letter (لـ"الكاظمي") closes, never opens, a quote.
+    r"“([^“”]{8,1500})”|(?<!\w)\"([^\"]{8,1500})\"|«([^«»]{8,1500})»|‹([^‹›]{8,1500})›"
 )
 # Arabic attribution, on folded text: a speech verb (with و / ف before it) and who follows it.
 _AR_VERB = "(?:" + "|".join(arabic.SPEECH_VERBS) + ")"
