@@ -33,6 +33,7 @@ def evaluate(
     eval_dirs: Annotated[
         list[Path],
         typer.Argument(
+            metavar="DIR",
             help="Labelled folder(s): index.tsv + articles/NNN.txt. Several (e.g. an English "
             "and an Arabic one) are ingested together, with each folder's figures and the "
             "pairs of one event across folders."
