@@ -4,15 +4,19 @@
   (أ إ آ ٱ → ا), alef maqsura (ى → ي), ta marbuta (ة → ه), hamza on waw / yeh (ؤ → و, ئ → ي),
   Persian kaf / yeh (ک ی → ك ي), without diacritics (tashkeel) and tatweel, Arabic-Indic digits as
   ASCII digits (٥٬٠٠٠ → 5,000). `Folded` keeps the way back to the original offsets.
-* `light_stem`: a folded word without its clitics, the key words are matched by: the proclitics
-  (و ف ب ل ك and the article ال, in any order: والقوات, بالعراق, للبرلمان), a pronoun (ها هم ه)
-  and one plural, nisba or accusative ending (ين ون ات يه يا ا), each only where at least three
-  letters remain.
-  The same key for القوات / والقوات / للقوات / قواتها and for الأمريكية / أمريكي / الأميركيين
-  (after folding, أميركي and أمريكي stay two spellings: the taxonomy lists both). Snowball's
-  and Tashaphyne's Arabic stemmers were measured for this and left out (docs/language.md): they
-  give one word different stems with and without its clitics (Snowball: القوات, قوات, والقوات ->
-  القو, قوا, والقوا) and cost ~90 µs a word against ~2 µs here, cached.
+* `term_key` / `candidate_keys`: how taxonomy phrases meet text. A taxonomy word's key is its
+  form (folded, ta marbuta kept) without the article, a pronoun (ها هم ه) and one plural, nisba
+  or accusative ending (ين ون ات يه يا ا), each only where three letters remain; a text word
+  matches when it, or what is left after peeling a conjunction (و ف), a preposition (ب ل ك) and
+  the article (والقوات, بالعراق, للبرلمان), has that key. A text word's own first letters are
+  never taken for clitics unless that leaves a taxonomy word (بغداد is not غداد).
+* `light_stem`: one key per word, every clitic letter off while three letters remain (the same
+  for القوات / والقوات / للقوات / قواتها, and بغداد -> غداد too), for regular expressions over
+  the words (`words:` terms) and for term features. After folding, أميركي and أمريكي stay two
+  spellings: the taxonomy lists both. Snowball's and Tashaphyne's Arabic stemmers were measured
+  and left out (docs/language.md): they give one word different stems with and without its
+  clitics (Snowball: القوات, قوات, والقوات -> القو, قوا, والقوا) and cost ~90 µs a word
+  against ~6 µs here, cached after.
 * `numbers`: numbers written in digits (Arabic-Indic too, with ٬ ٫) or in words (ثلاثة صواريخ,
   خمسة آلاف جندي, مئتان وخمسون), with their spans.
 * `find_dates`: dates with their spans: "5 كانون الثاني 2020", "5 يناير 2020", "18 حزيران/ يونيو
@@ -115,6 +119,15 @@ def fold(text: str) -> str:
     return text.translate(_TABLE)
 
 
+_KEY_TABLE = {**_TABLE, ord("ة"): "ة"}
+
+
+def fold_keeping_ta(text: str) -> str:
+    """`fold`, but ta marbuta stays ة: phrase keys tell بعثة (a mission) from البعث (the Baath
+    party) and مهمة (a mission) from مهم (important)."""
+    return text.translate(_KEY_TABLE)
+
+
 @dataclass(frozen=True)
 class Folded:
     """A folded text and the offsets of the characters folding dropped, to map back."""
@@ -164,17 +177,8 @@ _SUFFIXES = (
 _MIN_STEM = 3
 
 
-@functools.lru_cache(maxsize=65536)
-def light_stem(word: str) -> str:
-    """The matching key of one folded Arabic word: clitics and one suffix off (module doc)."""
-    w = word
-    while len(w) > _MIN_STEM:
-        if w.startswith("ال") and len(w) - 2 >= _MIN_STEM:
-            w = w[2:]
-        elif w[0] in _CLITIC_LETTERS:
-            w = w[1:]
-        else:
-            break
+def _ending_off(w: str) -> str:
+    """The word without a pronoun, then without one plural, nisba or accusative ending."""
     for pronoun in _PRONOUNS:
         if w.endswith(pronoun) and len(w) - len(pronoun) >= _MIN_STEM:
             w = w[: -len(pronoun)]
@@ -183,6 +187,72 @@ def light_stem(word: str) -> str:
         if w.endswith(suffix) and len(w) - len(suffix) + len(replacement) >= _MIN_STEM:
             return w[: len(w) - len(suffix)] + replacement
     return w
+
+
+@functools.lru_cache(maxsize=65536)
+def light_stem(word: str) -> str:
+    """The key of one folded Arabic word with every clitic letter off (module doc): for
+    regular expressions over words, where each word has one key."""
+    w = word
+    while len(w) > _MIN_STEM:
+        if w.startswith("ال") and len(w) - 2 >= _MIN_STEM:
+            w = w[2:]
+        elif w[0] in _CLITIC_LETTERS:
+            w = w[1:]
+        else:
+            break
+    return _ending_off(w)
+
+
+# Endings of a phrase key (ta marbuta kept): a pronoun, then a construct ت back to ة, then one
+# plural, nisba or accusative ending; a feminine plural becomes its singular (مسيرات -> مسيرة).
+_KEY_ENDINGS = (
+    ("يين", "ي"), ("يون", "ي"), ("ية", "ي"), ("يا", "ي"), ("ين", ""), ("ون", ""), ("ات", "ة"),
+    ("ا", ""),
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=65536)
+def term_key(word: str) -> str:
+    """The key of one word (folded, ta marbuta kept) as the taxonomy writes it: without its
+    article, pronoun and ending, its first letter kept (بغداد stays بغداد, البرلمان is برلمان,
+    حكومتها is حكومة)."""
+    w = word
+    if w.startswith("ال") and len(w) - 2 >= _MIN_STEM:
+        w = w[2:]
+    for pronoun in _PRONOUNS:
+        if w.endswith(pronoun) and len(w) - len(pronoun) >= _MIN_STEM:
+            w = w[: -len(pronoun)]
+            if w.endswith("ت") and not w.endswith("ات"):
+                w = w[:-1] + "ة"  # حكومتها: the ة of حكومة before a pronoun
+            break
+    for suffix, replacement in _KEY_ENDINGS:
+        if w.endswith(suffix) and len(w) - len(suffix) >= _MIN_STEM:
+            return w[: len(w) - len(suffix)] + replacement
+    return w
+
+
+@functools.lru_cache(maxsize=65536)
+def candidate_keys(word: str) -> tuple[str, ...]:
+    """The keys a folded word of a text may stand for: as written, and with a conjunction (و
+    ف), then a preposition (ب ل ك), then the article peeled off (وبالعراق: وبالعراق, بالعراق,
+    العراق -> عراق). A text word matches a taxonomy word when one of these is its `term_key`,
+    so بغداد in a text is never taken for غداد, nor وجه for الفلوجة. `word` is folded with
+    `fold_keeping_ta`."""
+    out = [term_key(word)]
+    rest = [word]
+    if word[:1] in ("و", "ف") and len(word) - 1 >= 2:
+        rest.append(word[1:])
+    for w in list(rest):
+        if w.startswith("لل") and len(w) - 2 >= 2:
+            rest.append("ال" + w[2:])  # لل = ل + ال
+        elif w[:1] in ("ب", "ل", "ك") and len(w) - 1 >= 2:
+            rest.append(w[1:])
+    for w in rest[1:]:
+        key = term_key(w)
+        if key not in out:
+            out.append(key)
+    return tuple(out)
 
 
 _ARABIC_WORD = re.compile(r"[\u0621-\u064a]+")

@@ -70,6 +70,26 @@ def test_a_word_and_the_same_word_with_clitics_share_one_key() -> None:
     assert key("قوة") != key("قوات")  # too short to lose an ending
 
 
+def test_taxonomy_phrases_match_through_clitics_but_a_words_own_letters_stay() -> None:
+    from monitor.classify.matching import PhraseMatcher
+
+    m = PhraseMatcher()
+    for term in ("العراق", "الفلوجة", "البعث", "مهمة", "القوات الأمريكية", "كتائب حزب الله"):
+        m.add("x", term)
+    m.freeze()
+    text = (
+        "وبالعراق وللقوات الأميركية؛ والقوات الأمريكيين ولكتائب حزب الله "
+        "وجه بعثة مهم بغداد بالفلوجة"
+    )
+    found = [h.text for h in m.find(text).get("x")]
+    assert found == [
+        "وبالعراق",
+        "والقوات الأمريكيين",
+        "ولكتائب حزب الله",
+        "بالفلوجة",
+    ]  # الأميركية is the other spelling; وجه is not الفلوجة, بعثة not البعث, مهم not مهمة
+
+
 def test_folded_offsets_lead_back_to_the_original_text() -> None:
     text = "صوّتَ البرلمانُ على القرار"
     f = arabic.Folded.of(text)

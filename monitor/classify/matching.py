@@ -16,7 +16,7 @@ import bisect
 import functools
 import importlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -56,8 +56,9 @@ _TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")
 _GAP_CHARS = " \t\r\n-\u2010\u2011\u2012\u2013\u2014\u2015'’.«»‹›\"“”"
 
 
-def _tokenize(text: str) -> tuple[list[int], list[int], list[str], list[bool]]:
-    """Start, end and normalized form of each word, and whether it may join the next word."""
+def _tokenize(text: str) -> tuple[list[int], list[int], list[str], list[bool], list[str]]:
+    """Start, end and normalized form of each word, whether it may join the next word, and the
+    words as written (lower-cased)."""
     lowered = text.lower()
     if len(lowered) != len(text):  # a rare character whose lower case is longer
         lowered = text
@@ -73,13 +74,23 @@ def _tokenize(text: str) -> tuple[list[int], list[int], list[str], list[bool]]:
         for w in words
     ]
     if arabic.has_arabic(text):
-        # An Arabic word's key is its folded light stem: "والقوات" and "القوات" are one key.
-        norms = [
-            arabic.light_stem(arabic.fold(w)) if w[0] >= "\u0600" and arabic.has_arabic(w) else w
-            for w in norms
-        ]
+        # An Arabic word's key: folded, without its article and ending (arabic.term_key).
+        norms = [arabic.term_key(arabic.fold_keeping_ta(w)) if _is_arabic(w) else w for w in norms]
     joinable = [not gap.strip(_GAP_CHARS) for gap in parts[2:-1:2]]
-    return starts, ends, norms, joinable
+    return starts, ends, norms, joinable, words
+
+
+def _is_arabic(word: str) -> bool:
+    return word[0] >= "\u0600" and arabic.has_arabic(word)
+
+
+def _candidates(words: list[str], norms: list[str]) -> list[tuple[str, ...]]:
+    """Each word's keys: an Arabic word's as written and with its clitics peeled off
+    (arabic.candidate_keys), any other word's one key."""
+    return [
+        arabic.candidate_keys(arabic.fold_keeping_ta(w)) if _is_arabic(w) else (n,)
+        for w, n in zip(words, norms, strict=True)
+    ]
 
 
 def _first_chars(items: Any) -> set[str] | None:
@@ -201,24 +212,16 @@ class PhraseMatcher:
 
     def find(self, text: str) -> Found:
         """Every category's matches: longest first, not overlapping within a category."""
-        starts, ends, norms, joinable = _tokenize(text)
-        n = len(norms)
+        starts, ends, norms, joinable, written = _tokenize(text)
+        has_arabic = arabic.has_arabic(text)
         found: dict[str, list[Hit]] = {}
         busy_until: dict[str, int] = {}
-        table, firsts, prefixes = self.table, self.firsts, self.prefixes
-        for i in [i for i, w in enumerate(norms) if w in firsts]:
-            # Walk forward word by word while the words so far begin some phrase (a trie walk).
-            key, j = norms[i], i
-            matches: list[tuple[int, list[tuple[str, int, str | None]]]] = []
-            while True:
-                entries = table.get(key)
-                if entries:
-                    matches.append((j, entries))
-                if j + 1 >= n or not joinable[j] or key not in prefixes:
-                    break
-                j += 1
-                key = f"{key} {norms[j]}"
-            for last, entries in reversed(matches):  # longest first
+        if has_arabic:
+            walks = self._walks_candidates(_candidates(written, norms), joinable)
+        else:
+            walks = self._walks(norms, joinable)
+        for i, matches in walks:
+            for last, entries in sorted(matches, key=lambda m: -m[0]):  # longest first
                 length = last - i + 1
                 start, end = starts[i], ends[last]
                 for category, payload, case in entries:
@@ -231,9 +234,58 @@ class PhraseMatcher:
                     found.setdefault(category, []).append(Hit(start, end, text[start:end], payload))
                     busy_until[category] = i + length
         words = None
-        if self.word_regexes and arabic.has_arabic(text):
-            words = _Words(starts, ends, norms)
+        if self.word_regexes and has_arabic:
+            stems = [
+                arabic.light_stem(arabic.fold(w)) if _is_arabic(w) else n
+                for w, n in zip(written, norms, strict=True)
+            ]
+            words = _Words(starts, ends, stems)
         return Found(text, found, self.regexes, self.word_regexes if words else {}, words)
+
+    def _walks(self, norms: list[str], joinable: list[bool]) -> Iterator[_Walk]:
+        """From each word that begins some phrase, the phrases found walking forward word by
+        word while the words so far begin some phrase (a trie walk)."""
+        table, firsts, prefixes = self.table, self.firsts, self.prefixes
+        n = len(norms)
+        for i in [i for i, w in enumerate(norms) if w in firsts]:
+            key, j = norms[i], i
+            matches: list[tuple[int, list[tuple[str, int, str | None]]]] = []
+            while True:
+                entries = table.get(key)
+                if entries:
+                    matches.append((j, entries))
+                if j + 1 >= n or not joinable[j] or key not in prefixes:
+                    break
+                j += 1
+                key = f"{key} {norms[j]}"
+            yield i, matches
+
+    def _walks_candidates(
+        self, candidates: list[tuple[str, ...]], joinable: list[bool]
+    ) -> Iterator[_Walk]:
+        """The same walk where a word may stand for several keys (Arabic clitics)."""
+        table, firsts, prefixes = self.table, self.firsts, self.prefixes
+        n = len(candidates)
+        for i, keys in enumerate(candidates):
+            frontier = [k for k in keys if k in firsts]
+            if not frontier:
+                continue
+            matches: list[tuple[int, list[tuple[str, int, str | None]]]] = []
+            j = i
+            while frontier:
+                following: list[str] = []
+                for key in frontier:
+                    entries = table.get(key)
+                    if entries:
+                        matches.append((j, entries))
+                    if j + 1 < n and joinable[j] and key in prefixes:
+                        following += [f"{key} {c}" for c in candidates[j + 1]]
+                frontier = [k for k in following if k in table or k in prefixes]
+                j += 1
+            yield i, matches
+
+
+_Walk = tuple[int, list[tuple[int, list[tuple[str, int, str | None]]]]]
 
 
 def _words_pattern(pattern: str) -> str:

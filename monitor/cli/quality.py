@@ -36,7 +36,7 @@ def evaluate(
             metavar="DIR",
             help="Labelled folder(s): index.tsv + articles/NNN.txt. Several (e.g. an English "
             "and an Arabic one) are ingested together, with each folder's figures and the "
-            "pairs of one event across folders."
+            "pairs of one event across folders.",
         ),
     ],
     config: ConfigOpt = None,
