@@ -473,6 +473,7 @@ def find_dates(text: str) -> list[DateSpan]:
     taken: list[tuple[int, int]] = []
 
     def add(start: int, end: int, day: date | None, calendar: str) -> None:
+        """Keep a date unless it overlaps one kept before (a Hijri date and its Gregorian twin)."""
         if day is None or any(a < end and start < b for a, b in taken):
             return
         taken.append((start, end))
