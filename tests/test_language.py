@@ -112,3 +112,45 @@ def test_english_pages_declaring_arabic_and_persian_declaring_nothing(
     ]
     ingest_labelled(persian, plain, tmp_path / "fa", dating="undated", lang=None)
     assert _stored_languages(tmp_path / "fa" / "undated.duckdb") == {"fa1": "fa", "fa2": "fa"}
+
+
+def test_a_sources_language_is_a_hint_the_text_overrules(
+    shared_data: Path, plain: Settings, tmp_path: Path
+) -> None:
+    from monitor.evaluate import _eval_settings, site
+    from monitor.pipeline import run_ingest
+
+    english = read_eval_dir(shared_data / "eval")[:5]
+    db = tmp_path / "hint.duckdb"
+    with site.serve(english, dating="undated", lang=None) as feed_url:
+        data = _eval_settings(plain, db, feed_url, len(english)).model_dump()
+        data["sources"][0]["language"] = "ar"
+        run_ingest(Settings.model_validate(data))
+    assert set(_stored_languages(db).values()) == {"en"}
+
+
+def test_a_bad_source_language_is_a_configuration_error(tmp_path: Path) -> None:
+    from monitor.errors import ConfigError
+    from monitor.settings import load_settings
+
+    config = tmp_path / "monitor.toml"
+    config.write_text(
+        '[[sources]]\nname = "x"\nkind = "feed"\nurl = "https://example.org/rss"\n'
+        'language = "arabic!"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="language"):
+        load_settings(config)
+    config.write_text(config.read_text().replace('"arabic!"', '"ar-IQ"'), encoding="utf-8")
+    assert load_settings(config).sources[0].language == "ar-IQ"
+
+
+def test_a_sources_language_reaches_its_links_as_their_hint() -> None:
+    import asyncio
+
+    from monitor.discovery import read_source
+    from monitor.settings import SourceSettings
+
+    src = SourceSettings(name="x", kind="url", url="https://example.org/a", language="ar")
+    read = asyncio.run(read_source(None, src, {}))  # type: ignore[arg-type]  # url: no fetch
+    assert [link.language for link in read.links] == ["ar"]
