@@ -60,7 +60,8 @@ async def read_source(
 ) -> SourceRead:
     """Fetch and parse one source (and a sitemap index's children)."""
     if src.kind == "url":
-        return SourceRead(src, (Link(url=src.url, source=src.name),), (), {}, None, frozenset())
+        link = Link(url=src.url, source=src.name, language=src.language)
+        return SourceRead(src, (link,), (), {}, None, frozenset())
     queue = [src.url]
     seen: set[str] = set()
     links: list[Link] = []
@@ -88,7 +89,12 @@ async def read_source(
                 record = replace(record, outcome="error", error=str(exc), error_kind="ParseError")
                 got = replace(got, cache=None)
             else:
-                links.extend(parsed.links)
+                links.extend(
+                    replace(link, language=src.language)
+                    if src.language and not link.language
+                    else link
+                    for link in parsed.links
+                )
                 queue.extend(c for c in parsed.children if c not in seen)
                 log.info("source %s: %d links from %s", src.name, len(parsed.links), url)
         if got.cache is not None:

@@ -3,8 +3,9 @@
 For fetched pages that is an extraction worker process (`extract.extract_pages`), for seed files
 the main process (`pipeline.read_seeds`); both call `prepare_articles`, so the work is the same
 and is done once: the content hash and MinHash signatures dedup compares (dedup.py), the
-classification (classify), and the raw HTML compressed for `core.raw_pages`. The results travel
-on the `Article` record into the store.
+classification (classify), the language read from the text (language.py: the page's or feed's
+declared language is only a hint), and the raw HTML compressed for `core.raw_pages`. The
+results travel on the `Article` record into the store.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from monitor import classify
 from monitor.dedup import content_hash, sign
+from monitor.language import detect_language
 from monitor.models import Article, Classification
 from monitor.settings import Settings
 
@@ -43,7 +45,8 @@ class Preparation:
 
 
 def prepare_articles(articles: Sequence[Article], how: Preparation) -> list[Article]:
-    """Articles with content hash, signatures, classification and compressed raw HTML."""
+    """Articles with content hash, signatures, classification, language and compressed raw
+    HTML."""
     if not articles:
         return []
     sigs = sign([a.text for a in articles])
@@ -57,6 +60,7 @@ def prepare_articles(articles: Sequence[Article], how: Preparation) -> list[Arti
             replace(
                 article,
                 content_hash=content_hash(article.text),
+                language=detect_language(article.text, article.title, article.language),
                 signature=sig,
                 classification=found,
                 html_zlib=html_zlib,

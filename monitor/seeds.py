@@ -19,6 +19,7 @@ from pathlib import Path
 import charset_normalizer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from monitor.arabic import has_arabic
 from monitor.dates import date_line, text_date
 from monitor.errors import SeedError
 from monitor.models import Article, OutletSource, SeedFile
@@ -263,13 +264,14 @@ def repair_entities(text: str) -> str:
 
 
 def looks_like_headline(line: str) -> bool:
-    """Whether a line reads as a headline: short, capitalised, no closing punctuation."""
+    """Whether a line reads as a headline: short, capitalised (Arabic has no capitals: an
+    Arabic letter will do), no closing punctuation."""
     words = line.split()
     return (
         2 <= len(words) <= 25
         and len(line) <= 200
-        and not line.rstrip().endswith((".", ",", ";", ":", "”", '"'))
-        and line[:1].isupper()
+        and not line.rstrip().endswith((".", ",", ";", ":", "”", '"', "،", "؛"))
+        and (line[:1].isupper() or has_arabic(line[:1]))
     )
 
 

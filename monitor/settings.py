@@ -60,6 +60,8 @@ class SourceSettings(_Section):
     url: str
     enabled: bool = True
     min_interval_s: float = Field(default=0, ge=0)
+    # A hint for pages that declare no language (the text decides: language.py).
+    language: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?$")
 
     @field_validator("url")
     @classmethod

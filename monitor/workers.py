@@ -133,13 +133,12 @@ class ExtractionPool:
         if self._warming is not None:
             await asyncio.wait([self._warming])
         self._flush()
-        outputs = await asyncio.gather(*(f for _, f in self._sent), return_exceptions=True)
+        outputs = list(await asyncio.gather(*(f for _, f in self._sent), return_exceptions=True))
+        await self._retry_broken(outputs)
         extracted: dict[str, Extracted] = {}
         for (pages, _), output in zip(self._sent, outputs, strict=True):
             items: Sequence[Extracted]
-            if isinstance(
-                output, BaseException
-            ):  # a worker died: the chunk failed, the run goes on
+            if isinstance(output, BaseException):  # a worker died: the chunk failed, run goes on
                 log.warning("extraction of %d pages failed: %r", len(pages), output)
                 reason = f"worker failed: {output!r}"
                 items = [ExtractFailure(p.url, p.source, reason) for p in pages]
@@ -148,6 +147,29 @@ class ExtractionPool:
             for page, item in zip(pages, items, strict=True):
                 extracted[page.url] = item
         return extracted
+
+    async def _retry_broken(self, outputs: list[list[Extracted] | BaseException]) -> None:
+        """A dead worker takes down every chunk the pool held at the time, not only its own:
+        those chunks go again, one at a time on a new pool, so only the chunk that kills its
+        worker again is lost (at most MAX_POOL_RESTARTS new pools a run)."""
+        if not self._own:
+            return
+        for i, output in enumerate(outputs):
+            if not isinstance(output, BrokenExecutor):
+                continue
+            pages = self._sent[i][0]
+            for _attempt in range(2):
+                try:
+                    outputs[i] = await self._loop.run_in_executor(self._pool, self._work, pages)
+                    break
+                except BrokenExecutor as exc:  # refused (the pool broke before) or broke on it
+                    outputs[i] = exc
+                    if len(self._pools) > MAX_POOL_RESTARTS:
+                        return
+                    log.warning("extraction worker pool broke (%r); starting a new one", exc)
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = _local_pool(self._workers)
+                    self._pools.append(self._pool)
 
     def close(self) -> None:
         """Shut down the pools this object started (not a caller's executor)."""

@@ -812,8 +812,8 @@ def test_user_taxonomy_edit_changes_version_and_behaviour(tmp_path: Path) -> Non
     packaged = load_taxonomy()
     path = tmp_path / "taxonomy.toml"
     edited = _packaged_text().replace(
-        'aliases = ["Mike Pompeo", "Michael Pompeo", "Pompeo"]',
-        'aliases = ["Mike Pompeo", "Michael Pompeo", "Pompeo", "the Secretary of State"]',
+        '"Mike Pompeo", "Michael Pompeo", "Pompeo"]',
+        '"Mike Pompeo", "Michael Pompeo", "Pompeo", "the Secretary of State"]',
     )
     assert edited != _packaged_text()
     path.write_text(edited, encoding="utf-8")

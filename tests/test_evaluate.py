@@ -307,3 +307,37 @@ def test_development_storylines_meet_the_gate(development: EvalReport) -> None:
         assert cv.f1 >= gates[f"storyline_f1_cv{suffix}"], cv.render()
         in_sample = development.storylines[f"{run.dating}:in-sample"]
         assert in_sample.f1 == pytest.approx(run.storylines.f1), in_sample.render()
+
+
+# -- several folders together ----------------------------------------------------------------
+
+
+def test_two_folders_are_read_under_their_names_and_must_differ(tmp_path: Path) -> None:
+    from monitor.evaluate.folders import folder_of, read_folders
+
+    en = _write_eval(tmp_path / "en", [("001", "on-topic", "E1", "", ON_TOPIC)])
+    ar = _write_eval(tmp_path / "ar", [("001", "on-topic", "E1", "", ON_TOPIC)])
+    items = read_folders([en, ar])
+    assert [i.id for i in items] == ["en/001", "ar/001"]
+    assert [folder_of(i.id) for i in items] == ["en", "ar"]
+    with pytest.raises(ConfigError, match="share a name"):
+        read_folders([en, en])
+
+
+def test_pairs_across_folders_count_joins_and_false_links() -> None:
+    from monitor.evaluate.folders import story_cross
+
+    def item(item_id: str, cluster: str) -> LabelledArticle:
+        return LabelledArticle(item_id, "on-topic", cluster, "u", None, None, None, "", "t")
+
+    outcomes = [
+        Outcome(item("en/1", "E1"), article_id="a", story_id="s1"),
+        Outcome(item("en/2", "E1"), article_id="b", story_id="s1"),  # same folder: not counted
+        Outcome(item("ar/1", "E1"), article_id="c", story_id="s1"),  # joins both: 2 pairs
+        Outcome(item("ar/2", "E1"), article_id="d", story_id="s9"),  # misses both: 2 pairs
+        Outcome(item("ar/3", "E2"), article_id="e", story_id="s1"),  # false link with en/1, en/2
+    ]
+    report = story_cross(outcomes)
+    assert (report.labelled_pairs, report.joined_pairs) == (4, 2)
+    assert (report.linked_pairs, report.false_links) == (4, 2)
+    assert report.recall == 0.5 and report.precision == 0.5

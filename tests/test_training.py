@@ -38,7 +38,8 @@ def test_the_packaged_model_is_what_training_on_its_examples_writes() -> None:
     refit = fit(packaged.examples, packaged.meta["C"], meta=packaged.meta)
     assert refit.digest == packaged.digest
     assert parse_model(refit.to_json(), "refit").to_json() == refit.to_json()
-    assert {e.group.split("/")[0] for e in packaged.examples} == {"eval"}
+    # Trained on both labelled folders: English and Arabic.
+    assert {e.group.split("/")[0] for e in packaged.examples} == {"eval", "eval-ar"}
 
 
 def test_the_fingerprint_names_what_decides_a_prediction() -> None:

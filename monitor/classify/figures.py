@@ -3,8 +3,9 @@
 Troops (with up to three modifiers: "5,000 U.S. troops", "2,500 more soldiers"), lawmakers,
 votes, seats, casualties ("three American soldiers were killed"), rockets / drones / missiles and
 attacks. Digits ("5,000", "5, 000", "5000", "36,000-strong"), "thousand" / "million" and exact
-number words are read; vague ones ("dozens") and years are not figures. Each figure keeps the
-sentence it was found in.
+number words are read; vague ones ("dozens") and years are not figures. Arabic figures are read
+by `arabic.counted` (ثلاثة صواريخ, خمسة آلاف جندي, ٥٬٠٠٠ جندي). Each figure keeps the sentence it
+was found in.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from monitor import arabic
 from monitor.classify import wordlists
 from monitor.classify.matching import Index, Sentence, fast_prefix
 from monitor.models import Figure
@@ -99,4 +101,12 @@ def extract_figures(full: str, sentences: Sequence[Sentence], index: Index) -> l
             seen.add(key)
             s = sentences[i]
             found.append(Figure(value=value, what=what, sentence=full[s.start : s.end].strip()))
+    if arabic.has_arabic(full):
+        for c in arabic.counted(full):
+            i = index.of(c.start)
+            if any(k[0] == c.value and k[2] == i for k in seen):
+                continue
+            seen.add((c.value, c.what, i))
+            s = sentences[i]
+            found.append(Figure(c.value, c.what, full[s.start : s.end].strip()))
     return found

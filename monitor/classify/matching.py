@@ -16,11 +16,12 @@ import bisect
 import functools
 import importlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
+from monitor import arabic
 from monitor.classify import wordlists
 from monitor.errors import ConfigError
 
@@ -36,8 +37,8 @@ class Hit:
 
 
 # Words: letters/digits with inner apostrophes ("Kata'ib"); initials ("U.S.") are one word, so
-# "U.S." and "US" give the same key.
-_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|\w+(?:['’]\w+)*")
+# "U.S." and "US" give the same key. Arabic diacritics and tatweel stay inside a word.
+_TOKEN = re.compile(rf"(?:[^\W\d_]\.){{2,}}|[\w{arabic.MARKS}]+(?:['’]\w+)*")
 
 
 def _normalize_token(raw: str) -> str:
@@ -51,11 +52,13 @@ def _normalize_token(raw: str) -> str:
 
 _NON_WORD = re.compile(r"[\W_]")
 _TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")
-_GAP_CHARS = " \t\r\n-\u2010\u2011\u2012\u2013\u2014\u2015'’."
+# Quotation marks around a name ("قاعدة «فكتوريا»") do not break a phrase.
+_GAP_CHARS = " \t\r\n-\u2010\u2011\u2012\u2013\u2014\u2015'’.«»‹›\"“”"
 
 
-def _tokenize(text: str) -> tuple[list[int], list[int], list[str], list[bool]]:
-    """Start, end and normalized form of each word, and whether it may join the next word."""
+def _tokenize(text: str) -> tuple[list[int], list[int], list[str], list[bool], list[str]]:
+    """Start, end and normalized form of each word, whether it may join the next word, and the
+    words as written (lower-cased)."""
     lowered = text.lower()
     if len(lowered) != len(text):  # a rare character whose lower case is longer
         lowered = text
@@ -70,8 +73,24 @@ def _tokenize(text: str) -> tuple[list[int], list[int], list[str], list[bool]]:
         _normalize_token(w) if ("'" in w or "’" in w or "." in w or lowered is text) else w
         for w in words
     ]
+    if arabic.has_arabic(text):
+        # An Arabic word's key: folded, without its article and ending (arabic.term_key).
+        norms = [arabic.term_key(arabic.fold_keeping_ta(w)) if _is_arabic(w) else w for w in norms]
     joinable = [not gap.strip(_GAP_CHARS) for gap in parts[2:-1:2]]
-    return starts, ends, norms, joinable
+    return starts, ends, norms, joinable, words
+
+
+def _is_arabic(word: str) -> bool:
+    return word[0] >= "\u0600" and arabic.has_arabic(word)
+
+
+def _candidates(words: list[str], norms: list[str]) -> list[tuple[str, ...]]:
+    """Each word's keys: an Arabic word's as written and with its clitics peeled off
+    (arabic.candidate_keys), any other word's one key."""
+    return [
+        arabic.candidate_keys(arabic.fold_keeping_ta(w)) if _is_arabic(w) else (n,)
+        for w, n in zip(words, norms, strict=True)
+    ]
 
 
 def _first_chars(items: Any) -> set[str] | None:
@@ -148,9 +167,20 @@ class PhraseMatcher:
         self.prefixes: set[str] = set()  # every proper word-prefix of a multi-word phrase
         self.regex_terms: dict[str, list[str]] = {}
         self.regexes: dict[str, re.Pattern[str]] = {}
+        self.word_terms: dict[str, list[str]] = {}
+        self.word_regexes: dict[str, re.Pattern[str]] = {}
 
     def add(self, category: str, term: str, payload: int = -1, *, where: str = "") -> None:
-        """Register one term (a phrase, or "re:" + a regular expression) under a category."""
+        """Register one term (a phrase, "re:" + a regular expression, or "words:" + a regular
+        expression over the words' keys) under a category."""
+        if term.startswith("words:"):
+            pattern = _words_pattern(term[6:])
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"taxonomy {where}: bad pattern {term!r}: {exc}") from exc
+            self.word_terms.setdefault(category, []).append(pattern)
+            return
         if term.startswith("re:"):
             try:
                 re.compile(term[3:])
@@ -174,27 +204,24 @@ class PhraseMatcher:
             parts = sorted(set(terms), key=len, reverse=True)
             body = "|".join(f"(?:{p})" for p in parts)
             self.regexes[category] = re.compile(fast_prefix(body) + f"(?:{body})", re.I)
+        for category, terms in self.word_terms.items():
+            parts = sorted(set(terms), key=len, reverse=True)
+            body = "|".join(f"(?:{p})" for p in parts)
+            # Whole words only: a match starts and ends at the space between two keys.
+            self.word_regexes[category] = re.compile(f"(?<![^ ])(?:{body})(?![^ ])")
 
     def find(self, text: str) -> Found:
         """Every category's matches: longest first, not overlapping within a category."""
-        starts, ends, norms, joinable = _tokenize(text)
-        n = len(norms)
+        starts, ends, norms, joinable, written = _tokenize(text)
+        has_arabic = arabic.has_arabic(text)
         found: dict[str, list[Hit]] = {}
         busy_until: dict[str, int] = {}
-        table, firsts, prefixes = self.table, self.firsts, self.prefixes
-        for i in [i for i, w in enumerate(norms) if w in firsts]:
-            # Walk forward word by word while the words so far begin some phrase (a trie walk).
-            key, j = norms[i], i
-            matches: list[tuple[int, list[tuple[str, int, str | None]]]] = []
-            while True:
-                entries = table.get(key)
-                if entries:
-                    matches.append((j, entries))
-                if j + 1 >= n or not joinable[j] or key not in prefixes:
-                    break
-                j += 1
-                key = f"{key} {norms[j]}"
-            for last, entries in reversed(matches):  # longest first
+        if has_arabic:
+            walks = self._walks_candidates(_candidates(written, norms), joinable)
+        else:
+            walks = self._walks(norms, joinable)
+        for i, matches in walks:
+            for last, entries in sorted(matches, key=lambda m: -m[0]):  # longest first
                 length = last - i + 1
                 start, end = starts[i], ends[last]
                 for category, payload, case in entries:
@@ -206,28 +233,116 @@ class PhraseMatcher:
                             continue
                     found.setdefault(category, []).append(Hit(start, end, text[start:end], payload))
                     busy_until[category] = i + length
-        return Found(text, found, self.regexes)
+        words = None
+        if self.word_regexes and has_arabic:
+            stems = [
+                arabic.light_stem(arabic.fold(w)) if _is_arabic(w) else n
+                for w, n in zip(written, norms, strict=True)
+            ]
+            words = _Words(starts, ends, stems)
+        return Found(text, found, self.regexes, self.word_regexes if words else {}, words)
+
+    def _walks(self, norms: list[str], joinable: list[bool]) -> Iterator[_Walk]:
+        """From each word that begins some phrase, the phrases found walking forward word by
+        word while the words so far begin some phrase (a trie walk)."""
+        table, firsts, prefixes = self.table, self.firsts, self.prefixes
+        n = len(norms)
+        for i in [i for i, w in enumerate(norms) if w in firsts]:
+            key, j = norms[i], i
+            matches: list[tuple[int, list[tuple[str, int, str | None]]]] = []
+            while True:
+                entries = table.get(key)
+                if entries:
+                    matches.append((j, entries))
+                if j + 1 >= n or not joinable[j] or key not in prefixes:
+                    break
+                j += 1
+                key = f"{key} {norms[j]}"
+            yield i, matches
+
+    def _walks_candidates(
+        self, candidates: list[tuple[str, ...]], joinable: list[bool]
+    ) -> Iterator[_Walk]:
+        """The same walk where a word may stand for several keys (Arabic clitics)."""
+        table, firsts, prefixes = self.table, self.firsts, self.prefixes
+        n = len(candidates)
+        for i, keys in enumerate(candidates):
+            frontier = [k for k in keys if k in firsts]
+            if not frontier:
+                continue
+            matches: list[tuple[int, list[tuple[str, int, str | None]]]] = []
+            j = i
+            while frontier:
+                following: list[str] = []
+                for key in frontier:
+                    entries = table.get(key)
+                    if entries:
+                        matches.append((j, entries))
+                    if j + 1 < n and joinable[j] and key in prefixes:
+                        following += [f"{key} {c}" for c in candidates[j + 1]]
+                frontier = [k for k in following if k in table or k in prefixes]
+                j += 1
+            yield i, matches
+
+
+_Walk = tuple[int, list[tuple[int, list[tuple[str, int, str | None]]]]]
+
+
+def _words_pattern(pattern: str) -> str:
+    """A "words:" pattern over the words' keys: its Arabic words become keys too."""
+    return arabic.key_pattern(pattern)
+
+
+class _Words:
+    """A text's word keys joined by single spaces, to run "words:" patterns on."""
+
+    def __init__(self, starts: list[int], ends: list[int], norms: list[str]) -> None:
+        self.starts = starts
+        self.ends = ends
+        self.keys = " ".join(norms)
+        self.offsets = list(accumulate((len(n) + 1 for n in norms), initial=0))[:-1]
+
+    def hits(self, pattern: re.Pattern[str], text: str) -> list[Hit]:
+        """The pattern's matches, as spans of the original text."""
+        out = []
+        for m in pattern.finditer(self.keys):
+            first = bisect.bisect_right(self.offsets, m.start()) - 1
+            last = bisect.bisect_right(self.offsets, max(m.start(), m.end() - 1)) - 1
+            start, end = self.starts[first], self.ends[last]
+            out.append(Hit(start, end, text[start:end]))
+        return out
 
 
 class Found:
     """A text's matches by category; a category's regular expressions run on first use only."""
 
     def __init__(
-        self, text: str, literal: dict[str, list[Hit]], regexes: dict[str, re.Pattern[str]]
+        self,
+        text: str,
+        literal: dict[str, list[Hit]],
+        regexes: dict[str, re.Pattern[str]],
+        word_regexes: dict[str, re.Pattern[str]] | None = None,
+        words: _Words | None = None,
     ) -> None:
         self.text = text
         self.hits = literal
-        self.pending = set(regexes)
         self.regexes = regexes
+        self.word_regexes = word_regexes or {}
+        self.words = words
+        self.pending = set(regexes) | set(self.word_regexes)
 
     def get(self, category: str) -> list[Hit]:
         """The matches of one category, in text order."""
         if category in self.pending:
             self.pending.discard(category)
-            extra = [
-                Hit(m.start(), m.end(), m.group(0))
-                for m in self.regexes[category].finditer(self.text)
-            ]
+            extra = []
+            if category in self.regexes:
+                extra = [
+                    Hit(m.start(), m.end(), m.group(0))
+                    for m in self.regexes[category].finditer(self.text)
+                ]
+            if self.words is not None and category in self.word_regexes:
+                extra += self.words.hits(self.word_regexes[category], self.text)
             if extra:
                 self.hits[category] = sorted(
                     self.hits.get(category, []) + extra, key=lambda h: h.start
@@ -255,7 +370,12 @@ class Sentence:
     title: bool
 
 
-_SPLIT = re.compile(r"[.!?]+[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
+# A sentence ends at . ! ? or the Arabic ؟ before a capital, a digit or an Arabic letter (Arabic
+# has no capitals: its sentences start with any letter).
+_SPLIT = re.compile(
+    r"[.!?؟]+[\"”’»)\]]*\s+(?=[\"“‘«(\[]?[A-Z0-9\u0621-\u064a\u0660-\u0669])|؟+[\"”’»)\]]*\s*"
+    r"(?=[\u0621-\u064a])"
+)
 
 
 @functools.cache
@@ -263,7 +383,8 @@ def _abbreviation() -> re.Pattern[str]:
     # A full stop after initials ("U.S.") or an abbreviation (words/abbreviations.txt: "Gen.",
     # "Jan.") does not end the sentence.
     names = "|".join(map(re.escape, wordlists.words("abbreviations")))
-    return re.compile(rf"(?:\b(?:[A-Z]\.)+|\b(?:{names})\.)$")
+    # One Arabic letter and a dot is an abbreviation too ("د." a doctor, "م." an engineer).
+    return re.compile(rf"(?:\b(?:[A-Z]\.)+|\b(?:{names})\.|(?<!\w)[\u0621-\u064a]\.)$")
 
 
 def segment(full: str, title_len: int) -> list[Sentence]:
@@ -315,7 +436,10 @@ class Index:
 # not what the article is about, so places named there do not place the sentence.
 _DATELINE = re.compile(
     r"^[ \t]*[A-Z][A-Z.'\- ]{2,40}(?:,[ \t]*[A-Z][\w.' ]{1,40})?(?:[ \t]*,[ \t]*[A-Z][a-z]{2,8}\.?"
-    r"[ \t]*\d{1,2})?[ \t]*(?:\([^)\n]{1,40}\))?[ \t]*(?:--|[-–—:])[ \t]",
+    r"[ \t]*\d{1,2})?[ \t]*(?:\([^)\n]{1,40}\))?[ \t]*(?:--|[-–—:])[ \t]"
+    # Arabic: "بغداد - ", "أربيل/ ", "بغداد (أ ف ب) -": one or two words, then a dash or slash.
+    r"|^[ \t]*[\u0621-\u064a]+(?:[ \t][\u0621-\u064a]+)?[ \t]*(?:\([^)\n]{1,40}\))?"
+    r"[ \t]*[-–—/][ \t]",
     re.MULTILINE,
 )
 

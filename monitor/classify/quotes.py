@@ -1,10 +1,13 @@
 """Quotes and who said them.
 
-A quote is text in curly or straight double quotes of at least four words (a short title-case
+A quote is text in curly or straight double quotes, «guillemets» or ‹single guillemets› (as
+Arabic outlets quote) of at least four words (a short title-case
 string such as "Face the Nation" is a programme, not a statement). Its speaker is looked for right
 after it (`"…," Sadr said`, `"…," said Kadhim`) or right before it (`Pompeo told Fox News: "…"`),
 then resolved to a canonical actor or to a person's full name as first written ("Davies" →
-"Nicolas J.S. Davies"); "he said" is the last person named or quoted before. A quote with no
+"Nicolas J.S. Davies"); "he said" is the last person named or quoted before. An Arabic quote's
+speaker follows an Arabic speech verb before it (وقال رئيس الوزراء عادل عبد المهدي: «…») or after
+it («…»، قال المتحدث / بحسب …), and is resolved to the actors named there. A quote with no
 attribution right after an attributed one in the same paragraph keeps that speaker.
 """
 
@@ -16,11 +19,22 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from monitor import arabic
 from monitor.classify import wordlists
 from monitor.classify.taxonomy import ActorHit
 from monitor.models import Quote
 
-_QUOTE = re.compile(r"“([^“”]{8,1500})”|\"([^\"]{8,1500})\"")
+_QUOTE = re.compile(
+    # A straight quote mark right after a letter (لـ"الكاظمي") closes, never opens, a quote.
+    r"“([^“”]{8,1500})”|(?<!\w)\"([^\"]{8,1500})\"|«([^«»]{8,1500})»|‹([^‹›]{8,1500})›"
+)
+# Arabic attribution, on folded text: a speech verb (with و / ف before it) and who follows it.
+_AR_VERB = "(?:" + "|".join(arabic.SPEECH_VERBS) + ")"
+_AR_BEFORE = re.compile(rf"(?<![\w])[وف]?{_AR_VERB}(?![\w])")
+_AR_AFTER = re.compile(
+    rf"^\s*[،,.\-–—]?\s*(?:[وف]?{_AR_VERB}|بحسب|حسب|وفق|وفقا ل|على حد (?:تعبير|قول))"
+    r"(?![\w])\s*(?P<who>[^.،,:؛«»“”\"\n]{1,100})"
+)
 _AUX = r"(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+)*"
 _BEFORE_TAIL = re.compile(r"[^.“”\"\n]{0,90}?\s*[:,]?\s*(?:that\s+)?")
 _CLAUSE_START = re.compile(r"[.;:“”\"\n]")
@@ -86,6 +100,26 @@ def _before_who(before: str) -> tuple[int, str] | None:
         who = head[cut:]
         if who.strip():
             return verb.start() - len(head) + cut, who
+    return None
+
+
+def _arabic_who(before: str, after: str) -> tuple[bool, int, str] | None:
+    """An Arabic attribution: (after the quote?, offset in `before` or `after`, who). The
+    last speech verb before the quote and what follows it up to the quote, else a speech verb
+    (or "بحسب") right after the quote and who follows it."""
+    if not arabic.has_arabic(before + after):
+        return None
+    folded = arabic.Folded.of(before)
+    verbs = list(_AR_BEFORE.finditer(folded.text, max(0, len(folded.text) - 200)))
+    if verbs and verbs[-1].end() < len(folded.text):
+        start = folded.original(verbs[-1].end())
+        who = before[start:].split(":")[0]
+        if who.strip():
+            return False, start, who
+    folded_after = arabic.fold(after)
+    m = _AR_AFTER.match(folded_after)
+    if m is not None and len(folded_after) == len(after):
+        return True, m.start("who"), after[m.start("who") : m.end("who")]
     return None
 
 
@@ -201,7 +235,7 @@ def extract_quotes(full: str, hits: Sequence[ActorHit]) -> list[tuple[int, int, 
     for para in full.split("\n"):
         last_speaker: str | None = None
         for m in _QUOTE.finditer(para):
-            body = (m.group(1) or m.group(2) or "").strip()
+            body = next((g for g in m.groups() if g), "").strip()
             start = para_start + m.start()
             words = body.split()
             if len(words) < 4 or (len(words) <= 6 and _TITLECASE_QUOTE.match(body)):
@@ -224,10 +258,16 @@ def extract_quotes(full: str, hits: Sequence[ActorHit]) -> list[tuple[int, int, 
                 speaker = speakers.resolve(found.group("who"), who_start, start)
             else:
                 pre = _before_who(before)
+                ar = None if pre else _arabic_who(before, after)
                 if pre:
                     attributed = True
                     who_start = para_start + before_start + pre[0]
                     speaker = speakers.resolve(pre[1], who_start, start)
+                elif ar:
+                    attributed = True
+                    is_after, offset, who = ar
+                    who_start = para_start + (m.end() if is_after else before_start) + offset
+                    speaker = speakers.resolve(who, who_start, start)
             if not attributed:
                 speaker = last_speaker
             if speaker:

@@ -98,6 +98,10 @@ def _in_proper_name(text: str, hit: Hit) -> bool:
     return bool(before) and before[-1][:1].isupper()
 
 
+# Actors whose name after a troop word makes it US troops, not another force.
+_US_ACTORS = frozenset({"United States", "Global Coalition to Defeat ISIS", "Pentagon"})
+
+
 def _bare_us_troops(
     found: Found,
     index: Index,
@@ -108,7 +112,12 @@ def _bare_us_troops(
     qualifier of another force ("Iraqi forces"), not part of a named group ("... Forces")."""
     if not us_named:
         return {}
-    qualifier_ends = {h.end for h in found.get("not_us_qualifiers")}
+    qualifiers = found.get("not_us_qualifiers")
+    qualifier_ends = {h.end for h in qualifiers}
+    # Arabic puts the qualifier after the troop word ("القوات العراقية", "قوات الحشد الشعبي").
+    followers = {h.start for h in qualifiers} | {
+        a.start for a in actors if a.actor.name not in _US_ACTORS
+    }
     named = sorted((a.start, a.end) for a in actors)
     starts = [start for start, _ in named]
     text = found.text
@@ -122,6 +131,12 @@ def _bare_us_troops(
             gap_start -= 1
         if gap_start in qualifier_ends:
             continue
+        if h.text[:1] >= "\u0600":
+            gap_end = h.end
+            while gap_end < len(text) and text[gap_end] in " \t":
+                gap_end += 1
+            if gap_end in followers:
+                continue
         k = bisect.bisect_right(starts, h.start) - 1
         if k >= 0 and any(h.start < end for _, end in named[max(0, k - 2) : k + 1]):
             continue  # inside an actor's name ("Popular Mobilization Forces")

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from monitor.arabic import fold
 from monitor.classify.matching import Found, Index, Sentence
 from monitor.classify.taxonomy import StanceCues, Taxonomy
 from monitor.models import Stance
@@ -37,7 +38,7 @@ from monitor.models import Stance
 # someone else's words either way.
 _OTHER_QUOTES = re.compile(
     r"(?<!\w)[‘'][^‘’'\n]{6,200}[’'](?!\w)|“[^“”\n]{1,300}”|(?<![\w\"])\"[^\"\n]{1,300}\"(?![\w\"])"
-    r"|«[^«»\n]{1,300}»"
+    r"|«[^«»\n]{1,300}»|‹[^‹›\n]{1,300}›"
 )
 _SPEAKER_HEADLINE = re.compile(r"^[^:\n]{2,60}:\s")  # "Sadr: US forces must leave Iraq"
 # A paragraph that opens a quotation and never closes it: the English way of quoting over several
@@ -140,7 +141,10 @@ def own_voice(
             continue
         if rules.clutter is not None and rules.clutter.match(text):
             continue
-        out.append(OwnSentence(i, text, s.title or s.start < head_chars, s.para in anchored_paras))
+        # Cues and voice rules read Arabic folded (أ = ا, ة = ه, no diacritics): fold() leaves
+        # other scripts as they are.
+        own = fold(text)
+        out.append(OwnSentence(i, own, s.title or s.start < head_chars, s.para in anchored_paras))
     return out
 
 

@@ -24,6 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from monitor.arabic import fold
 from monitor.classify.datafile import loaders
 from monitor.classify.matching import Hit, PhraseMatcher, fast_prefix
 from monitor.errors import ConfigError
@@ -262,7 +263,9 @@ _PART = re.compile(r"\$\{(\w+)\}")
 
 def _term_pattern(term: str, parts: dict[str, str], where: str) -> str:
     """A stance term as a regular expression: "re:" terms with their ${part}s filled in,
-    phrases as words with any run of spaces between them."""
+    phrases as words with any run of spaces between them. Arabic in it is folded, as the own
+    voice it reads is (arabic.fold: أ = ا, ة = ه ...)."""
+    term = fold(term)
     if not term.startswith("re:"):
         words = [re.escape(w) for w in term.split()]
         return r"\b" + r"\s+".join(words) + r"\b"
@@ -271,7 +274,7 @@ def _term_pattern(term: str, parts: dict[str, str], where: str) -> str:
         missing = [name for name in _PART.findall(pattern) if name not in parts]
         if missing:
             raise ConfigError(f"taxonomy {where}: no stance.parts entry {missing[0]!r}")
-        expanded = _PART.sub(lambda m: parts[m.group(1)], pattern)
+        expanded = _PART.sub(lambda m: fold(parts[m.group(1)]), pattern)
         if expanded == pattern:
             break
         pattern = expanded

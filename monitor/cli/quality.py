@@ -30,9 +30,14 @@ class EvalFormat(StrEnum):
 
 @clean_errors
 def evaluate(
-    eval_dir: Annotated[
-        Path,
-        typer.Argument(metavar="DIR", help="Labelled folder: index.tsv + articles/NNN.txt."),
+    eval_dirs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="DIR",
+            help="Labelled folder(s): index.tsv + articles/NNN.txt. Several (e.g. an English "
+            "and an Arabic one) are ingested together, with each folder's figures and the "
+            "pairs of one event across folders.",
+        ),
     ],
     config: ConfigOpt = None,
     db: DbOpt = None,
@@ -43,14 +48,15 @@ def evaluate(
     ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Relevance, event types, stance, stories, storylines and dates on a labelled folder,
-    measured on its articles served as web pages and ingested for real (with and without dates)."""
+    """Relevance, event types, stance, stories, storylines and dates on labelled folders,
+    measured on their articles served as web pages and ingested for real (with and without
+    dates)."""
     setup_logging(verbose)
     from monitor.evaluate import evaluate as run_evaluation
 
     settings = settings_for(config, db)
     with RunDisplay.for_terminal(console) as progress:
-        report = run_evaluation(eval_dir, settings, workdir=keep, progress=progress)
+        report = run_evaluation(eval_dirs, settings, workdir=keep, progress=progress)
     if fmt is EvalFormat.json:
         sys.stdout.write(json.dumps(report.figures(), indent=2) + "\n")
         return

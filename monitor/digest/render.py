@@ -26,6 +26,7 @@ from markupsafe import Markup
 from monitor.digest.chart import timeline_chart
 from monitor.digest.model import STANCE_LABELS, STANCES, Digest, DigestJSON, Format, iso
 from monitor.errors import ConfigError
+from monitor.language import detect_language
 
 _PLAIN_URL = re.compile(r"[A-Za-z0-9:/?#\[\]@!$&'*+,;=%~._-]*")
 
@@ -208,9 +209,39 @@ def _md_finalize(value: object) -> object:
     return md_escape(value)
 
 
+# Languages written right to left: their titles, leads and quotes are marked so (HTML: dir="rtl"
+# lang=".."; Markdown: Unicode isolates) and read in their own direction inside an English page.
+_RTL_LANGUAGES = frozenset({"ar", "fa", "ur", "he", "ps", "ckb", "ku", "yi", "sd", "ug", "dv"})
+_RTL_CHAR = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+
+
+@functools.lru_cache(maxsize=4096)
+def rtl_language(text: str) -> str | None:
+    """The language of a right-to-left text (from its text, language.py), else None."""
+    if not text or _RTL_CHAR.search(text) is None:
+        return None
+    found = detect_language(text)
+    if found in _RTL_LANGUAGES:
+        return found
+    return "ar" if found is None else None
+
+
+def _bidi(text: object) -> Markup:
+    """HTML attributes for a right-to-left text (` dir="rtl" lang="ar"`), else nothing."""
+    lang = rtl_language(str(text)) if text else None
+    return Markup(f' dir="rtl" lang="{lang}"') if lang else Markup("")
+
+
+def _isolate(text: object) -> object:
+    """A right-to-left text between Unicode isolates (RLI … PDI), for Markdown."""
+    if isinstance(text, str) and rtl_language(text):
+        return f"\u2067{text}\u2069"
+    return text
+
+
 def _md_link(text: object, url: str) -> MdRaw:
     href = safe_href(url)
-    label = md_escape(text)
+    label = md_escape(_isolate(text))
     if href is None:
         return MdRaw(f"{label} (`{url.replace('`', '')}`)")
     return MdRaw(f"[{label}]({href})")
@@ -228,6 +259,7 @@ def _md_env() -> jinja2.Environment:
     )
     env.filters["link"] = _md_link
     env.filters["raw"] = MdRaw
+    env.filters["rtl"] = _isolate
     add_common_filters(env)
     return env
 
@@ -241,6 +273,7 @@ def _html_env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["href"] = safe_href
+    env.filters["bidi"] = _bidi
     add_common_filters(env)
     return env
 

@@ -15,6 +15,10 @@ Stories and storylines likewise: as the ingest made them with the shipped pair m
 on the development folder), and by grouped cross-validation over what the three ingests stored
 (grouping.py: folds by event; threads.py: folds by storyline), with BCubed figures and the
 labelled events (storylines) that were split and the pairs that were merged.
+
+Several folders (`monitor eval eval/ eval-ar/`, one language each) are served as one site and
+ingested together (folders.py): the report gives the figures of all of them, then each folder's
+own, then how stories and storylines join reports of one event across folders.
 """
 
 from __future__ import annotations
@@ -28,6 +32,13 @@ from pathlib import Path
 from monitor.classify import Classifier
 from monitor.evaluate import site
 from monitor.evaluate.crossval import cross_validated_report, labelled_examples
+from monitor.evaluate.folders import (
+    CrossReport,
+    folder_of,
+    read_folders,
+    story_cross,
+    storyline_cross,
+)
 from monitor.evaluate.grouping import GroupingReport, read_set, story_reports
 from monitor.evaluate.labelled import LabelledArticle, read_eval_dir
 from monitor.evaluate.metrics import (
@@ -93,6 +104,47 @@ class RunReport:
 
 
 @dataclass(frozen=True)
+class FolderPart:
+    """One folder's figures in an evaluation of several (its articles only)."""
+
+    name: str
+    relevance: RelevanceReport
+    relevance_cv: RelevanceReport
+    topics: TopicReport
+    stance: StanceReport
+    stories: ClusteringReport
+    storylines: ClusteringReport
+
+    def render(self) -> str:
+        """The folder's figures as text."""
+        return "\n".join(
+            [
+                f"== folder {self.name}",
+                self.relevance_cv.render(),
+                self.topics.render(),
+                self.stance.render(),
+                self.stories.render(),
+                self.storylines.render(),
+            ]
+        )
+
+    def figures(self) -> dict[str, float]:
+        """The folder's headline figures, named `<folder>.<figure>`."""
+        n = self.name
+        return {
+            f"{n}.relevance_f1": round(self.relevance.f1, 4),
+            f"{n}.relevance_cv_f1": round(self.relevance_cv.f1, 4),
+            f"{n}.topic_hit_rate": round(self.topics.hit_rate, 4),
+            f"{n}.stance_accuracy": round(self.stance.accuracy, 4),
+            f"{n}.stance_swaps": self.stance.swaps,
+            f"{n}.stance_sided_right": self.stance.sided_right,
+            f"{n}.stance_sided_total": self.stance.sided_total,
+            f"{n}.clustering_f1": round(self.stories.f1, 4),
+            f"{n}.storyline_f1": round(self.storylines.f1, 4),
+        }
+
+
+@dataclass(frozen=True)
 class EvalReport:
     """Everything `monitor eval` measures."""
 
@@ -107,6 +159,8 @@ class EvalReport:
     stories: dict[str, GroupingReport] = field(default_factory=dict)
     storylines: dict[str, GroupingReport] = field(default_factory=dict)
     grouping_notes: tuple[str, ...] = ()
+    parts: tuple[FolderPart, ...] = ()
+    cross: tuple[CrossReport, ...] = ()
 
     def render(self) -> str:
         """The whole report as text."""
@@ -128,11 +182,26 @@ class EvalReport:
                 self.undated.render(),
                 self.coarse.render(),
                 *grouped,
+                *(part.render() for part in self.parts),
+                *(["== across folders (with the folders' dates)"] if self.cross else []),
+                *(c.render() for c in self.cross),
             ]
         )
 
     def figures(self) -> dict[str, float]:
-        """The headline figures (the quality gates in tests/baselines.json use these names)."""
+        """The headline figures (the quality gates in tests/baselines.json use these names);
+        with several folders, each folder's too and the pairs across folders."""
+        out = self._figures()
+        for part in self.parts:
+            out.update(part.figures())
+        for c in self.cross:
+            out[f"cross_language_{c.what}_pairs"] = c.labelled_pairs
+            out[f"cross_language_{c.what}_recall"] = round(c.recall, 4)
+            out[f"cross_language_{c.what}_precision"] = round(c.precision, 4)
+            out[f"cross_language_{c.what}_false_links"] = c.false_links
+        return out
+
+    def _figures(self) -> dict[str, float]:
         return {
             "relevance_f1": round(self.relevance.f1, 4),
             "relevance_false_positives": self.relevance.false_positives,
@@ -197,12 +266,14 @@ def ingest_labelled(
     *,
     dating: site.Dating,
     progress: Progress = SILENT,
+    lang: str | None = "en",
 ) -> list[Outcome]:
-    """Serve the items as pages, run the real ingest into a fresh database, read what it stored."""
+    """Serve the items as pages (each declaring `lang`), run the real ingest into a fresh
+    database, read what it stored."""
     db = workdir / f"{dating}.duckdb"
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)
-    with site.serve(items, dating=dating) as feed_url:
+    with site.serve(items, dating=dating, lang=lang) as feed_url:
         run_settings = _eval_settings(settings, db, feed_url, len(items))
         progress.begin(f"{dating} run")
         summary = run_ingest(run_settings, progress=progress)
@@ -261,16 +332,19 @@ def _run(
 
 
 def evaluate(
-    eval_dir: Path,
+    eval_dir: Path | Sequence[Path],
     settings: Settings,
     *,
     workdir: Path | None = None,
     progress: Progress = SILENT,
 ) -> EvalReport:
-    """Measure relevance, topics, stance, stories and dates on a labelled folder (module doc)."""
-    items = read_eval_dir(eval_dir)
+    """Measure relevance, topics, stance, stories and dates on one labelled folder or several
+    (module doc)."""
+    dirs = [eval_dir] if isinstance(eval_dir, Path) else list(eval_dir)
+    items = read_folders(dirs)
     classifier = Classifier.configured(settings)
-    prefix = eval_dir.resolve().name
+    names = [d.resolve().name for d in dirs]
+    prefix = "+".join(names)
     with tempfile.TemporaryDirectory(prefix="monitor-eval-") as tmp:
         where = workdir or Path(tmp)
         where.mkdir(parents=True, exist_ok=True)
@@ -285,10 +359,27 @@ def evaluate(
         notes: list[str] = []
         stories = story_reports(sets, None, notes)
         storylines = storyline_reports(sets, None, None, notes)
-    trained_here = any(e.id.startswith(prefix + "/") for e in classifier.model.examples)
+    trained_here = any(
+        e.id.startswith(name + "/") for e in classifier.model.examples for name in names
+    )
     how = "classifier as configured" + (
         "; its model was trained on this folder, so this is in-sample" if trained_here else ""
     )
+    parts: list[FolderPart] = []
+    for name in names if len(names) > 1 else []:
+        mine = [o for o in dated.outcomes if folder_of(o.item.id) == name]
+        parts.append(
+            FolderPart(
+                name,
+                relevance_report(mine, how=how),
+                cross_validated_report(mine, examples, prefix, classifier.version),
+                topic_report(mine),
+                stance_report(mine),
+                story_report(mine),
+                storyline_report(mine),
+            )
+        )
+    cross = (story_cross(dated.outcomes), storyline_cross(dated.outcomes)) if parts else ()
     return EvalReport(
         relevance=relevance_report(dated.outcomes, how=how),
         relevance_cv=cross_validated_report(dated.outcomes, examples, prefix, classifier.version),
@@ -300,4 +391,6 @@ def evaluate(
         stories=stories,
         storylines=storylines,
         grouping_notes=tuple(notes),
+        parts=tuple(parts),
+        cross=cross,
     )

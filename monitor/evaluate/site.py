@@ -37,8 +37,10 @@ def page_path(item: LabelledArticle) -> str:
     return f"/a/{item.id}.html"
 
 
-def page_html(item: LabelledArticle, *, dating: Dating) -> bytes:
-    """An article page: headline (when the text opens with one), paragraphs, metadata."""
+def page_html(item: LabelledArticle, *, dating: Dating, lang: str | None = "en") -> bytes:
+    """An article page: headline (when the text opens with one), paragraphs, metadata; `lang`
+    is what `<html lang>` declares (None: nothing). Every folder is served declaring English
+    by default, so the stored language shows what was read from the text."""
     lines = [line.strip() for line in item.body.split("\n") if line.strip()]
     title = lines[0] if len(lines) > 1 and looks_like_headline(lines[0]) else None
     paragraphs = lines[1:] if title else lines
@@ -56,7 +58,9 @@ def page_html(item: LabelledArticle, *, dating: Dating) -> bytes:
     body = [f"<h1>{escape(title)}</h1>"] if title else []
     body += [f"<p>{escape(p)}</p>" for p in paragraphs]
     page = (
-        '<!doctype html><html lang="en"><head>'
+        "<!doctype html><html"
+        + (f' lang="{escape(lang)}"' if lang else "")
+        + "><head>"
         + "".join(head)
         + "</head><body><article>"
         + "".join(body)
@@ -122,10 +126,13 @@ class _Site(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(items: Sequence[LabelledArticle], *, dating: Dating) -> Iterator[str]:
-    """Serve the articles and their feed on 127.0.0.1 for the block; yield the feed's URL."""
+def serve(
+    items: Sequence[LabelledArticle], *, dating: Dating, lang: str | None = "en"
+) -> Iterator[str]:
+    """Serve the articles and their feed on 127.0.0.1 for the block; yield the feed's URL.
+    Every page declares `lang` (None: no language)."""
     site = _Site()
-    site.routes = {page_path(item): page_html(item, dating=dating) for item in items}
+    site.routes = {page_path(item): page_html(item, dating=dating, lang=lang) for item in items}
     site.routes[FEED_PATH] = feed_xml(items, site.base, dating=dating)
     site.routes["/robots.txt"] = b"User-agent: *\nAllow: /\n"
     thread = threading.Thread(target=site.serve_forever, name="eval-site", daemon=True)
