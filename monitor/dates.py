@@ -392,6 +392,8 @@ def text_dated(text: str, anchor: datetime | None = None) -> Dated | None:
                 or (_ISO_DATE.match(rest) if labelled else None)
             )
             found = _from_match(match) if match else None
+        if found is None and _ARABIC_LETTER.search(line):
+            found = _arabic_line_date(line)
         if found is not None:
             return Dated(found, found.date(), "dateline")
         if anchor is not None:
@@ -399,6 +401,34 @@ def text_dated(text: str, anchor: datetime | None = None) -> Dated | None:
             if relative is not None:
                 return Dated(relative, relative.date(), "relative")
     return None
+
+
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
+_HEAD_END = "-–—،,:|("
+
+
+def _arabic_line_date(line: str) -> datetime | None:
+    """A full date heading an Arabic line, in any of the calendars and month names
+    `arabic.find_dates` reads (Levantine, Egyptian and Maghrebi months, Hijri dates): the date
+    opens the line, or follows a one- or two-word head set off by punctuation ("بغداد - ")
+    or a weekday. A date inside a sentence is background, as in English."""
+    from monitor.arabic import find_dates
+
+    for span in find_dates(line)[:1]:
+        head = line[: span.start].strip()
+        words = head.split()
+        if (
+            not head
+            or (len(words) <= 2 and head[-1] in _HEAD_END)
+            or (len(words) == 1 and words[0] in _AR_WEEKDAY_WORDS)
+        ):
+            return datetime(span.day.year, span.day.month, span.day.day)
+    return None
+
+
+_AR_WEEKDAY_WORDS = frozenset(
+    ["الأحد", "الاثنين", "الإثنين", "الثلاثاء", "الأربعاء", "الاربعاء", "الخميس", "الجمعة", "السبت"]
+)
 
 
 def text_date(text: str) -> datetime | None:

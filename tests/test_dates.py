@@ -3,7 +3,7 @@ article's day, never a day nobody wrote down."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -360,3 +360,17 @@ def test_the_migration_takes_back_dates_borrowed_from_stories(
     assert rows["b"] == (None, "unknown", None)
     assert rows["c"] == (datetime(2020, 1, 5), "story", "copy")
     assert rows["a"] == (datetime(2020, 1, 5), "metadata", None)  # stored before: not recorded
+
+
+def test_arabic_datelines_in_levantine_months_and_hijri_are_read() -> None:
+    from monitor.dates import text_dated
+
+    levantine = text_dated("بغداد - 5 كانون الثاني 2020\nصوّت مجلس النواب العراقي على قرار")
+    assert levantine is not None and levantine.day == date(2020, 1, 5)
+    hijri = text_dated("الأحد ١٢ جمادى الأولى ١٤٤١ هـ\nنص الخبر")
+    assert hijri is not None and hijri.day == date(2020, 1, 7)
+    # A date deep inside a line is background, not a dateline.
+    assert (
+        text_dated("قال المتحدث إن القوات الأمريكية التي وصلت إلى البلاد في 5 كانون الثاني 2020")
+        is None
+    )
