@@ -58,6 +58,7 @@ def page(
     )
 
 
+@pytest.mark.slow  # 181 real pages extracted twice: the second lane
 @pytest.mark.skipif(not aeb_pages(), reason="../shared/data/realworld/aeb is absent")
 def test_lean_metadata_reads_what_trafilatura_reads_and_the_same_text() -> None:
     # page_metadata is extract_metadata cut to the fields stored, and extraction without
@@ -187,6 +188,7 @@ def aeb_server() -> Iterator[LocalServer]:
         yield srv
 
 
+@pytest.mark.slow  # 181 real pages through the ingest and through trafilatura: the second lane
 @pytest.mark.skipif(not PAGES, reason="../shared/data/realworld/aeb is absent (quality set)")
 def test_stored_text_on_aeb_is_within_001_f1_of_trafilatura_alone(
     aeb_server: LocalServer, tmp_path: Path
