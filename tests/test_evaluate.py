@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import date
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from monitor.errors import ConfigError
 from monitor.evaluate import EvalReport, evaluate, read_eval_dir
@@ -185,12 +187,22 @@ def test_event_cluster_names_imply_a_main_topic(cluster: str, topic: str | None)
 
 @pytest.fixture(scope="module")
 def development(tmp_path_factory: pytest.TempPathFactory) -> EvalReport:
+    """The development folder's evaluation, run once for the whole session: it takes most of a
+    minute, so the first pytest-xdist worker to ask runs it and the others read its result."""
     eval_dir = SHARED_EVAL
     if not (eval_dir / "index.tsv").is_file():
         pytest.skip(f"no labelled evaluation folder at {eval_dir}")
-    work = tmp_path_factory.mktemp("dev-eval")
-    settings = Settings.model_validate({"storage": {"db": str(work / "unused.duckdb")}})
-    return evaluate(eval_dir, settings, workdir=work)
+    shared = tmp_path_factory.getbasetemp().parent  # one folder for every worker of the session
+    result = shared / "development-eval.pickle"
+    with FileLock(str(shared / "development-eval.lock")):
+        if result.is_file():
+            report: EvalReport = pickle.loads(result.read_bytes())
+            return report
+        work = tmp_path_factory.mktemp("dev-eval")
+        settings = Settings.model_validate({"storage": {"db": str(work / "unused.duckdb")}})
+        report = evaluate(eval_dir, settings, workdir=work)
+        result.write_bytes(pickle.dumps(report))
+        return report
 
 
 def _baselines() -> dict[str, float]:
