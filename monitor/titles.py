@@ -26,6 +26,7 @@ import re
 from collections.abc import Collection, Iterable
 
 MIN_TITLE_WORDS = 3
+MAX_TITLE_WORDS = 25  # longer is a paragraph or a caption, not a headline
 MAX_TITLE_CHARS = 120
 _MIN_CLAUSE_WORDS = 6
 # A lead is looked for in the text's first lines; a line shorter than this must be an
@@ -41,6 +42,59 @@ _DOMAIN = re.compile(
 _SEPARATOR = re.compile(r"\s+[|\-–—:·•»]+\s+|\s*\|\s*|\s*::?\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?؟])[\"”’)]?\s+(?=[\"“‘(]?[A-Z0-9\u0600-\u06ff])")
 _CLAUSE = re.compile(r"\s*(?:[,;:]|\s[–—-])\s")
+
+
+# Date debris at a headline's head ("date 2020-01-06 Iraq's parliament ...", "Published:
+# Saturday, 02 November 2024 | ..."): a run of date words that names a year. Taken off; a
+# headline that is nothing else is no headline.
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_DATE_WORD = re.compile(
+    r"(?:date|dated|published|updated|posted|last|on|at|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|" + _MONTHS + r"|"
+    r"\d{1,2}(?:st|nd|rd|th)?|(?:19|20)\d\d|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:t[\d:.+z-]*)?|"
+    r"\d{1,2}:\d\d(?::\d\d)?|am|pm|gmt|utc|[+-]\d{2}:?\d{2})[,.:|\-–—]*",
+    re.I,
+)
+_BYLINE = re.compile(r"(?:by|written by|reporting by|words by)\s", re.I)
+_CAPTION = re.compile(
+    r"^(?:photo|file photo|picture|image)\b\s*[:/-]|"
+    r"[(\[](?:ap|afp|reuters|getty images|epa|photo[^)\]]*|file[^)\]]*)[)\]]\.?$",
+    re.I,
+)
+# A wire dateline at a lead's head: "SULAIMANIYA/MOSUL — ", "BAGHDAD, Jan 5 (Reuters) - ".
+_DATELINE = re.compile(
+    r"^[A-Z][A-Z/ .'’-]{2,40}(?:,\s[^—–\n]{1,30}?)?(?:\s*\([A-Za-z .]+\))?\s*(?:—|–|--|-)\s+"
+)
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_DATE_LABEL = re.compile(r"(?:date|dated|published|updated|posted|last)\b", re.I)
+_CLOCK = re.compile(r"\d{1,2}:\d\d")
+_NUMERIC_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+
+
+def strip_date_debris(title: str) -> str:
+    """The headline without a date run at its head (one that names a year)."""
+    words = title.split()
+    n = 0
+    while n < len(words) and _DATE_WORD.fullmatch(words[n]):
+        n += 1
+    run = words[:n]
+    if not run or not any(_YEAR.search(w) for w in run):
+        return title
+    # Debris, not a headline that opens with its date ("2020 was a year of talks"): labelled
+    # ("date", "Published:"), a numeric date, the whole line, or a dateline set off by a mark.
+    debris = (
+        n == len(words)
+        or _DATE_LABEL.match(run[0]) is not None
+        or any(_NUMERIC_DATE.match(w) for w in run)
+        or any(_CLOCK.match(w) for w in run)
+        or (len(run) >= 2 and run[-1][-1] in ":|–—-")
+        or (len(run) >= 2 and words[n] in ("|", "–", "—", "-", ":", "·", "•"))
+    )
+    return " ".join(words[n:]).lstrip(" |–—-:·•»,").strip() if debris else title
 
 
 def _key(text: str) -> str:
@@ -95,7 +149,9 @@ def clean_title(title: str | None, site_names: Iterable[str | None] = ()) -> str
     """The headline without the site's name around it, if what remains is informative."""
     if not title:
         return None
-    title = " ".join(title.split())
+    title = strip_date_debris(" ".join(title.split()))
+    if not title:
+        return None
     keys = site_keys(site_names)
     parts = _SEPARATOR.split(title)
     if len(parts) > 1:
@@ -111,9 +167,15 @@ def clean_title(title: str | None, site_names: Iterable[str | None] = ()) -> str
 
 
 def informative(title: str, keys: Collection[str] = ()) -> bool:
-    """Whether a title says something: MIN_TITLE_WORDS words or more, and not a site's name."""
+    """Whether a title says something: MIN_TITLE_WORDS to MAX_TITLE_WORDS words, not a site's
+    name, not a byline ("By Michael Hernandez") and not a photo's caption ("... (AP)")."""
     words = [w for w in re.split(r"[\s|–—:·•»]+", title) if _key(w)]
-    return len(words) >= MIN_TITLE_WORDS and _key(title) not in keys
+    return (
+        MIN_TITLE_WORDS <= len(words) <= MAX_TITLE_WORDS
+        and _key(title) not in keys
+        and not (_BYLINE.match(title) and len(words) <= 6)
+        and not _CAPTION.search(title)
+    )
 
 
 def lead_title(text: str, site_names: Iterable[str | None] = ()) -> str | None:
@@ -132,6 +194,7 @@ def lead_title(text: str, site_names: Iterable[str | None] = ()) -> str | None:
     )
     if not first:
         return None
+    first = _DATELINE.sub("", strip_date_debris(first), count=1)
     sentence = _SENTENCE_END.split(first, maxsplit=1)[0].strip()
     sentence = sentence.rstrip(".").strip()
     if len(sentence) <= MAX_TITLE_CHARS:

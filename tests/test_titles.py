@@ -274,7 +274,7 @@ def test_a_database_from_before_gets_its_titles_and_outlets_redone(
     assert store.query("SELECT title FROM stories") == [("Shafaq News – Washington",)]
 
     monkeypatch.undo()  # this version's migrations
-    assert store.migrate() == ["0016_alerts_titles_outlets"]
+    assert store.migrate() == ["0016_alerts_titles_outlets", "0017_titles_without_date_debris"]
     got = {
         r[0]: r[1:]
         for r in store.query(
@@ -293,3 +293,115 @@ def test_a_database_from_before_gets_its_titles_and_outlets_redone(
     assert store.query("SELECT title FROM stories") == [
         ("Pentagon says Iraq mission being scaled back",)
     ]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        # Date debris at the head of a headline goes ...
+        (
+            "date 2020-01-06 Iraq's parliament calls for US troops to leave",
+            "Iraq's parliament calls for US troops to leave",
+        ),
+        (
+            "Published: Jan. 5, 2020 | Iraq votes to expel US troops",
+            "Iraq votes to expel US troops",
+        ),
+        ("12 May 2021 14:05 GMT Rockets hit Ain al-Asad base", "Rockets hit Ain al-Asad base"),
+        ("Jan 5 2020 - Iraq votes to expel US troops", "Iraq votes to expel US troops"),
+        # ... a line that is only a date is no headline ...
+        ("Saturday, 02 November 2024", None),
+        ("date 2025-10-11 Shafaq News – Baghdad", None),
+        # ... nor is a byline or a photo's caption ...
+        ("By Michael Hernandez", None),
+        ("A burning vehicle at the airport after a US airstrike in Baghdad, Iraq. (AP)", None),
+        ("Smoke rises over the base after the rocket attack (Photo: Reuters)", None),
+        (
+            "By the numbers: US troops in Iraq and Syria",
+            "By the numbers: US troops in Iraq and Syria",
+        ),
+        # ... and a headline that opens with its date or a figure keeps it.
+        ("2020 was a year of talks in Baghdad", "2020 was a year of talks in Baghdad"),
+        (
+            "On 5 January 2020, parliament voted to expel US troops",
+            "On 5 January 2020, parliament voted to expel US troops",
+        ),
+        ("5,000 US troops to stay in Iraq", "5,000 US troops to stay in Iraq"),
+    ],
+)
+def test_date_debris_at_a_headlines_head_is_taken_off(title: str, expected: str | None) -> None:
+    assert clean_title(title, ["shafaq.com"]) == expected
+
+
+def test_a_stored_title_with_date_debris_is_redone_with_its_story(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.store import migrations
+
+    store = Store(tmp_path / "old.duckdb")
+    before = [m for m in migrations.MIGRATIONS if m.name < "0017"]
+    monkeypatch.setattr(migrations, "MIGRATIONS", before)
+    store.migrate()  # as a database written by the previous version
+    text = "\n\n".join(PARAS)
+    with store.write() as con:
+        for article_id, title, how in [
+            ("a1", "date 2020-01-05 Iraq's parliament votes to expel US troops", "metadata"),
+            ("a2", "Saturday, 02 November 2024", "metadata"),
+        ]:
+            con.execute(
+                "INSERT INTO core.articles (article_id, url, source, outlet, title, title_source, "
+                "text, word_count, content_hash, first_seen_at, story_id, processed_at) VALUES "
+                "(?, ?, 'seed', 'shafaq.com', ?, ?, ?, 60, ?, now()::TIMESTAMP, ?, "
+                "now()::TIMESTAMP)",
+                [
+                    article_id,
+                    f"https://shafaq.com/{article_id}",
+                    title,
+                    how,
+                    text,
+                    article_id,
+                    f"s-{article_id}",
+                ],
+            )
+            con.execute(
+                "INSERT INTO core.stories VALUES (?, ?, now()::TIMESTAMP, now()::TIMESTAMP, "
+                "NULL, false)",
+                [f"s-{article_id}", article_id],
+            )
+    monkeypatch.undo()  # this version's migrations
+    assert store.migrate() == ["0017_titles_without_date_debris"]
+    got = dict(store.query("SELECT article_id, title FROM articles"))
+    assert got["a1"] == "Iraq's parliament votes to expel US troops"
+    assert got["a2"] == PARAS[0].split(", with")[0]  # the text's lead
+    assert store.query("SELECT title_source FROM articles ORDER BY article_id") == [
+        ("metadata",),
+        ("lead",),
+    ]
+    stories = dict(store.query("SELECT story_id, title FROM stories"))
+    assert stories["s-a1"] == got["a1"]
+    assert stories["s-a2"] == got["a2"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "SULAIMANIYA/MOSUL — Militias launched rockets at U.S. troops. More.",
+            "Militias launched rockets at U.S. troops",
+        ),
+        (
+            "BAGHDAD, Jan 5 (Reuters) - Iraq's parliament voted on Sunday. More.",
+            "Iraq's parliament voted on Sunday",
+        ),
+        (
+            "date 2020-01-05 Iraq's parliament voted on Sunday. More.",
+            "Iraq's parliament voted on Sunday",
+        ),
+        (
+            "US-led coalition forces left the base on Monday. More.",
+            "US-led coalition forces left the base on Monday",
+        ),
+    ],
+)
+def test_a_lead_title_starts_past_a_wire_dateline_and_date_debris(text: str, expected: str) -> None:
+    assert lead_title(text) == expected

@@ -60,3 +60,42 @@ def articles_view_with_outlet_source(con: duckdb.DuckDBPyConnection) -> None:
 def articles_view_with_date_evidence(con: duckdb.DuckDBPyConnection) -> None:
     """Add `date_evidence` to the end of the `articles` view (step 0014)."""
     articles_view_plus(con, "date_evidence", "0014")
+
+
+def titles_without_date_debris(con: duckdb.DuckDBPyConnection) -> None:
+    """Migration 0017: stored titles are brought up to this version's monitor/titles.py: date
+    debris at their head goes ("date 2020-01-06 ..."), and a title that was nothing else, a
+    byline or a photo's caption gives way to the text's lead (past a wire dateline). Every story
+    whose report changed title has its representative, and so its title, chosen again."""
+    from monitor.store import bulk, stories
+    from monitor.store.connection import utcnow
+    from monitor.titles import clean_title, lead_title, strip_date_debris
+    from monitor.urls import host_of
+
+    changed: dict[str, list[str | None]] = {"article_id": [], "title": [], "title_source": []}
+    touched: set[str] = set()
+    rows = con.execute(
+        "SELECT article_id, title, title_source, outlet, url, left(text, 2000), story_id "
+        "FROM core.articles WHERE title IS NOT NULL"
+    ).fetchall()
+    for article_id, title, how, outlet, url, text, story_id in rows:
+        names = [outlet, host_of(url)]
+        cleaned = clean_title(title, names) if how != "lead" else strip_date_debris(title)
+        if cleaned == title:
+            continue
+        if how == "lead":
+            cleaned = None  # a lead is made again from the text
+        changed["article_id"].append(article_id)
+        changed["title"].append(cleaned or lead_title(text or "", names))
+        changed["title_source"].append(how if cleaned else "lead")
+        if story_id:
+            touched.add(story_id)
+    if changed["article_id"]:
+        bulk.execute(
+            con,
+            "UPDATE core.articles a SET title = c.title, title_source = c.title_source "
+            "FROM {rows} c WHERE a.article_id = c.article_id",
+            {k: bulk.strings(v) for k, v in changed.items()},
+        )
+    if touched:
+        stories.refresh(con, sorted(touched), utcnow())

@@ -521,6 +521,7 @@ MIGRATIONS: list[Migration] = [
         """,
     ),
     Migration("0016_alerts_titles_outlets", migration_0016.SQL, python=migration_0016.backfill),
+    Migration("0017_titles_without_date_debris", "", python=steps.titles_without_date_debris),
 ]
 
 

@@ -25,11 +25,15 @@ from monitor.store.digests import (
 # value when any of its reports is (from that outlet, in that language, of that stance ...).
 _STORY_ROWS_SQL = """
 WITH a AS (
-    SELECT story_id, outlet, language, stance, topics, relevant, first_seen_at,
-           coalesce(published_at, first_seen_at) AS ts
+    SELECT story_id, outlet, language, stance, topics, relevant, first_seen_at, published_at
     FROM articles WHERE story_id IS NOT NULL
 ), agg AS (
-    SELECT story_id, count(*) AS articles, min(ts) AS first_at, max(ts) AS last_at,
+    -- A story's span is its dated reports'; an undated report's first sighting (the day it was
+    -- crawled, not published) stands in only for a story with no dated report at all.
+    SELECT story_id, count(*) AS articles,
+           coalesce(min(published_at), min(first_seen_at)) AS first_at,
+           coalesce(max(published_at), max(first_seen_at)) AS last_at,
+           count(published_at) > 0 AS dated,
            max(first_seen_at) AS last_seen_at,
            coalesce(bool_or(relevant), false) AS relevant,
            coalesce(list_sort(list(DISTINCT outlet) FILTER (WHERE outlet IS NOT NULL)), [])
