@@ -5,26 +5,39 @@ A story is one event (the 27 September 2024 joint statement); a storyline is a t
 story is placed in a storyline once it has a relevant report, and stays there unless an analyst
 moves it (`monitor storyline merge|split|detach`):
 
-* **What a story is about** (`Thread`): its event types (the classifier's topics of its relevant
-  reports), the actors and the places they name (canonical names, weighed by how rare they are
-  across the archive's stories, so "Iraq" and "the United States" say nothing), the words of its
-  reports (their TF-IDF vectors summed), and its own dates.
-* **What two stories share** (`pair_columns`, `FEATURES`): event types, actors, places, words,
-  and how far apart in time they are: by their own dates when both have some, else by the
-  latest days their texts name. A learned pair model (monitor/stories/model.py,
-  `storyline_model.json`) turns that into the probability that they are one thread, for two
-  stories of one kind of thread (`FAMILIES`: US strikes on militias, attacks on US forces, or
-  the presence itself); across kinds it is 0 (strikes and the attacks they answer name the same
-  militias and bases, the same weeks: the kind keeps tit and tat apart).
-* **Where a story belongs** (`place`): average-linkage clustering of the waiting stories, with
-  the active storylines (a story within `MAX_GAP_DAYS` of their last one) as fixed seeds: a story
-  joins the storyline its stories are on average most likely one thread with, when that reaches
-  the model's threshold, and stories that join none open storylines together. Two stored
-  storylines are never merged here (only an analyst merges them). Stories are taken in a fixed
-  order (date, then id) and ties break by it, so the same stories give the same storylines
-  whatever order they came in.
-* **Its title**: the storyline's main event type and its two most distinctive actors, until an
-  analyst renames it.
+* **The questions at stake** (`stories/questions.toml`, `Questions`): the recurring sub-issues
+  of the debate (the pullout from Syria and the troops' status in Iraq, the parliament's vote to
+  expel foreign troops, the strategic dialogue and the drawdown, ending the coalition mission,
+  militia attacks on US forces, US strikes on militias) and the wider events an episode happened
+  in (the Gaza war, the war with Iran), each with the general words of its coverage in English
+  and Arabic. A report speaks of each as much as its headline, lead and text use those words.
+* **What a story is about** (`Thread`): the questions of its relevant reports, their event types
+  (the classifier's topics), the actors and places they name (canonical names, weighed by how
+  rare they are across the archive's stories, so "Iraq" and "the United States" say nothing),
+  the words of its reports (their TF-IDF vectors summed), its own dates, and the latest date its
+  texts name (a stand-in when it has none of its own).
+* **What a storyline is about** (`Line`): the same, summed over its stories, and the dates of
+  its stories.
+* **Whether a story continues a storyline** (`join_columns`, `FEATURES`): how alike the story
+  and the storyline are in questions, wider events, event types, actors, places and words,
+  whether they are of one kind (`family`: attacks on US forces, US strikes, or the presence
+  itself), and how far the story is in time from the storyline's nearest story (by own dates
+  when both have some, else by the dates their texts name). A learned model
+  (monitor/stories/model.py, `storyline_model.json`, fitted by replaying labelled threads in
+  time order: monitor/evaluate/threads.py) turns that into the probability that the story
+  continues the storyline.
+* **Where a story goes** (`place`): stories are taken in time order (own date, else the date
+  their texts name, else last; then by id), and each joins the storyline it most likely
+  continues, among the active ones (stored storylines with a story within `MAX_GAP_DAYS`) and
+  those this batch opened, when that probability reaches the model's threshold; else it opens a
+  storyline (the learned decision to start a new thread). A thread is followed story by story,
+  so a storyline that runs for years holds together while each step is short, and two threads
+  of one kind years apart stay two. Two stored storylines are never merged here (only an
+  analyst merges them). The same stories in another order give the same storylines.
+* **Its title** (`title_of`): what the storyline is about: its main question (with the wider
+  event when its stories speak of one), the years it spans, and its two most distinctive actors,
+  until an analyst renames it. A storyline whose stories name no question is titled by its main
+  event type.
 
 Pure: the store hands it the threads and the candidate storylines (`store.storylines`), it
 returns the placement.
@@ -32,27 +45,36 @@ returns the placement.
 
 from __future__ import annotations
 
+import functools
 import math
+import tomllib
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
 
 import numpy as np
 from numpy.typing import NDArray
 
+from monitor.classify.matching import PhraseMatcher
+from monitor.errors import ConfigError
 from monitor.models import make_id
 from monitor.stories.model import PairModel, load_pair_model
 
 # Parameters (see docs/schema.md, Storylines).
-MAX_GAP_DAYS = 365  # stories dated further apart are not one thread (nor offered one)
+MAX_GAP_DAYS = 365  # a storyline quiet this long is over: a story after it opens another
+MAX_GAP_YEARS = 3.0
 TITLE_ACTORS = 2
 MIN_TITLE_IDF = 0.5  # named in fewer than about half of the stories
+CONTEXT_SHARE = 0.3  # a wider event names a storyline when it weighs this share of its question
 
 FEATURES = (
-    "topics",
+    "questions",
+    "contexts",
     "actors",
-    "places",
-    "text",
+    "text_best",
+    "family",
     "dated",
     "gap",
     "gap_years",
@@ -60,7 +82,6 @@ FEATURES = (
     "named_gap",
     "named_years",
 )
-MAX_GAP_YEARS = 3.0
 
 # The kind of thread a story's main event type makes it (any other: the presence itself).
 FAMILIES = {"us_strike": "strikes", "attack_on_us_forces": "attacks"}
@@ -79,6 +100,7 @@ TOPIC_ORDER = (
     "iran_influence",
 )
 
+# Titles of storylines whose stories name no question at stake.
 TOPIC_LABELS = {
     "parliament_vote": "Parliament and the vote on foreign troops",
     "negotiations": "Talks on the coalition's future",
@@ -94,10 +116,101 @@ TOPIC_LABELS = {
 
 Array = NDArray[np.float64]
 
+# -- the questions at stake (stories/questions.toml) ---------------------------------------------
+
+QUESTION_KINDS = ("question", "context")
+TITLE_WEIGHT = 2.0  # a cue in the headline ...
+LEAD_WEIGHT = 1.5  # ... or the lead says what a report is about more than one further down
+LEAD_CHARS = 600
+QUESTION_CHARS = 6000  # background comes last: cues beyond this far are not counted
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question at stake (or the context of an episode of one): its label and family."""
+
+    name: str
+    kind: str
+    label: str
+    family: str | None
+
+
+@dataclass(frozen=True)
+class Questions:
+    """The questions and the matcher that finds their cues."""
+
+    items: dict[str, Question]
+    matcher: PhraseMatcher
+
+    def weights(self, title: str | None, text: str) -> dict[str, float]:
+        """How much a report's headline and text speak of each question (cue hits weighed by
+        where they are: headline, lead, body)."""
+        head = (title or "").strip()
+        body = text[:QUESTION_CHARS]
+        if head and body.startswith(head):
+            body = body[len(head) :]
+        out: dict[str, float] = {}
+        for part, weight in ((head, TITLE_WEIGHT), (body, 1.0)):
+            if not part:
+                continue
+            found = self.matcher.find(part)
+            for name in self.items:
+                for hit in found.get(name):
+                    w = weight if weight != 1.0 or hit.start >= LEAD_CHARS else LEAD_WEIGHT
+                    out[name] = out.get(name, 0.0) + w
+        return out
+
+
+def parse_questions(text: str, source: str) -> Questions:
+    """Read and check a questions file (`[questions.NAME]` with kind, label, family, cues)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"questions {source}: {exc}") from exc
+    matcher = PhraseMatcher()
+    items: dict[str, Question] = {}
+    for name, spec in (data.get("questions") or {}).items():
+        where = f"questions {source}: [questions.{name}]"
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where} is not a table")
+        unknown = set(spec) - {"kind", "label", "family", "cues"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        kind = spec.get("kind", "question")
+        if kind not in QUESTION_KINDS:
+            raise ConfigError(f"{where}: kind must be question or context, not {kind!r}")
+        family = spec.get("family")
+        if kind == "question" and family not in (*FAMILIES.values(), PRESENCE):
+            raise ConfigError(f"{where}: family must be attacks, strikes or presence")
+        label, cues = spec.get("label"), spec.get("cues")
+        if not isinstance(label, str) or not label:
+            raise ConfigError(f"{where}: label must be a text")
+        if not isinstance(cues, list) or not all(isinstance(c, str) and c for c in cues):
+            raise ConfigError(f"{where}: cues must be a list of texts")
+        for cue in cues:
+            matcher.add(name, cue, where=where)
+        items[name] = Question(name, kind, label, family if kind == "question" else None)
+    if not any(q.kind == "question" for q in items.values()):
+        raise ConfigError(f"questions {source}: no [questions.NAME] of kind question")
+    matcher.freeze()
+    return Questions(items, matcher)
+
+
+@functools.cache
+def questions() -> Questions:
+    """The packaged questions (read on first use)."""
+    text = resources.files("monitor.stories").joinpath("questions.toml").read_text("utf-8")
+    return parse_questions(text, "packaged questions.toml")
+
+
+def question_weights(title: str | None, text: str) -> dict[str, float]:
+    """How much a report speaks of each question at stake (`Questions.weights`)."""
+    return questions().weights(title, text)
+
 
 @dataclass(frozen=True)
 class Thread:
-    """A story as storylines see it: event types, actors, places, words, own dates."""
+    """A story as storylines see it: questions, event types, actors, places, words, dates."""
 
     story_id: str
     topics: Mapping[str, float]
@@ -107,11 +220,20 @@ class Thread:
     places: Mapping[str, float] = field(default_factory=dict)
     text: Mapping[str, float] = field(default_factory=dict)  # unit TF-IDF sum of its reports
     named_at: datetime | None = None  # the latest full date its reports' texts name
+    questions: Mapping[str, float] = field(default_factory=dict)  # its reports' unit weights
+    size: int = 1  # its relevant reports
 
     @property
     def family(self) -> str:
-        """The kind of thread this story belongs to, by its main event type."""
-        return family_of(self.topics)
+        """The kind of thread this story belongs to: its main question's, else its main event
+        type's."""
+        return family_of(self.topics, self.questions)
+
+    @property
+    def when(self) -> datetime | None:
+        """When the story happened as far as can be told: its own date, else the date its
+        texts name."""
+        return self.first_at or self.named_at
 
 
 @dataclass(frozen=True)
@@ -124,6 +246,7 @@ class Report:
     vector: Mapping[str, float]  # its unit TF-IDF vector (empty for a copy)
     own_at: datetime | None  # its own date (not a crawl-day stamp, not the story's)
     named_at: datetime | None = None  # the latest full date its text names
+    questions: Mapping[str, float] = field(default_factory=dict)  # `question_weights`
 
 
 ACTOR_KINDS = frozenset({"person", "organization", "group"})
@@ -140,6 +263,7 @@ def threads_of(reports: Iterable[Report]) -> list[Thread]:
         actors: dict[str, float] = {}
         places: dict[str, float] = {}
         text: dict[str, float] = {}
+        asked: dict[str, float] = {}
         for r in mine:
             for topic in set(r.topics):
                 topics[topic] = topics.get(topic, 0.0) + 1.0
@@ -149,6 +273,7 @@ def threads_of(reports: Iterable[Report]) -> list[Thread]:
                     target[name] = target.get(name, 0.0) + 1.0
             for term, weight in r.vector.items():
                 text[term] = text.get(term, 0.0) + weight
+            _add(asked, _unit(r.questions))
         dated = [r.own_at for r in mine if r.own_at is not None]
         named = [r.named_at for r in mine if r.named_at is not None]
         out.append(
@@ -161,13 +286,21 @@ def threads_of(reports: Iterable[Report]) -> list[Thread]:
                 places,
                 _unit(text),
                 max(named) if named else None,
+                asked,
+                len(mine),
             )
         )
     return out
 
 
-def family_of(topics: Mapping[str, float]) -> str:
-    """The kind of thread event types make: that of the heaviest (ties: the more specific)."""
+def family_of(topics: Mapping[str, float], asked: Mapping[str, float] | None = None) -> str:
+    """The kind of thread a story makes: that of the question it speaks of most, else that of
+    its heaviest event type (ties: the more specific)."""
+    items = questions().items
+    weighed = {k: v for k, v in (asked or {}).items() if k in items and items[k].family}
+    if weighed:
+        main = max(weighed, key=lambda k: (weighed[k], k))
+        return items[main].family or PRESENCE
     if not topics:
         return PRESENCE
     rank = {topic: i for i, topic in enumerate(TOPIC_ORDER)}
@@ -177,27 +310,33 @@ def family_of(topics: Mapping[str, float]) -> str:
 
 @dataclass
 class Line:
-    """A storyline: its stories, and their summed event types and actors (for its title)."""
+    """A storyline as a profile: its stories, and their summed questions, event types and
+    actors."""
 
     storyline_id: str
     topics: dict[str, float] = field(default_factory=dict)
-    actors: dict[str, float] = field(default_factory=dict)
+    actors: dict[str, float] = field(default_factory=dict)  # who and where, for the title
     last_at: datetime | None = None
     new: bool = False
     threads: list[Thread] = field(default_factory=list)
+    questions: dict[str, float] = field(default_factory=dict)
+    who: dict[str, float] = field(default_factory=dict)  # actors only, weighed by rarity
 
     def add(self, thread: Thread, idf: Mapping[str, float]) -> None:
         """Take a story into the storyline."""
         self.threads.append(thread)
-        for key, value in _unit(thread.topics).items():
-            self.topics[key] = self.topics.get(key, 0.0) + value
-        named = {**thread.places, **thread.actors}  # who and where, for the title
-        for key, value in _unit(_weighed(named, idf)).items():
-            self.actors[key] = self.actors.get(key, 0.0) + value
-        if thread.last_at is not None:
-            self.last_at = (
-                thread.last_at if self.last_at is None else max(self.last_at, thread.last_at)
-            )
+        _add(self.topics, _unit(thread.topics))
+        _add(self.actors, _unit(_weighed({**thread.places, **thread.actors}, idf)))
+        _add(self.who, _unit(_weighed(thread.actors, idf)))
+        _add(self.questions, thread.questions)
+        last = thread.last_at or thread.first_at
+        if last is not None:
+            self.last_at = max(self.last_at or last, last)
+
+    @property
+    def family(self) -> str:
+        """The kind of thread the storyline's stories make together."""
+        return family_of(self.topics, self.questions)
 
 
 @dataclass(frozen=True)
@@ -210,19 +349,35 @@ class Placement:
     titles: dict[str, str]
 
 
+def _add(total: dict[str, float], vector: Mapping[str, float]) -> None:
+    for key, value in vector.items():
+        total[key] = total.get(key, 0.0) + value
+
+
 def _unit(vector: Mapping[str, float]) -> dict[str, float]:
     norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
     return {k: v / norm for k, v in vector.items()}
 
 
 def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Cosine of two vectors (0 when either is empty)."""
     if len(a) > len(b):
         a, b = b, a
-    return sum(v * b.get(k, 0.0) for k, v in a.items())
+    dot = sum(v * b.get(k, 0.0) for k, v in a.items())
+    if not dot:
+        return 0.0
+    return dot / (
+        math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
+    )
 
 
 def _weighed(actors: Mapping[str, float], idf: Mapping[str, float]) -> dict[str, float]:
     return {k: v * idf.get(k, 0.0) for k, v in actors.items()}
+
+
+def _of_kind(asked: Mapping[str, float], kind: str) -> dict[str, float]:
+    items = questions().items
+    return {k: v for k, v in asked.items() if k in items and items[k].kind == kind}
 
 
 def actor_idf(df: Mapping[str, int], stories: int) -> dict[str, float]:
@@ -230,77 +385,76 @@ def actor_idf(df: Mapping[str, int], stories: int) -> dict[str, float]:
     return {name: math.log((stories + 1) / (n + 0.5)) for name, n in df.items()}
 
 
-def _days(when: datetime | None) -> float:
-    return when.timestamp() / 86400 if when is not None else math.nan
+def _days_between(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> float:
+    """Days between two spans (0 when they overlap)."""
+    later = max((b[0] - a[1]).total_seconds(), (a[0] - b[1]).total_seconds(), 0.0)
+    return later / 86400
 
 
-def _similarities(vectors: Sequence[Mapping[str, float]]) -> Array:
-    """Cosine of every pair of these unit vectors (one sparse product)."""
-    from scipy import sparse
-
-    columns: dict[str, int] = {}
-    rows: list[int] = []
-    cols: list[int] = []
-    data: list[float] = []
-    for i, vector in enumerate(vectors):
-        for key, value in vector.items():
-            rows.append(i)
-            cols.append(columns.setdefault(key, len(columns)))
-            data.append(value)
-    matrix = sparse.csr_matrix(
-        (np.asarray(data, dtype=np.float64), (rows, cols)),
-        shape=(len(vectors), max(len(columns), 1)),
-    )
-    return np.asarray((matrix @ matrix.T).toarray(), dtype=np.float64)
+def _nearest(span: tuple[datetime, datetime], spans: Sequence[tuple[datetime, datetime]]) -> float:
+    return min(_days_between(span, other) for other in spans)
 
 
-def pair_columns(threads: Sequence[Thread], idf: Mapping[str, float]) -> dict[str, Array]:
-    """The features (`FEATURES`) of every pair of these stories, each a square matrix."""
-    families = np.array([t.family for t in threads])
-    first = np.array([_days(t.first_at) for t in threads])
-    last = np.array([_days(t.last_at if t.last_at else t.first_at) for t in threads])
-    out = {
-        "topics": _similarities([_unit(t.topics) for t in threads]),
-        "actors": _similarities([_unit(_weighed(t.actors, idf)) for t in threads]),
-        "places": _similarities([_unit(_weighed(t.places, idf)) for t in threads]),
-        "text": _similarities([_unit(t.text) for t in threads]),
-        "family": (families[:, None] == families[None, :]).astype(np.float64),
-    }
-    # Days between the two stories' spans (0 when they overlap); unknown when either is undated.
-    gap = np.maximum(
-        0.0, np.maximum(first[None, :] - last[:, None], first[:, None] - last[None, :])
-    )
-    dated = ~np.isnan(gap)
-    out["dated"] = dated.astype(np.float64)
-    out["gap"] = np.where(dated, np.log1p(np.nan_to_num(gap)), 0.0)
-    # Log days tell a week from a month; years apart need a measure of their own.
-    out["gap_years"] = np.where(dated, np.minimum(np.nan_to_num(gap) / 365, MAX_GAP_YEARS), 0.0)
-    # Where either has no date of its own, the days their texts name stand in (weighed apart).
-    named_days = np.array([_days(t.named_at) for t in threads])
-    named_gap = np.abs(named_days[:, None] - named_days[None, :])
-    named = ~dated & ~np.isnan(named_gap)
-    out["named"] = named.astype(np.float64)
-    out["named_gap"] = np.where(named, np.log1p(np.nan_to_num(named_gap)), 0.0)
-    out["named_years"] = np.where(
-        named, np.minimum(np.nan_to_num(named_gap) / 365, MAX_GAP_YEARS), 0.0
-    )
-    return out
+def join_columns(
+    thread: Thread, lines: Sequence[Line], idf: Mapping[str, float]
+) -> dict[str, Array]:
+    """The features (`FEATURES`) of a story against each of these storylines, one value each:
+
+    * `questions`, `contexts`: cosine of the story's questions at stake (wider events) and the
+      storyline's; `actors`: of the actors they name, weighed by rarity; `text_best`: of the
+      story's words and those of the storyline's closest story; `family`: of one kind;
+    * `dated`: both have own dates, `gap` (log days) and `gap_years` from the story to the
+      storyline's nearest story; else `named`, `named_gap`, `named_years` the same by the dates
+      their texts name (a stand-in, weighed apart); neither: no time evidence at all."""
+    asked = _of_kind(thread.questions, "question")
+    around = _of_kind(thread.questions, "context")
+    who = _weighed(thread.actors, idf)
+    own = (thread.first_at, thread.last_at or thread.first_at) if thread.first_at else None
+    proxy = thread.when
+    family = thread.family
+    rows: dict[str, list[float]] = defaultdict(list)
+    for line in lines:
+        rows["questions"].append(_cosine(asked, _of_kind(line.questions, "question")))
+        rows["contexts"].append(_cosine(around, _of_kind(line.questions, "context")))
+        rows["actors"].append(_cosine(who, line.who))
+        rows["text_best"].append(max(_cosine(thread.text, t.text) for t in line.threads))
+        rows["family"].append(float(family == line.family))
+        spans = [
+            (t.first_at, t.last_at or t.first_at) for t in line.threads if t.first_at is not None
+        ]
+        gap = _nearest(own, spans) if own and spans else None
+        named = None
+        if gap is None and proxy is not None:
+            stand_ins = [(t.when, t.when) for t in line.threads if t.when is not None]
+            named = _nearest((proxy, proxy), stand_ins) if stand_ins else None
+        for known, log_days, years, days in (
+            ("dated", "gap", "gap_years", gap),
+            ("named", "named_gap", "named_years", named),
+        ):
+            rows[known].append(float(days is not None))
+            rows[log_days].append(math.log1p(days) if days is not None else 0.0)
+            rows[years].append(min(days / 365, MAX_GAP_YEARS) if days is not None else 0.0)
+    return {name: np.array(rows[name], dtype=np.float64) for name in FEATURES}
 
 
-def probabilities(model: PairModel, threads: Sequence[Thread], idf: Mapping[str, float]) -> Array:
-    """The probability that each pair of stories is one thread: the model's, within one kind of
-    thread and `MAX_GAP_DAYS`; 0 across kinds (strikes answer attacks: the kind keeps tit and
-    tat apart) and between stories dated further apart (a thread quiet that long that starts
-    again is a new thread)."""
-    if not threads:
-        return np.zeros((0, 0))
-    columns = pair_columns(threads, idf)
+def join_probabilities(
+    model: PairModel, thread: Thread, lines: Sequence[Line], idf: Mapping[str, float]
+) -> Array:
+    """The probability that the story continues each of these storylines: the model's, and 0
+    for a storyline whose nearest story is dated more than `MAX_GAP_DAYS` away."""
+    if not lines:
+        return np.zeros(0)
+    columns = join_columns(thread, lines, idf)
     near = columns["gap_years"] * 365 <= MAX_GAP_DAYS
-    return np.asarray(model.probabilities(columns) * columns["family"] * near, dtype=np.float64)
+    return np.asarray(model.probabilities(columns) * near, dtype=np.float64)
 
 
-def _order(thread: Thread) -> tuple[bool, datetime, str]:
-    return (thread.first_at is None, thread.first_at or datetime.min, thread.story_id)
+def order(thread: Thread) -> tuple[int, datetime, int, str]:
+    """The order stories are threaded in: by own date, then by the date their texts name,
+    then the rest; ties: the story with more reports first (more to found a thread on), then
+    by id."""
+    rank = 0 if thread.first_at else 1 if thread.named_at else 2
+    return (rank, thread.when or datetime.min, -thread.size, thread.story_id)
 
 
 def place(
@@ -311,33 +465,19 @@ def place(
 ) -> Placement:
     """Place stories in the active storylines, or open new ones (module doc)."""
     model = model or load_pair_model("storylines")
-    seeds = sorted(lines, key=lambda line: line.storyline_id)
-    waiting = sorted(threads, key=_order)
-    members: list[Thread] = [t for line in seeds for t in line.threads] + waiting
-    groups: dict[int, list[int]] = {}
-    seeded: dict[int, Line] = {}
-    row = 0
-    for key, line in enumerate(seeds):
-        groups[key] = list(range(row, row + len(line.threads)))
-        seeded[key] = line
-        row += len(line.threads)
-    first_free = len(seeds)
-    for k in range(len(waiting)):
-        groups[first_free + k] = [row + k]
-    prob = probabilities(model, members, idf)
-    merged = average_linkage(prob, groups, set(seeded), model.threshold)
+    current = sorted(lines, key=lambda line: line.storyline_id)
     storyline_of: dict[str, str] = {}
     grown: dict[str, Line] = {}
-    for key, rows in sorted(merged.items()):
-        placed = [members[r] for r in rows if r >= row]  # the waiting stories of the group
-        if not placed:
-            continue
-        line = seeded.get(key) or Line(
-            make_id("storyline:" + min(placed, key=_order).story_id), new=True
-        )
-        for thread in sorted(placed, key=_order):
-            line.add(thread, idf)
-            storyline_of[thread.story_id] = line.storyline_id
+    for thread in sorted(threads, key=order):
+        prob = join_probabilities(model, thread, current, idf)
+        best = int(np.argmax(prob)) if len(prob) else -1  # ties: the first, stored ones first
+        if best >= 0 and prob[best] >= model.threshold:
+            line = current[best]
+        else:
+            line = Line(make_id("storyline:" + thread.story_id), new=True)
+            current.append(line)
+        line.add(thread, idf)
+        storyline_of[thread.story_id] = line.storyline_id
         grown[line.storyline_id] = line
     return Placement(
         storyline_of,
@@ -346,62 +486,40 @@ def place(
     )
 
 
-def average_linkage(
-    prob: Array, groups: dict[int, list[int]], fixed: set[int], threshold: float
-) -> dict[int, list[int]]:
-    """Merge groups while the mean probability between them reaches the threshold, the most
-    likely first; two `fixed` groups (stored storylines) never merge.
-
-    Each pair of groups keeps its probability sum (a merged group's sum towards another is the
-    sum of its parts': Lance-Williams), so a merge costs one row of additions."""
-    groups = {k: list(v) for k, v in groups.items()}
-    fixed = set(fixed)
-    keys = sorted(groups)
-    at = {k: n for n, k in enumerate(keys)}
-    member = np.zeros((len(keys), prob.shape[0]))
-    for k, rows in groups.items():
-        member[at[k], rows] = 1.0
-    sums = member @ prob @ member.T
-    size = member.sum(axis=1)
-    alive = np.ones(len(keys), dtype=bool)
-    pinned = np.array([k in fixed for k in keys], dtype=bool)
-    while True:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = sums / np.outer(size, size)
-        allowed = np.outer(alive, alive) & ~np.outer(pinned, pinned)
-        np.fill_diagonal(allowed, False)
-        means = np.where(allowed, np.nan_to_num(means, nan=-1.0), -1.0)
-        best = float(means.max()) if means.size else -1.0
-        if best < threshold:
-            break
-        # Ties: the first pair in key order.
-        x, y = (int(v) for v in np.argwhere(means == best)[0])
-        keep, gone = (y, x) if pinned[y] and not pinned[x] else (x, y)  # a storyline keeps its id
-        groups[keys[keep]] += groups.pop(keys[gone])
-        sums[keep, :] += sums[gone, :]
-        sums[:, keep] += sums[:, gone]
-        size[keep] += size[gone]
-        pinned[keep] |= pinned[gone]
-        alive[gone] = False
-    return groups
-
-
 def lines_of(members: Mapping[str, Sequence[Thread]], idf: Mapping[str, float]) -> list[Line]:
     """Stored storylines as profiles, from the threads of their stories."""
     out = []
     for storyline_id, threads in members.items():
         line = Line(storyline_id)
-        for thread in sorted(threads, key=_order):
+        for thread in sorted(threads, key=order):
             line.add(thread, idf)
         out.append(line)
     return out
 
 
 def title_of(line: Line, idf: Mapping[str, float]) -> str:
-    """A storyline's title: its main event type and its most distinctive actors (an actor named
-    in most of the archive's stories, such as Iraq itself, tells nothing)."""
-    topic = max(line.topics.items(), key=lambda kv: (kv[1], kv[0]))[0] if line.topics else None
-    label = TOPIC_LABELS.get(topic or "", "Storyline")
+    """A storyline's title: what it is about (its main question, with the wider event it happened
+    in; else its main event type), the years it spans, and its most distinctive actors (an actor
+    named in most of the archive's stories, such as Iraq itself, tells nothing)."""
+    items = questions().items
+    asked = _of_kind(line.questions, "question")
+    if asked:
+        main = max(asked, key=lambda k: (asked[k], k))
+        label = items[main].label
+        around = _of_kind(line.questions, "context")
+        if around:
+            context = max(around, key=lambda k: (around[k], k))
+            if around[context] >= CONTEXT_SHARE * asked[main]:
+                label = f"{label} {items[context].label}"
+    else:
+        topic = max(line.topics.items(), key=lambda kv: (kv[1], kv[0]))[0] if line.topics else ""
+        label = TOPIC_LABELS.get(topic, "Storyline")
+    years = sorted(
+        {y for t in line.threads for y in (t.first_at, t.last_at) if y is not None},
+    )
+    if years:
+        first, last = years[0].year, years[-1].year
+        label += f", {first}" if first == last else f", {first}–{last}"
     telling = [(k, v) for k, v in line.actors.items() if idf.get(k, 0.0) >= MIN_TITLE_IDF]
     actors = sorted(telling, key=lambda kv: (-kv[1], kv[0]))[:TITLE_ACTORS]
     names = ", ".join(name for name, _ in actors)

@@ -68,38 +68,85 @@ def _storyline_of(store: Store, url: str) -> str | None:
 
 
 def _words(text: str) -> dict[str, float]:
-    return dict.fromkeys(text.split(), 1.0)
+    words = dict.fromkeys(text.lower().split(), 1.0)
+    norm = len(words) ** 0.5
+    return {w: v / norm for w, v in words.items()}
 
 
-ATTACK_WORDS = _words("rockets ain asad base kataib hezbollah militia attack troops")
-TALKS_WORDS = _words("talks commission timetable coalition mission sudani negotiations end")
+# The distinctive words of each kind of report (as TF-IDF keeps them: the common ones weigh
+# next to nothing).
+WORDS = {
+    "attack": "rockets ain asad base kataib hezbollah militia struck casualties",
+    "talks": "talks commission timetable mission sudani negotiations round",
+    "pullout": "syria pullout watch iran lawmakers angering",
+    "vote": "parliament voted expel resolution soleimani sanctions",
+    "dialogue": "strategic dialogue future handed bases washington",
+}
 
 
-def _thread(story: str, topic: str, actor: str, when: datetime, words: dict[str, float]) -> Thread:
-    return Thread(story, {topic: 1}, {actor: 1}, when, when, {"Iraq": 1}, words)
+def _thread(
+    story: str,
+    text: str,
+    when: datetime | None,
+    topic: str,
+    actors: tuple[str, ...],
+    words: str,
+) -> Thread:
+    """A story as the store would hand it over: what its one report says, named and dated."""
+    return Thread(
+        story,
+        {topic: 1.0},
+        dict.fromkeys(actors, 1.0),
+        when,
+        when,
+        {"Iraq": 1.0},
+        _words(WORDS[words]),
+        None,
+        storylines.question_weights(text.split("\n")[0], text),
+    )
 
 
-def test_a_story_joins_the_alike_active_storyline_or_opens_one() -> None:
-    idf = {"Kataib Hezbollah": 2.0, "Iraq": 0.1, "Higher Military Commission": 2.0}
-    kh = "Kataib Hezbollah"
+IDF = {
+    "Kataib Hezbollah": 2.0,
+    "Higher Military Commission": 2.0,
+    "Mohammed Shia al-Sudani": 1.5,
+    "Donald Trump": 0.6,
+    "Iraq": 0.1,
+}
+KH = ("Kataib Hezbollah",)
+
+
+def test_a_story_continues_the_storyline_it_shares_a_question_with_or_opens_one() -> None:
+    attack = ATTACK.format(day="Tuesday", extra="")
     attacks = storylines.lines_of(
-        {"attacks": [_thread("s0", "attack_on_us_forces", kh, datetime(2024, 1, 2), ATTACK_WORDS)]},
-        idf,
+        {
+            "attacks": [
+                _thread("s0", attack, datetime(2024, 1, 2), "attack_on_us_forces", KH, "attack")
+            ]
+        },
+        IDF,
     )
-    later = _thread("s1", "attack_on_us_forces", kh, datetime(2024, 2, 1), ATTACK_WORDS)
+    later = _thread("s1", attack, datetime(2024, 2, 1), "attack_on_us_forces", KH, "attack")
     talks = _thread(
-        "s2", "negotiations", "Higher Military Commission", datetime(2024, 2, 2), TALKS_WORDS
+        "s2",
+        TALKS.format(day="Thursday", extra=""),
+        datetime(2024, 2, 2),
+        "negotiations",
+        ("Higher Military Commission", "Mohammed Shia al-Sudani"),
+        "talks",
     )
-    years_on = _thread("s3", "attack_on_us_forces", kh, datetime(2026, 3, 1), ATTACK_WORDS)
-    placed = storylines.place([later, talks, years_on], attacks, idf)
+    years_on = _thread("s3", attack, datetime(2026, 3, 1), "attack_on_us_forces", KH, "attack")
+    placed = storylines.place([later, talks, years_on], attacks, IDF)
     assert placed.storyline_of["s1"] == "attacks"
     assert placed.storyline_of["s2"] not in ("attacks", placed.storyline_of["s3"])
     # Years later, the same words and actors are another thread.
     assert placed.storyline_of["s3"] != "attacks"
     assert len(placed.opened) == 2
+    # A title says what the thread is about, when, and who stands out in it.
     assert placed.titles[placed.storyline_of["s2"]] == (
-        "Talks on the coalition's future: Higher Military Commission"
+        "Ending the coalition mission, 2024: Higher Military Commission, Mohammed Shia al-Sudani"
     )
+    assert placed.titles["attacks"] == "Militia attacks on US forces, 2024: Kataib Hezbollah"
     assert "Iraq" not in "".join(placed.titles.values())  # named everywhere: tells nothing
     # The same stories in another order are placed the same way, under the same ids.
     again = storylines.place(
@@ -107,31 +154,147 @@ def test_a_story_joins_the_alike_active_storyline_or_opens_one() -> None:
         storylines.lines_of(
             {
                 "attacks": [
-                    _thread("s0", "attack_on_us_forces", kh, datetime(2024, 1, 2), ATTACK_WORDS)
+                    _thread("s0", attack, datetime(2024, 1, 2), "attack_on_us_forces", KH, "attack")
                 ]
             },
-            idf,
+            IDF,
         ),
-        idf,
+        IDF,
     )
     assert again == placed
 
 
 def test_two_stored_storylines_are_never_merged_by_threading() -> None:
-    idf = {"Kataib Hezbollah": 2.0}
-    kh = "Kataib Hezbollah"
+    attack = ATTACK.format(day="Tuesday", extra="")
     lines = storylines.lines_of(
         {
-            "first": [_thread("a", "attack_on_us_forces", kh, datetime(2024, 1, 2), ATTACK_WORDS)],
-            "second": [_thread("b", "attack_on_us_forces", kh, datetime(2024, 1, 3), ATTACK_WORDS)],
+            "first": [
+                _thread("a", attack, datetime(2024, 1, 2), "attack_on_us_forces", KH, "attack")
+            ],
+            "second": [
+                _thread("b", attack, datetime(2024, 1, 3), "attack_on_us_forces", KH, "attack")
+            ],
         },
-        idf,
+        IDF,
     )
-    bridge = _thread("c", "attack_on_us_forces", kh, datetime(2024, 1, 4), ATTACK_WORDS)
-    placed = storylines.place([bridge], lines, idf)
+    bridge = _thread("c", attack, datetime(2024, 1, 4), "attack_on_us_forces", KH, "attack")
+    placed = storylines.place([bridge], lines, IDF)
     assert placed.storyline_of == {"c": "second"}  # alike both: the one a day away, not two
     assert placed.opened == []
     assert set(placed.titles) == {"second"}
+
+
+# Three questions of the presence debate within fourteen months, as a set of real reports that
+# failed did: one kind of event (talk of the troops leaving), one president, one country.
+PULLOUT = (
+    "Trump defends Syria pullout, says troops in Iraq will watch Iran\n\n"
+    "President Donald Trump said US troops would stay in Iraq to watch Iran after the "
+    "withdrawal from Syria, angering Iraqi lawmakers who called for the US forces to leave."
+)
+VOTE = (
+    "Iraqi parliament votes to expel foreign troops after Soleimani killing\n\n"
+    "Iraq's parliament voted on Sunday to expel foreign troops, passing a non-binding "
+    "resolution that asks the government to end the presence of foreign forces after the "
+    "killing of Soleimani. President Donald Trump threatened sanctions on Iraq."
+)
+DIALOGUE = (
+    "US and Iraq open strategic dialogue on the future of US troops\n\n"
+    "Washington and Baghdad began a strategic dialogue on the future of US forces in Iraq, "
+    "as the coalition handed over bases to Iraqi forces. President Donald Trump has said "
+    "troops would leave Iraq in time."
+)
+
+
+def test_the_syria_pullout_the_vote_and_the_dialogue_are_three_threads() -> None:
+    trump = ("Donald Trump",)
+    stories = [
+        _thread("p1", PULLOUT, datetime(2018, 12, 27), "withdrawal_drawdown", trump, "pullout"),
+        _thread("p2", PULLOUT, datetime(2019, 2, 4), "withdrawal_drawdown", trump, "pullout"),
+        _thread("v1", VOTE, datetime(2020, 1, 5), "parliament_vote", trump, "vote"),
+        _thread("v2", VOTE, datetime(2020, 1, 10), "parliament_vote", trump, "vote"),
+        _thread("d1", DIALOGUE, datetime(2020, 4, 7), "negotiations", trump, "dialogue"),
+        _thread("d2", DIALOGUE, datetime(2020, 6, 11), "negotiations", trump, "dialogue"),
+    ]
+    placed = storylines.place(stories, [], IDF)
+    line = placed.storyline_of
+    assert line["p1"] == line["p2"] and line["v1"] == line["v2"] and line["d1"] == line["d2"]
+    assert len({line["p1"], line["v1"], line["d1"]}) == 3
+    assert placed.titles[line["p1"]].startswith(
+        "The pullout from Syria and the troops' status in Iraq, 2018–2019"
+    )
+    assert placed.titles[line["v1"]].startswith(
+        "The parliament's vote to expel foreign troops and its aftermath, 2020"
+    )
+    assert placed.titles[line["d1"]].startswith("The strategic dialogue and the drawdown, 2020")
+
+
+def test_a_story_without_a_date_joins_the_thread_of_its_question() -> None:
+    """An opinion piece with no date of its own goes by what it argues."""
+    vote = [
+        _thread(
+            f"v{k}", VOTE, datetime(2020, 1, 5 + k), "parliament_vote", ("Donald Trump",), "vote"
+        )
+        for k in range(3)
+    ]
+    dialogue = [
+        _thread(
+            f"d{k}",
+            DIALOGUE,
+            datetime(2020, 6, 11 + k),
+            "negotiations",
+            ("Donald Trump",),
+            "dialogue",
+        )
+        for k in range(3)
+    ]
+    opinion = _thread(
+        "o",
+        "Iraq's parliament was right to vote to expel US troops\n\nThe resolution the "
+        "parliament passed after the killing of Soleimani should be honoured.",
+        None,
+        "parliament_vote",
+        (),
+        "vote",
+    )
+    placed = storylines.place([*vote, *dialogue, opinion], [], IDF)
+    assert placed.storyline_of["o"] == placed.storyline_of["v0"] != placed.storyline_of["d0"]
+
+
+def test_questions_are_read_from_english_and_arabic_headlines_and_texts() -> None:
+    english = storylines.question_weights(
+        "Iraqi parliament votes to expel US troops",
+        "Lawmakers voted on Sunday to expel foreign troops. Rockets later hit a base.",
+    )
+    arabic = storylines.question_weights(
+        "البرلمان العراقي يصوت على إخراج القوات الأجنبية",
+        "صوت مجلس النواب العراقي على قرار يلزم الحكومة بإنهاء وجود القوات الأجنبية.",
+    )
+    for weights in (english, arabic):
+        assert max(weights, key=weights.__getitem__) == "expulsion_vote", weights
+    # A cue in the headline says more than the same cue deep in the text.
+    head = storylines.question_weights("Rocket attack hits Ain al-Asad", "No one was hurt.")
+    body = storylines.question_weights(
+        "Ain al-Asad", "x " * storylines.LEAD_CHARS + "A rocket attack hit the base."
+    )
+    assert head["militia_attacks"] > body["militia_attacks"] > 0
+    assert storylines.question_weights(None, "The weather in Baghdad was mild.") == {}
+
+
+def test_a_questions_file_with_a_bad_entry_is_refused_with_its_name() -> None:
+    with pytest.raises(ConfigError, match=r"\[questions.vote\]: family must be"):
+        storylines.parse_questions(
+            '[questions.vote]\nlabel = "The vote"\nfamily = "votes"\ncues = ["vote"]\n', "t"
+        )
+    with pytest.raises(ConfigError, match="unknown key 'cue'"):
+        storylines.parse_questions('[questions.vote]\nlabel = "x"\ncue = ["vote"]\n', "t")
+    with pytest.raises(ConfigError, match=r"no \[questions.NAME\] of kind question"):
+        storylines.parse_questions("", "t")
+    packaged = storylines.questions()
+    assert {q.family for q in packaged.items.values() if q.kind == "question"} == {
+        "presence",
+        "attacks",
+        "strikes",
+    }
 
 
 def test_a_merge_holds_when_new_reports_come_and_the_pipeline_runs_again(tmp_path: Path) -> None:

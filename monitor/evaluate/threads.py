@@ -13,11 +13,11 @@ trained on the development folder, so that part is in-sample).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from itertools import combinations
 
 import numpy as np
 
@@ -38,17 +38,23 @@ from monitor.stories.model import PairModel, fit_pair_model
 from monitor.storylines import (
     FEATURES,
     MAX_GAP_DAYS,
+    Line,
     Report,
     Thread,
     actor_idf,
-    average_linkage,
-    pair_columns,
+    join_columns,
+    order,
     place,
-    probabilities,
+    question_weights,
     threads_of,
 )
 
 THRESHOLDS = tuple(round(0.2 + 0.05 * i, 2) for i in range(11))  # 0.2 ... 0.7
+
+
+@functools.lru_cache(maxsize=4096)
+def _asked(title: str | None, text: str) -> dict[str, float]:
+    return question_weights(title, text)  # one report's, asked again in every fold
 
 
 def story_threads(stored: StoredSet, story_of: Mapping[str, str]) -> list[Thread]:
@@ -67,16 +73,35 @@ def story_threads(stored: StoredSet, story_of: Mapping[str, str]) -> list[Thread
         day = cue_day(batch.cues.get(aid, ()))
         named = datetime(day.year, day.month, day.day) if day else None
         reports.append(
-            Report(story_of[aid], tuple(evidence.topics), entities, vector, event_at(a), named)
+            Report(
+                story_of[aid],
+                tuple(evidence.topics),
+                entities,
+                vector,
+                event_at(a),
+                named,
+                _asked(a.title, a.text),
+            )
         )
     return threads_of(reports)
 
 
-def _names_idf(threads: Sequence[Thread]) -> dict[str, float]:
+def _names_idf(stored: StoredSet, story_of: Mapping[str, str]) -> dict[str, float]:
+    """How telling each actor and place is, as the pipeline counts it (`store.storylines.
+    actor_counts`): in how many of all the stored stories it is named."""
+    named: dict[str, set[str]] = {}
+    for a in stored.articles:
+        sid = story_of.get(a.article_id)
+        if sid is None:
+            continue
+        evidence = stored.evidence.get(a.article_id)
+        names = named.setdefault(sid, set())
+        if evidence is not None:
+            names |= set(evidence.actors) | set(evidence.places)
     df: Counter[str] = Counter()
-    for t in threads:
-        df.update(set(t.actors) | set(t.places))
-    return actor_idf(dict(df), len(threads))
+    for names in named.values():
+        df.update(names)
+    return actor_idf(dict(df), len(named))
 
 
 def _label_of(stored: StoredSet, story_of: Mapping[str, str]) -> dict[str, str | None]:
@@ -95,7 +120,7 @@ def storyline_of_items(
     """Each labelled item's storyline (or its own story's) after placing every story's thread
     into storylines, as the pipeline does after one batch."""
     threads = story_threads(stored, story_of)
-    placed = place(threads, [], _names_idf(threads), model)
+    placed = place(threads, [], _names_idf(stored, story_of), model)
     out = {}
     for a in stored.articles:
         sid = story_of.get(a.article_id)
@@ -112,59 +137,65 @@ def _truth(stored: StoredSet) -> dict[str, str]:
     }
 
 
+def replay(
+    stored: StoredSet,
+    story_of: Mapping[str, str],
+    held_out: str | None = None,
+) -> list[tuple[np.ndarray, int]]:
+    """The decisions `storylines.place` would face on the labelled threads of a stored set, in
+    its order: for each labelled story (not of the held-out storyline), the features of every
+    labelled storyline begun before it (as far as it has come) that it could join, and which of
+    them it belongs to (-1: none, it opens its storyline)."""
+    threads = story_threads(stored, story_of)
+    label = _label_of(stored, story_of)
+    idf = _names_idf(stored, story_of)
+    lines: dict[str, Line] = {}
+    out = []
+    for thread in sorted(threads, key=order):
+        group = label.get(thread.story_id)
+        if group is None or group == held_out:
+            continue
+        names = sorted(lines)
+        if names:
+            columns = join_columns(thread, [lines[n] for n in names], idf)
+            # Storylines the story is never asked about (a gap beyond `MAX_GAP_DAYS`).
+            near = columns["gap_years"] * 365 <= MAX_GAP_DAYS
+            x = np.column_stack([columns[f] for f in FEATURES])[near]
+            kept = [n for n, ok in zip(names, near, strict=True) if ok]
+            if kept:
+                out.append((x, kept.index(group) if group in kept else -1))
+        lines.setdefault(group, Line(group)).add(thread, idf)
+    return out
+
+
 def fit_storylines(
     sets: Sequence[StoredSet],
     story_ofs: Sequence[Mapping[str, str]],
     held_out: str | None = None,
     meta: Mapping[str, object] | None = None,
 ) -> PairModel:
-    """A storyline pair model fitted on the stories of every labelled storyline but the held-out
-    one, its threshold the one that threads those same reports best."""
-    xs, ys = [], []
-    for stored, story_of in zip(sets, story_ofs, strict=True):
-        threads = story_threads(stored, story_of)
-        label = _label_of(stored, story_of)
-        columns = pair_columns(threads, _names_idf(threads))
-        # Pairs the model is asked about only: of one kind of thread, within `MAX_GAP_DAYS`
-        # (elsewhere the probability is 0 by design).
-        rows = [
-            (i, j)
-            for i, j in combinations(range(len(threads)), 2)
-            if label.get(threads[i].story_id) not in (None, held_out)
-            and label.get(threads[j].story_id) not in (None, held_out)
-            and columns["family"][i, j] > 0
-            and columns["gap_years"][i, j] * 365 <= MAX_GAP_DAYS
-        ]
-        if not rows:
-            continue
-        i = np.array([r[0] for r in rows])
-        j = np.array([r[1] for r in rows])
-        xs.append(np.column_stack([columns[f][i, j] for f in FEATURES]))
-        ys.append(
-            np.array(
-                [label[threads[a].story_id] == label[threads[b].story_id] for a, b in rows],
-                dtype=np.float64,
-            )
-        )
-    model = fit_pair_model(
-        "storylines", FEATURES, np.vstack(xs), np.concatenate(ys), threshold=0.5, meta=meta
-    )
+    """A storyline model fitted on the stories of every labelled storyline but the held-out one,
+    its threshold the one that threads those same reports best.
+
+    The rows are the decisions of `replay`: a story against each storyline it could continue,
+    the one it belongs to the positive row; the model's probability is then that a story
+    continues a storyline, and `storylines.place` joins the likeliest when that reaches the
+    threshold (the decision to open a new storyline is the threshold's)."""
+    decisions = [
+        d
+        for stored, story_of in zip(sets, story_ofs, strict=True)
+        for d in replay(stored, story_of, held_out)
+    ]
+    if not decisions:
+        raise ConfigError("cannot fit the storylines model: no labelled storylines to replay")
+    x = np.vstack([rows for rows, _ in decisions])
+    y = np.concatenate([np.arange(len(rows)) == k for rows, k in decisions]).astype(np.float64)
+    model = fit_pair_model("storylines", FEATURES, x, y, threshold=0.5, meta=meta)
     scores: dict[float, list[float]] = {t: [] for t in THRESHOLDS}
     for stored, story_of in zip(sets, story_ofs, strict=True):
         truth = {i: g for i, g in _truth(stored).items() if g != held_out}
-        threads = story_threads(stored, story_of)
-        prob = probabilities(model, threads, _names_idf(threads))
         for threshold in THRESHOLDS:
-            # What `storylines.place` does with no stored storylines, at each threshold.
-            groups = average_linkage(prob, {k: [k] for k in range(len(threads))}, set(), threshold)
-            line_of = {threads[r].story_id: key for key, rows in groups.items() for r in rows}
-            decided = {}
-            for a in stored.articles:
-                sid = story_of.get(a.article_id, a.article_id)
-                placed = line_of.get(sid)
-                decided[stored.label[a.article_id].id] = (
-                    f"line:{placed}" if placed is not None else f"story:{sid}"
-                )
+            decided = storyline_of_items(stored, story_of, replace(model, threshold=threshold))
             scores[threshold].append(pairwise_f1(truth, decided))
     # The best mean F1 over the sets; ties: the lowest threshold.
     best = max(THRESHOLDS, key=lambda t: (round(sum(scores[t]) / len(scores[t]), 9), -t))

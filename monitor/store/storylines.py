@@ -10,10 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.store import bulk
+from monitor.store.articles import HEADLINE
 from monitor.store.connection import Connection
 from monitor.store.stories import OWN_DATE_SQL
 from monitor.stories.features import Idf, cue_day, decode_counts
-from monitor.storylines import Placement, Report, Thread, threads_of
+from monitor.storylines import (
+    QUESTION_CHARS,
+    Placement,
+    Report,
+    Thread,
+    question_weights,
+    threads_of,
+)
 
 ACTOR_KINDS = ("person", "organization", "group", "place")
 
@@ -38,7 +46,8 @@ def threads(con: Connection, story_ids: Sequence[str]) -> list[Thread]:
     with bulk.rows(con, {"story_id": sorted(set(story_ids))}) as asked:
         rows = con.execute(
             f"SELECT a.story_id, a.article_id, c.topics, {OWN_DATE_SQL} AS own, a.published_at, "
-            "f.vector, f.cues FROM core.articles a JOIN core.classifications c USING (article_id) "
+            f"f.vector, f.cues, {HEADLINE}, left(a.text, {QUESTION_CHARS}) "
+            "FROM core.articles a JOIN core.classifications c USING (article_id) "
             "LEFT JOIN core.story_features f USING (article_id) "
             f"WHERE a.story_id IN (SELECT story_id FROM {asked}) AND c.relevant "
             "ORDER BY a.story_id, a.article_id"
@@ -72,8 +81,9 @@ def threads(con: Connection, story_ids: Sequence[str]) -> list[Thread]:
             idf.vector(counts[article_id]) if article_id in counts else {},
             published_at if own else None,
             _named_at(cues),
+            question_weights(title, text or ""),
         )
-        for story_id, article_id, topics, own, published_at, _, cues in rows
+        for story_id, article_id, topics, own, published_at, _, cues, title, text in rows
     )
 
 

@@ -1,11 +1,14 @@
 """Fit the shipped story and storyline pair models from labelled folders.
 
     python -m monitor.stories.train [--data ../shared/data/eval]... [--out-dir DIR]
+                                    [--storylines-only]
 
 Each folder (laid out like ../shared/data/eval) is served as pages and ingested through the web
-path, with its dates and without (`monitor.evaluate.grouping`); the pair models are fitted on
-every pair of reports (stories: same `event_cluster` or not) and of stories (storylines: same
-`storyline` or not), and written as `story_model.json` and `storyline_model.json` (by default
+path, with its dates and without (`monitor.evaluate.grouping`); the story model is fitted on
+every pair of reports (same `event_cluster` or not), the storyline model on the labelled
+threads replayed in time order (each story against every storyline it could continue: same
+`storyline` or not; `monitor.evaluate.threads`), and they are written as `story_model.json` and
+`storyline_model.json` (by default
 next to this module, where the pipeline reads them). What the models learned from is recorded in
 their `meta`: folder names and counts, never a text. The grouped cross-validated figures are what
 `monitor eval` reports.
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from monitor.errors import MonitorError
 from monitor.settings import Settings
-from monitor.stories.model import PairModel
+from monitor.stories.model import PairModel, load_pair_model
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +53,12 @@ class Trained:
         return "\n".join(lines)
 
 
-def train(folders: Sequence[Path], settings: Settings, out_dir: Path) -> Trained:
-    """Ingest each folder with and without dates, fit both pair models, write them."""
+def train(
+    folders: Sequence[Path], settings: Settings, out_dir: Path, *, storylines_only: bool = False
+) -> Trained:
+    """Ingest each folder with and without dates, fit both pair models, write them (with
+    `storylines_only`, the storyline model alone, over the stories the packaged story model
+    makes)."""
     from monitor.evaluate import ingest_labelled, read_eval_dir
     from monitor.evaluate.grouping import TRAIN_DATINGS, fit_stories, read_set, regroup
     from monitor.evaluate.threads import fit_storylines
@@ -66,7 +73,10 @@ def train(folders: Sequence[Path], settings: Settings, out_dir: Path) -> Trained
                 outcomes = ingest_labelled(items, settings, work, dating=dating)
                 sets.append(read_set(work / f"{dating}.duckdb", outcomes, dating))
     trained_on = {f.resolve().name: len(read_eval_dir(f)) for f in folders}
-    stories = fit_stories(sets, meta={"trained_on": trained_on, "datings": list(TRAIN_DATINGS)})
+    if storylines_only:
+        stories = load_pair_model("stories")
+    else:
+        stories = fit_stories(sets, meta={"trained_on": trained_on, "datings": list(TRAIN_DATINGS)})
     storylines = fit_storylines(
         sets,
         [regroup(s, stories) for s in sets],
@@ -74,7 +84,10 @@ def train(folders: Sequence[Path], settings: Settings, out_dir: Path) -> Trained
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for model, name in ((stories, "story_model.json"), (storylines, "storyline_model.json")):
+    fitted = [(storylines, "storyline_model.json")]
+    if not storylines_only:
+        fitted.insert(0, (stories, "story_model.json"))
+    for model, name in fitted:
         path = out_dir / name
         path.write_text(model.to_json(), encoding="utf-8")
         written.append(path)
@@ -98,13 +111,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=Path(__file__).resolve().parent,
         help="where to write story_model.json and storyline_model.json (default: the package)",
     )
+    parser.add_argument(
+        "--storylines-only",
+        action="store_true",
+        help="fit and write the storyline model alone (stories as the packaged model makes them)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     folders = args.data or [DEFAULT_DATA]
     with tempfile.TemporaryDirectory(prefix="monitor-train-db-") as tmp:
         settings = Settings.model_validate({"storage": {"db": str(Path(tmp) / "unused.duckdb")}})
         try:
-            trained = train(folders, settings, args.out_dir)
+            trained = train(folders, settings, args.out_dir, storylines_only=args.storylines_only)
         except MonitorError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
