@@ -306,7 +306,7 @@ def test_per_host_delay_spaces_requests_and_gdelt_gets_at_least_five_seconds(
 ) -> None:
     for i in range(3):
         server.routes[f"/p{i}"] = static(b"<p>page</p>")
-    settings = FetchSettings(**{**FAST_FETCH, "per_host_delay_s": 0.3, "respect_robots": False})
+    settings = FetchSettings(**{**FAST_FETCH, "per_host_delay_s": 0.6, "respect_robots": False})
 
     async def go() -> None:
         async with build_client(settings) as client:
@@ -315,7 +315,8 @@ def test_per_host_delay_spaces_requests_and_gdelt_gets_at_least_five_seconds(
 
     asyncio.run(go())
     times = sorted(server.hit_times[f"/p{i}"][0] for i in range(3))
-    assert all(b - a >= 0.28 for a, b in itertools.pairwise(times))
+    # Seen by the server, whose thread may note a hit late on a loaded machine: a margin.
+    assert all(b - a >= 0.45 for a, b in itertools.pairwise(times))
     assert host_delay("api.gdeltproject.org", FetchSettings(per_host_delay_s=0)) >= 5
     assert host_delay("127.0.0.1", FetchSettings(per_host_delay_s=0)) == 0
 
