@@ -150,14 +150,17 @@ class Questions:
         if head and body.startswith(head):
             body = body[len(head) :]
         out: dict[str, float] = {}
-        for part, weight in ((head, TITLE_WEIGHT), (body, 1.0)):
+        for part, is_head in ((head, True), (body, False)):
             if not part:
                 continue
             found = self.matcher.find(part)
             for name in self.items:
                 for hit in found.get(name):
-                    w = weight if weight != 1.0 or hit.start >= LEAD_CHARS else LEAD_WEIGHT
-                    out[name] = out.get(name, 0.0) + w
+                    if is_head:
+                        weight = TITLE_WEIGHT
+                    else:
+                        weight = LEAD_WEIGHT if hit.start < LEAD_CHARS else 1.0
+                    out[name] = out.get(name, 0.0) + weight
         return out
 
 
@@ -167,9 +170,12 @@ def parse_questions(text: str, source: str) -> Questions:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"questions {source}: {exc}") from exc
+    tables = data.get("questions") or {}
+    if not isinstance(tables, dict) or set(data) - {"questions"}:
+        raise ConfigError(f"questions {source}: only [questions.NAME] tables belong here")
     matcher = PhraseMatcher()
     items: dict[str, Question] = {}
-    for name, spec in (data.get("questions") or {}).items():
+    for name, spec in tables.items():
         where = f"questions {source}: [questions.{name}]"
         if not isinstance(spec, dict):
             raise ConfigError(f"{where} is not a table")

@@ -289,6 +289,10 @@ def test_a_questions_file_with_a_bad_entry_is_refused_with_its_name() -> None:
         storylines.parse_questions('[questions.vote]\nlabel = "x"\ncue = ["vote"]\n', "t")
     with pytest.raises(ConfigError, match=r"no \[questions.NAME\] of kind question"):
         storylines.parse_questions("", "t")
+    with pytest.raises(ConfigError, match=r"only \[questions.NAME\] tables"):
+        storylines.parse_questions("questions = 5\n", "t")
+    with pytest.raises(ConfigError, match="questions t: "):
+        storylines.parse_questions("[questions.vote\n", "t")
     packaged = storylines.questions()
     assert {q.family for q in packaged.items.values() if q.kind == "question"} == {
         "presence",
