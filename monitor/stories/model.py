@@ -1,10 +1,11 @@
 """The learned decisions of stories and storylines: logistic regressions over pair evidence.
 
-A `PairModel` turns the evidence two items share (two reports for stories, two stories for
-storylines: pairs.py, storylines.py) into the probability that they belong together, and holds
-the `threshold` of average linkage: two groups are one while the mean probability over their
-member pairs reaches it (the learned decision to open a new story or thread rather than join
-one). It is fitted by `monitor.evaluate.grouping` (stories) and `monitor.evaluate.threads`
+A `PairModel` turns the evidence two items share (two reports for stories, pairs.py; a story
+and a thread it may continue, storylines.py) into the probability that they belong together,
+and holds the `threshold` of that decision: for stories, of average linkage (two groups are one
+while the mean probability over their member pairs reaches it); for storylines, of a story
+joining the thread it most likely continues rather than opening a new one.
+It is fitted by `monitor.evaluate.grouping` (stories) and `monitor.evaluate.threads`
 (storylines) from labelled folders (`python -m monitor.stories.train`), and shipped as
 canonical JSON next to this module (`story_model.json`, `storyline_model.json`): feature names,
 means and scales, coefficients, intercept, threshold, and how it was trained (`meta`). Never a
