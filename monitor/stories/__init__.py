@@ -31,7 +31,14 @@ from datetime import datetime, timedelta
 
 from monitor.models import StoredArticle, make_id
 from monitor.stories.clustering import StoredStory, cluster
-from monitor.stories.features import Idf, event_cues, term_counts
+from monitor.stories.features import (
+    CONCEPT,
+    DOCUMENTS,
+    Idf,
+    event_cues,
+    script_of_counts,
+    term_counts,
+)
 from monitor.stories.model import PairModel, load_pair_model
 from monitor.stories.pairs import NO_EVIDENCE, Evidence, Member, entity_idf
 
@@ -103,8 +110,8 @@ class Batch:
         counts = {a.article_id: term_counts(a.title, a.text) for a in originals}
         cues = {a.article_id: event_cues(a.title, a.text) for a in originals}
         df: Counter[str] = Counter()
-        for terms in counts.values():
-            df.update(terms.keys())
+        for aid, terms in counts.items():
+            df.update(_document_keys(terms, cues[aid]))
         found = evidence or {}
         return cls(
             originals,
@@ -119,7 +126,7 @@ class Batch:
         originals = [a for a in self.originals if a.article_id in ids]
         df: Counter[str] = Counter()
         for a in originals:
-            df.update(self.counts[a.article_id].keys())
+            df.update(_document_keys(self.counts[a.article_id], self.cues[a.article_id]))
         return Batch(
             originals,
             {a.article_id: self.counts[a.article_id] for a in originals},
@@ -127,6 +134,17 @@ class Batch:
             df,
             {a.article_id: self.evidence[a.article_id] for a in originals},
         )
+
+
+def _document_keys(counts: Mapping[str, float], cues: list[str]) -> list[str]:
+    """What a report adds to the document frequencies: its terms, its concepts, and one to the
+    documents of its writing system (features.DOCUMENTS)."""
+    script = script_of_counts(counts)
+    return [
+        *counts,
+        *(c for c in cues if c.startswith(CONCEPT)),
+        *([DOCUMENTS + script] if script else []),
+    ]
 
 
 @dataclass(frozen=True)
@@ -157,7 +175,11 @@ def score(batch: Batch, stats: TermStats) -> Scored:
     df = dict(batch.df)
     for term, n in stats.df.items():
         df[term] = df.get(term, 0) + n
-    idf = Idf(df, stats.documents + len(batch.originals))
+    documents = stats.documents + len(batch.originals)
+    # Documents stored before writing systems were counted are counted in each.
+    scripts = {k[len(DOCUMENTS) :]: n for k, n in df.items() if k.startswith(DOCUMENTS)}
+    uncounted = max(documents - sum(scripts.values()), 0)
+    idf = Idf(df, documents, {k: n + uncounted for k, n in scripts.items()})
     weights = {aid: idf.weights(counts) for aid, counts in batch.counts.items()}
     return Scored(
         batch,
@@ -194,15 +216,26 @@ class Assignment:
     merges: tuple[tuple[float, str, str], ...] = ()
 
 
-def assign(scored: Scored, found: Candidates, model: PairModel | None = None) -> Assignment:
+def assign(
+    scored: Scored,
+    found: Candidates,
+    model: PairModel | None = None,
+    scripts: Mapping[str, str] | None = None,
+) -> Assignment:
     """Cluster the batch's originals with the candidate stored stories (by default with the
-    packaged pair model)."""
+    packaged pair model). `scripts` gives reports a writing system other than their terms'
+    (the evaluation's simulated languages: monitor/evaluate/grouping.py)."""
     batch = scored.batch
     members = []
     for article in batch.originals:
         aid = article.article_id
         member = Member(
-            aid, dict(batch.counts[aid]), batch.cues[aid], event_at(article), batch.evidence[aid]
+            aid,
+            dict(batch.counts[aid]),
+            batch.cues[aid],
+            event_at(article),
+            batch.evidence[aid],
+            script=scripts.get(aid) if scripts else None,
         )
         member.vector = scored.idf.vector(member.counts, scored.weights[aid])
         members.append(member)

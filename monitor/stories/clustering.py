@@ -6,12 +6,21 @@ when both groups have some, lie within `MAX_GAP_DAYS`. The pair with the highest
 first. Candidate pairs are those sharing at least `MIN_SHARED_KEYS` distinctive terms, canonical
 names or named days, plus the stored stories the store found for each report. Pure: it reads and
 writes nothing, and the same reports give the same stories in whatever order they came.
+
+Languages: two groups that have reports in one writing system are judged on those pairs alone
+(words can be compared). Two groups with none (an Arabic story and an English one) are judged on
+the pairs across, by the model's `across` regression (evidence that needs no shared words) and
+its own, stricter threshold, and only once no merge within a language is left: stories form in
+each language first, then join across languages as wholes (precision first: a wrong link
+between languages costs an analyst more than a missed one). Without an `across` model, reports
+in two languages never join.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
+import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,7 +30,7 @@ import numpy as np
 
 from monitor.stories.features import Idf
 from monitor.stories.model import PairModel
-from monitor.stories.pairs import Member, PairScorer
+from monitor.stories.pairs import Member, PairScorer, script_of
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +67,7 @@ class Group:
         self.first_at = story.first_at if story else None
         self.last_at = story.last_at if story else None
         self.version = 0
+        self.scripts: Counter[str] = Counter(script_of(m) for m in members)
         for m in members:
             self._add_date(m.event_at)
 
@@ -84,6 +94,7 @@ class Group:
         """Take another group's members, stories and dates."""
         self.stories.extend(other.stories)
         self.members.extend(other.members)
+        self.scripts.update(other.scripts)
         self._add_date(other.first_at)
         self._add_date(other.last_at)
         self.version += 1
@@ -99,14 +110,22 @@ class Group:
             return (self.first_at - other.last_at).total_seconds() / 86400
         return 0.0
 
+    def pairs_within(self, other: Group) -> int:
+        """How many member pairs across the two groups share a writing system."""
+        return sum(n * other.scripts[script] for script, n in self.scripts.items())
+
+
+Sums = tuple[float, float]  # probabilities summed over pairs within one script, and across
+
 
 class _Linkage:
-    """Average linkage between groups, each pair's probability sum kept across merges.
+    """Average linkage between groups, each pair's probability sums kept across merges.
 
-    A merged group's sum towards a neighbour is the sum of its two parts' (Lance-Williams for
+    A merged group's sums towards a neighbour are the sums of its two parts' (Lance-Williams for
     average linkage), so a merge costs one addition per neighbour. Member pairs are scored by the
     pair model in bulk (numpy), all candidate pairs at once, then only the pairs a merge brings
-    that were never scored.
+    that were never scored. Pairs within one writing system and pairs across two are summed
+    apart (module doc).
     """
 
     def __init__(self, scorer: PairScorer, model: PairModel) -> None:
@@ -114,9 +133,12 @@ class _Linkage:
         self.model = model
         self.row = {m.article_id: i for i, m in enumerate(scorer.members)}
         self.prob: dict[tuple[int, int], float] = {}
-        self.sums: dict[int, dict[int, float]] = {}  # group key -> group key -> sum
+        self.sums: dict[int, dict[int, Sums]] = {}  # group key -> group key -> sums
         # Up to DENSE_MAX members every pair is scored at once; beyond, the pairs asked for.
         self.matrix = scorer.probability_matrix(model) if len(scorer.members) <= DENSE_MAX else None
+        self.apart = scorer.script[:, None] != scorer.script[None, :]
+        across = model.across
+        self.across_threshold = across.threshold if across is not None else math.inf
 
     def _rows(self, group: Group) -> list[int]:
         return [self.row[m.article_id] for m in group.members]
@@ -140,25 +162,28 @@ class _Linkage:
         for key, p in zip(ordered, self.scorer.probabilities(self.model, i, j), strict=True):
             self.prob[key] = float(p)
 
-    def sum(self, a: Group, b: Group) -> float:
-        """The probabilities of every member pair across the two groups, summed."""
+    def sum(self, a: Group, b: Group) -> Sums:
+        """The probabilities of every member pair across the two groups, summed: pairs within
+        one writing system, and pairs across two."""
         total = self.sums.get(a.key, {}).get(b.key)
         if total is not None:
             return total
+        ra, rb = self._rows(a), self._rows(b)
         if self.matrix is not None:
-            if len(a.members) == 1 == len(b.members):  # most pairs: two reports, one lookup
-                return float(
-                    self.matrix[
-                        self.row[a.members[0].article_id], self.row[b.members[0].article_id]
-                    ]
-                )
-            total = float(self.matrix[np.ix_(self._rows(a), self._rows(b))].sum())
+            block = self.matrix[np.ix_(ra, rb)]
+            apart = self.apart[np.ix_(ra, rb)]
+            total = (float(block[~apart].sum()), float(block[apart].sum()))
         else:
             self.prefetch([(a, b)])
-            total = 0.0
-            for x in self._rows(a):
-                for y in self._rows(b):
-                    total += self.prob[(x, y) if x < y else (y, x)]
+            within = across = 0.0
+            for x in ra:
+                for y in rb:
+                    p = self.prob[(x, y) if x < y else (y, x)]
+                    if self.apart[x, y]:
+                        across += p
+                    else:
+                        within += p
+            total = (within, across)
         self.sums.setdefault(a.key, {})[b.key] = total
         self.sums.setdefault(b.key, {})[a.key] = total
         return total
@@ -166,7 +191,10 @@ class _Linkage:
     def merged(self, a: Group, b: Group, neighbours: list[Group]) -> None:
         """Before `a` absorbs `b`: carry the sums towards each neighbour over to the merge."""
         self.prefetch([(g, n) for n in neighbours for g in (a, b)])
-        carried = {n.key: self.sum(a, n) + self.sum(b, n) for n in neighbours}
+        carried: dict[int, Sums] = {}
+        for g in neighbours:
+            sa, sb = self.sum(a, g), self.sum(b, g)
+            carried[g.key] = (sa[0] + sb[0], sa[1] + sb[1])
         for gone in (a.key, b.key):
             for other in self.sums.pop(gone, {}):
                 self.sums.get(other, {}).pop(gone, None)
@@ -175,12 +203,22 @@ class _Linkage:
             mine[n] = total
             self.sums.setdefault(n, {})[a.key] = total
 
-    def score(self, a: Group, b: Group) -> float:
-        """Mean probability over the two groups' member pairs, or 0 when their own dates lie
+    def score(self, a: Group, b: Group) -> tuple[int, float]:
+        """Whether the two groups are judged across languages (1) or not (0), and the mean
+        probability over the member pairs that judge them; a mean of 0 when their own dates lie
         more than `MAX_GAP_DAYS` apart (undated reports cannot bridge events weeks apart)."""
+        within = a.pairs_within(b)
         if a.gap_days(b) > MAX_GAP_DAYS:
-            return 0.0
-        return self.sum(a, b) / (len(a.members) * len(b.members))
+            return (0 if within else 1), 0.0
+        sums = self.sum(a, b)
+        if within:
+            return 0, sums[0] / within
+        return 1, sums[1] / (len(a.members) * len(b.members))
+
+    def reaches(self, judged: int, mean: float) -> bool:
+        """Whether a mean probability is enough to merge (the across model's threshold across
+        languages, the model's within)."""
+        return mean >= (self.across_threshold if judged else self.model.threshold)
 
 
 def neighbour_keys(member: Member, query_terms: list[str]) -> list[str]:
@@ -207,7 +245,10 @@ def _likely(
             group_of[linkage.row[m.article_id]] = key
     stored = {owner[sid] for sid in stories if sid in owner}
     neighbours: dict[int, set[int]] = {k: set() for k in groups}
-    rows, cols = np.nonzero(np.triu(linkage.matrix >= threshold, k=1))
+    likely = np.where(
+        linkage.apart, linkage.matrix >= linkage.across_threshold, linkage.matrix >= threshold
+    )
+    rows, cols = np.nonzero(np.triu(likely, k=1))
     for x, y in zip(group_of[rows].tolist(), group_of[cols].tolist(), strict=True):
         if x != y and not (x in stored and y in stored):
             neighbours[x].add(y)
@@ -266,7 +307,8 @@ def cluster(
     `members` come in a fixed order (the caller sorts them by date and id), so ties break the
     same way whatever order the reports arrived in. `merges`, when given, receives every merge
     (mean probability, a report of each side), highest first: average linkage never merges
-    higher after a lower merge, so the clustering at any higher threshold is a prefix of it."""
+    higher after a lower merge, so without an `across` model the clustering at any higher
+    threshold is a prefix of it (merges across languages come after those within)."""
     groups: dict[int, Group] = {}
     owner: dict[str, int] = {}  # article id / story id -> group key
     for i, member in enumerate(members):
@@ -310,18 +352,24 @@ def cluster(
         linkage = _Linkage(PairScorer(list(linked.values()), idf, names), model)
     pairs = [(a, b) for a, ns in sorted(neighbours.items()) for b in sorted(ns) if a < b]
     linkage.prefetch([(groups[a], groups[b]) for a, b in pairs])
-    threshold = model.threshold
-    heap: list[tuple[float, int, int, int, int]] = []
+    # Merges within a language first (highest mean first), then across languages.
+    heap: list[tuple[int, float, int, int, int, int]] = []
     for a, b in pairs:
-        score = linkage.score(groups[a], groups[b])
-        if score >= threshold:
-            heapq.heappush(heap, (-score, a, b, groups[a].version, groups[b].version))
+        judged, score = linkage.score(groups[a], groups[b])
+        if linkage.reaches(judged, score):
+            heapq.heappush(heap, (judged, -score, a, b, groups[a].version, groups[b].version))
     while heap:
-        neg, a, b, va, vb = heapq.heappop(heap)
+        judged, neg, a, b, va, vb = heapq.heappop(heap)
         ga, gb = groups.get(a), groups.get(b)
         if ga is None or gb is None or ga.version != va or gb.version != vb:
             continue
-        log.debug("merge %s + %s at %.3f", ga.members[0].article_id, gb.members[0].article_id, -neg)
+        log.debug(
+            "merge %s + %s at %.3f%s",
+            ga.members[0].article_id,
+            gb.members[0].article_id,
+            -neg,
+            " across languages" if judged else "",
+        )
         if merges is not None:
             merges.append((-neg, ga.members[0].article_id, gb.members[0].article_id))
         merged = (neighbours.pop(b, set()) | neighbours[a]) - {a, b}
@@ -335,10 +383,10 @@ def cluster(
             gn = groups.get(n)
             if gn is None:
                 continue
-            score = linkage.score(ga, gn)
-            if score >= threshold:
+            judged, score = linkage.score(ga, gn)
+            if linkage.reaches(judged, score):
                 x, y = (a, n) if a < n else (n, a)
-                heapq.heappush(heap, (-score, x, y, groups[x].version, groups[y].version))
+                heapq.heappush(heap, (judged, -score, x, y, groups[x].version, groups[y].version))
     order = {m.article_id: i for i, m in enumerate(members)}
     out = [g for g in groups.values() if any(m.article_id in order for m in g.members)]
     for g in out:

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from monitor.stories.features import Idf, cue_day, cues_conflict
+from monitor.stories.features import CONCEPT, Idf, cue_day, cues_conflict, script_of_counts
 
 FEATURES = (
     "text",
@@ -43,6 +43,7 @@ FEATURES = (
     "places",
     "figures",
     "topics",
+    "concepts",
     "count_conflict",
     "weekday_conflict",
     "day_gap",
@@ -50,7 +51,22 @@ FEATURES = (
     "named_gap",
     "text_named_near",
 )
-LANGUAGE_FREE = ("actors", "places", "figures", "topics", "day_gap")
+# What tells whether two reports in different languages (writing systems) are of one event: the
+# across model's features (model.py), none of which needs a shared word.
+LANGUAGE_FREE = (
+    "actors",
+    "places",
+    "concepts",
+    "figures",
+    "topics",
+    "count_conflict",
+    "weekday_conflict",
+    "weekday_match",
+    "day_gap",
+    "concepts_day_near",
+    "named_gap",
+    "concepts_named_near",
+)
 MAX_FIGURES = 3
 NAMED_CLOSE_DAYS = 3
 NEAR_DAYS = 2.0  # how fast nearness of dates fades (e-fold in days)
@@ -86,6 +102,15 @@ class Member:
     event_at: datetime | None
     evidence: Evidence = NO_EVIDENCE
     vector: dict[str, float] | None = None
+    script: str | None = None  # the writing system of its terms (`script_of`), when known
+
+
+def script_of(member: Member) -> str:
+    """The writing system of a report's terms ("arabic" or "latin"; "" with no terms): two reports
+    in different ones share no words, so the across model judges them (model.py)."""
+    if member.script is None:
+        member.script = script_of_counts(member.counts)
+    return member.script
 
 
 def entity_idf(df: Mapping[str, int], documents: int) -> dict[str, float]:
@@ -116,6 +141,9 @@ class PairScorer:
         self.places = self._matrix([_unit(weighed(m.evidence.places)) for m in self.members])
         self.figures = self._matrix([dict.fromkeys(m.evidence.figures, 1.0) for m in self.members])
         self.topics = self._matrix([dict.fromkeys(m.evidence.topics, 1.0) for m in self.members])
+        self.concepts = self._matrix(
+            [_unit({c: idf(c) for c in m.cues if c.startswith(CONCEPT)}) for m in self.members]
+        )
         self.topic_count = np.array([len(m.evidence.topics) for m in self.members], dtype=float)
         self.day = np.array([_days(m.event_at) for m in self.members])
         # The day a report is about: its own date, else the latest full date its text names.
@@ -138,6 +166,8 @@ class PairScorer:
             dtype=np.int64,
         )
         self.counted = np.array([any(c.startswith("n:") for c in m.cues) for m in self.members])
+        scripts = sorted({script_of(m) for m in self.members})
+        self.script = np.array([scripts.index(script_of(m)) for m in self.members], dtype=np.intp)
         self._text_product: Any = None
 
     def _vector(self, m: Member) -> dict[str, float]:
@@ -179,6 +209,7 @@ class PairScorer:
             text=self._text(i, j, many),
             actors=self._dot(self.actors, i, j),
             places=self._dot(self.places, i, j),
+            concepts=self._dot(self.concepts, i, j),
             figures=self._dot(self.figures, i, j),
             topics_shared=self._dot(self.topics, i, j),
             topics_a=self.topic_count[i],
@@ -208,6 +239,7 @@ class PairScorer:
             text=product(self.text),
             actors=product(self.actors),
             places=product(self.places),
+            concepts=product(self.concepts),
             figures=product(self.figures),
             topics_shared=product(self.topics),
             topics_a=self.topic_count[:, None],
@@ -219,17 +251,34 @@ class PairScorer:
             conflict=conflict,
         )
 
+    def across(self, i: Index, j: Index) -> NDArray[np.bool_]:
+        """Whether each pair (i[k], j[k]) is of two writing systems (no shared words)."""
+        return np.asarray(self.script[i] != self.script[j], dtype=bool)
+
     def probability_matrix(self, model: Any) -> Array:
-        """The model's probability for every pair of members, as a square matrix."""
-        return np.asarray(model.probabilities(self.all_columns()), dtype=np.float64)
+        """The probability for every pair of members, as a square matrix: the model's for
+        reports in one writing system, its `across` model's for two (0 without one)."""
+        columns = self.all_columns()
+        within = np.asarray(model.probabilities(columns), dtype=np.float64)
+        apart = self.script[:, None] != self.script[None, :]
+        if not apart.any():
+            return within
+        linked = model.across.probabilities(columns) if model.across is not None else 0.0
+        return np.asarray(np.where(apart, linked, within), dtype=np.float64)
 
     def probabilities(self, model: Any, i: Index, j: Index) -> Array:
-        """The model's probability for each pair (i[k], j[k]), scored in chunks."""
+        """The probability for each pair (i[k], j[k]) (as `probability_matrix`), in chunks."""
         many = len(i) >= MATRIX_MIN_PAIRS
-        parts = [
-            model.probabilities(self.columns(i[s : s + CHUNK], j[s : s + CHUNK], many=many))
-            for s in range(0, len(i), CHUNK)
-        ]
+        parts = []
+        for s in range(0, len(i), CHUNK):
+            a, b = i[s : s + CHUNK], j[s : s + CHUNK]
+            columns = self.columns(a, b, many=many)
+            p = np.asarray(model.probabilities(columns), dtype=np.float64)
+            apart = self.across(a, b)
+            if apart.any():
+                linked = model.across.probabilities(columns) if model.across is not None else 0.0
+                p = np.where(apart, linked, p)
+            parts.append(p)
         return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -238,6 +287,7 @@ def _features(
     text: Array,
     actors: Array,
     places: Array,
+    concepts: Array,
     figures: Array,
     topics_shared: Array,
     topics_a: Array,
@@ -262,6 +312,7 @@ def _features(
         & ((weekdays_a & weekdays_b) == 0)
         & (~dated | (gap < 1))
     )
+    same_weekday = (weekdays_a & weekdays_b) > 0
     # Near dates make shared words count for more, unless the two are events of different types
     # (a vote and a rocket attack on one day share words, not an event).
     kinds_apart = (topics_a > 0) & (topics_b > 0) & (topics_shared == 0)
@@ -271,6 +322,7 @@ def _features(
         "text": text,
         "actors": actors,
         "places": places,
+        "concepts": concepts,
         "figures": np.minimum(figures, MAX_FIGURES),
         "topics": np.divide(
             topics_shared,
@@ -280,6 +332,7 @@ def _features(
         ),
         "count_conflict": conflict,
         "weekday_conflict": weekday.astype(np.float64),
+        "weekday_match": (same_weekday & (~dated | (gap < 1))).astype(np.float64),
         "dated": dated.astype(np.float64),
         "day_gap": np.where(dated, np.log1p(gap), 0.0),
         "same_day": (dated & (gap <= 1)).astype(np.float64),
@@ -288,6 +341,10 @@ def _features(
         "named_gap": np.where(named, np.log1p(named_days), 0.0),
         "named_close": (named & (named_days <= NAMED_CLOSE_DAYS)).astype(np.float64),
         "text_named_near": text * named_near,
+        "text_undated": np.where(dated, 0.0, text),
+        "concepts_undated": np.where(dated, 0.0, concepts),
+        "concepts_day_near": concepts * day_near,
+        "concepts_named_near": concepts * named_near,
     }
 
 
