@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,7 +34,14 @@ from monitor.stories.pairs import Member, PairScorer, script_of
 log = logging.getLogger(__name__)
 
 # Parameters (see docs/dedup.md).
-MAX_GAP_DAYS = 14  # groups whose own dates lie further apart are two stories, whatever else
+MAX_GAP_DAYS = 21  # groups whose own dates lie further apart are two stories, whatever else
+# Across languages: the own dates of two stories must lie this close, when both have some; and a
+# pair of reports this likely (by the across model) makes two stories candidates to be judged
+# as wholes.
+ACROSS_GAP_DAYS = 3
+ACROSS_CANDIDATE = 0.05
+ACROSS_MIN_PLACES = 0.3  # an attack on Erbil and one on Baghdad airport are two events
+BY_DATES, BY_WEEKDAY = 1, 2  # how two stories in two languages agree on when (`days_agree`)
 MIN_SHARED_KEYS = 2
 MAX_POSTING = 200
 DENSE_MAX = 1200  # members up to which every pair is scored at once (11 MB per feature)
@@ -115,17 +121,14 @@ class Group:
         return sum(n * other.scripts[script] for script, n in self.scripts.items())
 
 
-Sums = tuple[float, float]  # probabilities summed over pairs within one script, and across
-
-
 class _Linkage:
-    """Average linkage between groups, each pair's probability sums kept across merges.
+    """Average linkage between groups, each pair's probability sum kept across merges.
 
-    A merged group's sums towards a neighbour are the sums of its two parts' (Lance-Williams for
+    A merged group's sum towards a neighbour is the sum of its two parts' (Lance-Williams for
     average linkage), so a merge costs one addition per neighbour. Member pairs are scored by the
     pair model in bulk (numpy), all candidate pairs at once, then only the pairs a merge brings
-    that were never scored. Pairs within one writing system and pairs across two are summed
-    apart (module doc).
+    that were never scored. Only pairs within one writing system are summed; two groups with none
+    are judged as wholes by the across model (module doc).
     """
 
     def __init__(self, scorer: PairScorer, model: PairModel) -> None:
@@ -133,12 +136,11 @@ class _Linkage:
         self.model = model
         self.row = {m.article_id: i for i, m in enumerate(scorer.members)}
         self.prob: dict[tuple[int, int], float] = {}
-        self.sums: dict[int, dict[int, Sums]] = {}  # group key -> group key -> sums
+        self.sums: dict[int, dict[int, float]] = {}  # group key -> group key -> sum within
         # Up to DENSE_MAX members every pair is scored at once; beyond, the pairs asked for.
         self.matrix = scorer.probability_matrix(model) if len(scorer.members) <= DENSE_MAX else None
         self.apart = scorer.script[:, None] != scorer.script[None, :]
-        across = model.across
-        self.across_threshold = across.threshold if across is not None else math.inf
+        self.wholes: dict[tuple[int, int, int, int], float] = {}
 
     def _rows(self, group: Group) -> list[int]:
         return [self.row[m.article_id] for m in group.members]
@@ -149,10 +151,12 @@ class _Linkage:
             return
         wanted: set[tuple[int, int]] = set()
         for a, b in pairs:
+            if not a.pairs_within(b):
+                continue  # judged as wholes
             for x in self._rows(a):
                 for y in self._rows(b):
                     key = (x, y) if x < y else (y, x)
-                    if key not in self.prob:
+                    if key not in self.prob and not self.apart[x, y]:
                         wanted.add(key)
         if not wanted:
             return
@@ -162,28 +166,23 @@ class _Linkage:
         for key, p in zip(ordered, self.scorer.probabilities(self.model, i, j), strict=True):
             self.prob[key] = float(p)
 
-    def sum(self, a: Group, b: Group) -> Sums:
-        """The probabilities of every member pair across the two groups, summed: pairs within
-        one writing system, and pairs across two."""
+    def sum(self, a: Group, b: Group) -> float:
+        """The probabilities of the member pairs across the two groups that share a writing
+        system, summed."""
         total = self.sums.get(a.key, {}).get(b.key)
         if total is not None:
             return total
         ra, rb = self._rows(a), self._rows(b)
         if self.matrix is not None:
             block = self.matrix[np.ix_(ra, rb)]
-            apart = self.apart[np.ix_(ra, rb)]
-            total = (float(block[~apart].sum()), float(block[apart].sum()))
+            total = float(block[~self.apart[np.ix_(ra, rb)]].sum())
         else:
             self.prefetch([(a, b)])
-            within = across = 0.0
+            total = 0.0
             for x in ra:
                 for y in rb:
-                    p = self.prob[(x, y) if x < y else (y, x)]
-                    if self.apart[x, y]:
-                        across += p
-                    else:
-                        within += p
-            total = (within, across)
+                    if not self.apart[x, y]:
+                        total += self.prob[(x, y) if x < y else (y, x)]
         self.sums.setdefault(a.key, {})[b.key] = total
         self.sums.setdefault(b.key, {})[a.key] = total
         return total
@@ -191,10 +190,7 @@ class _Linkage:
     def merged(self, a: Group, b: Group, neighbours: list[Group]) -> None:
         """Before `a` absorbs `b`: carry the sums towards each neighbour over to the merge."""
         self.prefetch([(g, n) for n in neighbours for g in (a, b)])
-        carried: dict[int, Sums] = {}
-        for g in neighbours:
-            sa, sb = self.sum(a, g), self.sum(b, g)
-            carried[g.key] = (sa[0] + sb[0], sa[1] + sb[1])
+        carried = {g.key: self.sum(a, g) + self.sum(b, g) for g in neighbours}
         for gone in (a.key, b.key):
             for other in self.sums.pop(gone, {}):
                 self.sums.get(other, {}).pop(gone, None)
@@ -205,20 +201,71 @@ class _Linkage:
 
     def score(self, a: Group, b: Group) -> tuple[int, float]:
         """Whether the two groups are judged across languages (1) or not (0), and the mean
-        probability over the member pairs that judge them; a mean of 0 when their own dates lie
-        more than `MAX_GAP_DAYS` apart (undated reports cannot bridge events weeks apart)."""
+        probability over their member pairs in one writing system, or (across) the across
+        model's probability for the two as wholes; 0 when their own dates lie more than
+        `MAX_GAP_DAYS` apart (undated reports cannot bridge events weeks apart)."""
         within = a.pairs_within(b)
         if a.gap_days(b) > MAX_GAP_DAYS:
             return (0 if within else 1), 0.0
-        sums = self.sum(a, b)
         if within:
-            return 0, sums[0] / within
-        return 1, sums[1] / (len(a.members) * len(b.members))
+            return 0, self.sum(a, b) / within
+        return 1, self.whole(a, b)
+
+    def whole(self, a: Group, b: Group) -> float:
+        """The across model's probability that two groups in different languages are one
+        event, each taken as one report (`PairScorer.group_columns`); 0 without an across model
+        and, precision first, unless their days agree (`days_agree`; by a weekday only, the
+        probability is taken as 2p - 1), they are mostly about one kind of event and their
+        places agree (cosine at least `ACROSS_MIN_PLACES`)."""
+        across = self.model.across
+        if across is None:
+            return 0.0
+        if a.key > b.key:
+            a, b = b, a
+        key = (a.key, a.version, b.key, b.version)
+        found = self.wholes.get(key)
+        if found is None:
+            ra, rb = self._rows(a), self._rows(b)
+            columns = self.scorer.group_columns([ra], [rb])
+            when = days_agree(self.scorer, ra, rb)
+            if (
+                not when
+                or self.scorer.kinds_differ(ra, rb)
+                or columns["places"][0] < ACROSS_MIN_PLACES
+            ):
+                found = 0.0
+            else:
+                found = float(across.probabilities(columns)[0])
+                if when == BY_WEEKDAY:
+                    # A weekday is a weak anchor (one in seven agree by chance): the content
+                    # must then be halfway from the threshold to certain.
+                    found = max(2 * found - 1, 0.0)
+            self.wholes[key] = found
+        return found
 
     def reaches(self, judged: int, mean: float) -> bool:
-        """Whether a mean probability is enough to merge (the across model's threshold across
+        """Whether a probability is enough to merge (the across model's threshold across
         languages, the model's within)."""
-        return mean >= (self.across_threshold if judged else self.model.threshold)
+        across = self.model.across
+        if judged:
+            return across is not None and mean >= across.threshold
+        return mean >= self.model.threshold
+
+
+def days_agree(scorer: PairScorer, a: list[int], b: list[int]) -> int:
+    """Whether two groups of reports in different languages agree on when (precision first):
+    `BY_DATES` when their own dates lie within `ACROSS_GAP_DAYS`; `BY_WEEKDAY` when one has
+    none but names one weekday only, the weekday of one of the other's own dates ("on Sunday"
+    in an undated report, a report dated that Sunday); 0 otherwise, and whenever the weekdays
+    they name differ. Days a text names may be background: without an own date, nothing says
+    the two are of one time, and content alone does not link languages."""
+    weekdays = scorer.weekdays_agree(a, b)
+    if weekdays is False:
+        return 0
+    apart = scorer.days_apart(a, b)
+    if apart is not None:
+        return BY_DATES if apart <= ACROSS_GAP_DAYS else 0
+    return BY_WEEKDAY if weekdays and scorer.own_dated(a) != scorer.own_dated(b) else 0
 
 
 def neighbour_keys(member: Member, query_terms: list[str]) -> list[str]:
@@ -246,7 +293,7 @@ def _likely(
     stored = {owner[sid] for sid in stories if sid in owner}
     neighbours: dict[int, set[int]] = {k: set() for k in groups}
     likely = np.where(
-        linkage.apart, linkage.matrix >= linkage.across_threshold, linkage.matrix >= threshold
+        linkage.apart, linkage.matrix >= ACROSS_CANDIDATE, linkage.matrix >= threshold
     )
     rows, cols = np.nonzero(np.triu(likely, k=1))
     for x, y in zip(group_of[rows].tolist(), group_of[cols].tolist(), strict=True):

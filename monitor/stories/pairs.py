@@ -27,6 +27,7 @@ for linking reports in two languages.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,21 +52,18 @@ FEATURES = (
     "named_gap",
     "text_named_near",
 )
-# What tells whether two reports in different languages (writing systems) are of one event: the
-# across model's features (model.py), none of which needs a shared word.
+# What tells whether two reports (or two stories) in different languages (writing systems) are
+# of one event: the across model's features (model.py), none of which needs a shared word. Dates
+# are not among them: they only keep stories apart (clustering.ACROSS_GAP_DAYS), as a stream has
+# many events a day and a language-free match on one day is no match.
 LANGUAGE_FREE = (
     "actors",
     "places",
     "concepts",
     "figures",
     "topics",
-    "count_conflict",
     "weekday_conflict",
     "weekday_match",
-    "day_gap",
-    "concepts_day_near",
-    "named_gap",
-    "concepts_named_near",
 )
 MAX_FIGURES = 3
 NAMED_CLOSE_DAYS = 3
@@ -81,12 +79,13 @@ Index = NDArray[np.intp]
 @dataclass(frozen=True)
 class Evidence:
     """What the classifier found in a report: canonical actors and places (name -> mentions),
-    the figures it reports ('troops=2500') and its event types."""
+    the figures it reports ('troops=2500'), its event types and the main one."""
 
     actors: Mapping[str, int] = field(default_factory=dict)
     places: Mapping[str, int] = field(default_factory=dict)
     figures: frozenset[str] = frozenset()
     topics: frozenset[str] = frozenset()
+    topic: str | None = None  # the event type it is most about
 
 
 NO_EVIDENCE = Evidence()
@@ -163,6 +162,11 @@ class PairScorer:
                 sum(1 << i for i, w in enumerate(_WEEKDAYS) if f"wd:{w}" in m.cues)
                 for m in self.members
             ],
+            dtype=np.int64,
+        )
+        # The weekday of each report's own date, as a bit like `weekdays` (0: none).
+        self.own_weekday = np.array(
+            [1 << m.event_at.weekday() if m.event_at is not None else 0 for m in self.members],
             dtype=np.int64,
         )
         self.counted = np.array([any(c.startswith("n:") for c in m.cues) for m in self.members])
@@ -250,6 +254,103 @@ class PairScorer:
             weekdays_b=self.weekdays[None, :],
             conflict=conflict,
         )
+
+    def group_columns(
+        self, a: Sequence[Sequence[int]], b: Sequence[Sequence[int]]
+    ) -> dict[str, Array]:
+        """The features of the pairs of groups (a[k], b[k]) of members, each group taken as one
+        report: its actors, places and concepts summed, its event types, figures and weekdays
+        together, its dates as a span (text: none)."""
+        every = [*a, *b]
+        n = len(a)
+        sparse = self._sparse
+        rows = [k for k, g in enumerate(every) for _ in g]
+        cols = [m for g in every for m in g]
+        own = sparse.csr_matrix(
+            (np.ones(len(cols)), (rows, cols)), shape=(len(every), len(self.members))
+        )
+
+        def summed(matrix: Any, unit: bool) -> Any:
+            total = (own @ matrix).tocsr()
+            if unit:
+                norms = np.sqrt(np.asarray(total.multiply(total).sum(axis=1)).ravel())
+                total = sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ total
+            return total.tocsr()
+
+        def dot(matrix: Any) -> Array:
+            return np.asarray(matrix[:n].multiply(matrix[n:]).sum(axis=1), dtype=np.float64).ravel()
+
+        topics = summed(self.topics, False)
+        topics.data[:] = 1.0
+        figures = summed(self.figures, False)
+        figures.data[:] = 1.0
+        topic_count = np.asarray(topics.sum(axis=1), dtype=np.float64).ravel()
+        weekdays = np.array(
+            [np.bitwise_or.reduce(self.weekdays[g]) if len(g) else 0 for g in every]
+        )
+
+        # Dates are no features across languages (LANGUAGE_FREE): weekdays count as if undated.
+        return _features(
+            text=np.zeros(n),
+            actors=dot(summed(self.actors, True)),
+            places=dot(summed(self.places, True)),
+            concepts=dot(summed(self.concepts, True)),
+            figures=dot(figures),
+            topics_shared=dot(topics),
+            topics_a=topic_count[:n],
+            topics_b=topic_count[n:],
+            day_gap=np.full(n, np.nan),
+            named_gap=np.full(n, np.nan),
+            weekdays_a=weekdays[:n],
+            weekdays_b=weekdays[n:],
+            conflict=np.zeros(n),
+        )
+
+    def days_apart(self, a: Sequence[int], b: Sequence[int]) -> float | None:
+        """Days between the own dates of two groups of members (0 when they overlap), or None
+        when either has none."""
+        da, db = self.day[list(a)], self.day[list(b)]
+        da, db = da[np.isfinite(da)], db[np.isfinite(db)]
+        if not len(da) or not len(db):
+            return None
+        return float(max(db.min() - da.max(), da.min() - db.max(), 0.0))
+
+    def kinds_differ(self, a: Sequence[int], b: Sequence[int]) -> bool:
+        """Whether two groups of members are about different kinds of event: the event type
+        most of each is most about (ties: any of them) differs, or one has none."""
+
+        def main(group: Sequence[int]) -> set[str]:
+            counts = Counter(t for t in (self.members[i].evidence.topic for i in group) if t)
+            top = max(counts.values(), default=0)
+            return {t for t, n in counts.items() if n == top}
+
+        kinds_a, kinds_b = main(a), main(b)
+        return not kinds_a & kinds_b
+
+    def own_dated(self, group: Sequence[int]) -> bool:
+        """Whether a report of the group has an own date."""
+        return bool(np.isfinite(self.day[list(group)]).any())
+
+    def weekdays_agree(self, a: Sequence[int], b: Sequence[int]) -> bool | None:
+        """Whether two groups of members agree on the weekday: where both name weekdays, one in
+        common; where one names some and the other has own dates, one of those dates' weekdays.
+        A group with no own date must name one weekday only (several do not say which day it is
+        about). None when that cannot be told."""
+
+        def bits(values: NDArray[np.int64], group: Sequence[int]) -> int:
+            return int(np.bitwise_or.reduce(values[list(group)])) if len(group) else 0
+
+        named_a, named_b = bits(self.weekdays, a), bits(self.weekdays, b)
+        own_a, own_b = bits(self.own_weekday, a), bits(self.own_weekday, b)
+        if not (named_a and (named_b or own_b)) and not (named_b and (named_a or own_a)):
+            return None
+        if (named_a and not own_a and named_a.bit_count() > 1) or (
+            named_b and not own_b and named_b.bit_count() > 1
+        ):
+            return False
+        if named_a and named_b:
+            return bool(named_a & named_b)
+        return bool((named_a & own_b) or (named_b & own_a))
 
     def across(self, i: Index, j: Index) -> NDArray[np.bool_]:
         """Whether each pair (i[k], j[k]) is of two writing systems (no shared words)."""
