@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
+import monitor.stories as stories_module
 from monitor.errors import ConfigError
 from monitor.evaluate.metrics import pairwise_scores
 from monitor.models import Article
@@ -341,3 +343,110 @@ def test_scoring_only_the_pairs_asked_for_gives_the_same_stories(
     monkeypatch.setattr(clustering, "DENSE_MAX", 0)
     asked = _ingest(tmp_path / "asked.duckdb", reports)
     assert {u: r[0] for u, r in asked.items()} == {u: r[0] for u, r in dense.items()}
+
+
+# Arabic reports written for these tests: the vote of 5 January 2020, and a rocket attack on
+# another base that evening.
+VOTE_AR = """\
+صوّت مجلس النواب العراقي، اليوم الأحد، على قرار يلزم الحكومة بإنهاء وجود القوات الأجنبية في \
+البلاد وإلغاء طلب المساعدة المقدم إلى التحالف الدولي لمحاربة تنظيم داعش. وقاطعت الكتل السنية \
+والكردية الجلسة الاستثنائية التي حضرها رئيس حكومة تصريف الأعمال عادل عبد المهدي، الذي دعا \
+البرلمان إلى اتخاذ خطوات لإخراج القوات الأجنبية. ويعد القرار غير ملزم للحكومة، لكنه يزيد الضغط \
+على واشنطن التي تنشر نحو خمسة آلاف جندي في العراق.
+"""
+
+ATTACK_AR = """\
+سقطت ثلاثة صواريخ كاتيوشا، مساء اليوم الأحد، على قاعدة عين الأسد الجوية في محافظة الأنبار غربي \
+العراق، التي تضم جنوداً أمريكيين، بحسب مصدر أمني. وأضاف المصدر أن الهجوم لم يسفر عن إصابات، \
+فيما لم تتبن أي جهة المسؤولية عن الهجوم. وتتعرض القواعد التي تستضيف قوات التحالف الدولي لهجمات \
+متكررة تتهم واشنطن فصائل مسلحة موالية لإيران بالوقوف خلفها.
+"""
+
+
+def _english_vote_and_attack() -> list[Article]:
+    return [
+        _article(
+            "https://a.example/vote",
+            VOTE_A,
+            "Iraqi parliament votes to expel US troops",
+            "Outlet A",
+            SUNDAY,
+        ),
+        _article(
+            "https://b.example/motion",
+            VOTE_B,
+            "Lawmakers pass motion on foreign troops",
+            "Outlet B",
+            SUNDAY.replace(hour=20),
+        ),
+        _article(
+            "https://c.example/rockets",
+            ATTACK_SAME_DAY,
+            "Rockets hit near US embassy",
+            "Outlet C",
+            SUNDAY.replace(hour=23),
+        ),
+    ]
+
+
+def _arabic_vote_and_attack(vote_at: datetime | None) -> list[Article]:
+    return [
+        _article(
+            "https://ar.example/vote",
+            VOTE_AR,
+            "البرلمان العراقي يصوت على إنهاء وجود القوات الأجنبية",
+            "Outlet AR",
+            vote_at,
+        ),
+        _article(
+            "https://ar.example/rockets",
+            ATTACK_AR,
+            "صواريخ كاتيوشا تستهدف قاعدة عين الأسد",
+            "Outlet AR2",
+            SUNDAY.replace(hour=21),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("vote_at", [SUNDAY.replace(hour=22), None])
+def test_an_arabic_report_joins_the_english_story_of_its_event_and_no_other(
+    tmp_path: Path, vote_at: datetime | None
+) -> None:
+    """Later, in another run: the Arabic report of the vote (dated, or undated and naming the
+    Sunday) joins the English story; the Arabic report of a rocket attack that evening joins
+    neither the vote nor the English report of another attack."""
+    db = tmp_path / "m.duckdb"
+    _ingest(db, _english_vote_and_attack(), run="r1")
+    rows = _ingest(db, _arabic_vote_and_attack(vote_at), run="r2")
+    vote = rows["https://a.example/vote"][0]
+    assert rows["https://b.example/motion"][0] == vote
+    assert rows["https://ar.example/vote"][0] == vote
+    attack = rows["https://ar.example/rockets"][0]
+    assert attack not in (vote, rows["https://c.example/rockets"][0])
+    languages = dict(Store(db).query("SELECT url, language FROM articles"))
+    assert languages["https://ar.example/vote"] == "ar"
+
+
+def test_languages_join_only_with_an_across_model_and_days_that_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In one batch: without the across model an Arabic and an English report never share a
+    story; with it, not when their own dates lie weeks apart."""
+    shipped = load_pair_model("stories")
+    assert shipped.across is not None
+    together = _ingest(
+        tmp_path / "one.duckdb", _english_vote_and_attack() + _arabic_vote_and_attack(SUNDAY)
+    )
+    assert together["https://ar.example/vote"][0] == together["https://a.example/vote"][0]
+    weeks_later = _ingest(
+        tmp_path / "later.duckdb",
+        _english_vote_and_attack() + _arabic_vote_and_attack(datetime(2020, 2, 9, 12)),
+    )
+    assert weeks_later["https://ar.example/vote"][0] != weeks_later["https://a.example/vote"][0]
+    monkeypatch.setattr(
+        stories_module, "load_pair_model", lambda kind: replace(shipped, across=None)
+    )
+    apart = _ingest(
+        tmp_path / "apart.duckdb", _english_vote_and_attack() + _arabic_vote_and_attack(SUNDAY)
+    )
+    assert apart["https://ar.example/vote"][0] != apart["https://a.example/vote"][0]

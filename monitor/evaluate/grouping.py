@@ -52,7 +52,9 @@ FOLDS = 10
 # Every feature either model reads, in the order of `pair_rows` columns.
 COLUMNS = FEATURES + tuple(f for f in LANGUAGE_FREE if f not in FEATURES)
 THRESHOLDS = tuple(round(0.1 + 0.05 * i, 2) for i in range(13))  # 0.1 ... 0.7
-ACROSS_THRESHOLDS = tuple(round(0.5 + 0.1 * i, 1) for i in range(5))  # 0.5 ... 0.9: more likely than not
+ACROSS_THRESHOLDS = tuple(
+    round(0.5 + 0.1 * i, 1) for i in range(5)
+)  # 0.5 ... 0.9: more likely than not
 MIN_SUPPORT = 10  # pairs of one event with a feature shown, to fit a weight for it
 ACROSS_BETA = 0.25  # precision counts four times as much as recall across languages
 TRAIN_DATINGS: tuple[Dating, ...] = ("dated", "undated")

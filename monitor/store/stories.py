@@ -148,7 +148,7 @@ def candidates(con: Connection, scored: Scored) -> Candidates:
     queries = [
         (a.article_id, term, event_at(a))
         for a in originals
-        for term in scored.queries[a.article_id]
+        for term in (*scored.queries[a.article_id], *scored.links.get(a.article_id, ()))
     ]
     if not queries:
         return Candidates(adopted=adopted)
@@ -251,7 +251,11 @@ def save(
             "cues": pa.array([batch.cues[a.article_id] for a in saved], type=pa.list_(pa.string())),
         },
     )
-    terms = [(t, a.article_id) for a in saved for t in scored.index_terms[a.article_id]]
+    terms = [
+        (t, a.article_id)
+        for a in saved
+        for t in (*scored.index_terms[a.article_id], *scored.links.get(a.article_id, ()))
+    ]
     bulk.insert(
         con,
         "core.story_terms",

@@ -23,6 +23,7 @@ store answers the lookups in between (`store.stories`):
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 CRAWL_STAMP = timedelta(hours=36)
 INDEX_TERMS = 25
 QUERY_TERMS = 25
+LINK_KEYS = 3  # rarest concepts and canonical names indexed and looked up (across languages)
+NAME = "e:"  # the prefix of a canonical name among index keys
 MAX_CANDIDATE_STORIES = 40
 
 __all__ = [
@@ -168,6 +171,8 @@ class Scored:
     weights: dict[str, dict[str, float]]
     queries: dict[str, list[str]]  # looked up in the stored index (df >= 2)
     index_terms: dict[str, list[str]]  # stored in the index for later batches
+    # Language-free keys (concepts, canonical names), looked up and stored beside the terms.
+    links: dict[str, list[str]] = field(default_factory=dict)
 
 
 def score(batch: Batch, stats: TermStats) -> Scored:
@@ -181,14 +186,28 @@ def score(batch: Batch, stats: TermStats) -> Scored:
     uncounted = max(documents - sum(scripts.values()), 0)
     idf = Idf(df, documents, {k: n + uncounted for k, n in scripts.items()})
     weights = {aid: idf.weights(counts) for aid, counts in batch.counts.items()}
+    names = entity_idf(stats.names, max(stats.named_documents, len(batch.originals)))
     return Scored(
         batch,
         idf,
-        entity_idf(stats.names, max(stats.named_documents, len(batch.originals))),
+        names,
         weights,
         {aid: idf.top_terms(w, QUERY_TERMS, min_df=2) for aid, w in weights.items()},
         {aid: idf.top_terms(w, INDEX_TERMS) for aid, w in weights.items()},
+        {aid: _links(batch, aid, idf, names) for aid in batch.counts},
     )
+
+
+def _links(batch: Batch, aid: str, idf: Idf, names: Mapping[str, float]) -> list[str]:
+    """What finds a report's stories in another language: its rarest concepts and canonical
+    names (`LINK_KEYS` of each), looked up and indexed beside its terms."""
+    concepts = [c for c in batch.cues[aid] if c.startswith(CONCEPT) and idf.df.get(c, 0) >= 2]
+    evidence = batch.evidence[aid]
+    named = [n for n in (*evidence.actors, *evidence.places) if n in names]
+    return [
+        *heapq.nlargest(LINK_KEYS, concepts, key=lambda c: (idf(c), c)),
+        *(NAME + n for n in heapq.nlargest(LINK_KEYS, named, key=lambda n: (names[n], n))),
+    ]
 
 
 @dataclass(frozen=True)

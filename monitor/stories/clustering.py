@@ -40,7 +40,9 @@ MAX_GAP_DAYS = 21  # groups whose own dates lie further apart are two stories, w
 # as wholes.
 ACROSS_GAP_DAYS = 3
 ACROSS_CANDIDATE = 0.05
-ACROSS_MIN_PLACES = 0.3  # an attack on Erbil and one on Baghdad airport are two events
+# Event types that happen at one place (`taxonomy.toml` topics): two reports of one must name
+# the place each is most about.
+PLACED_KINDS = frozenset(["attack_on_us_forces", "us_strike"])
 BY_DATES, BY_WEEKDAY = 1, 2  # how two stories in two languages agree on when (`days_agree`)
 MIN_SHARED_KEYS = 2
 MAX_POSTING = 200
@@ -215,8 +217,9 @@ class _Linkage:
         """The across model's probability that two groups in different languages are one
         event, each taken as one report (`PairScorer.group_columns`); 0 without an across model
         and, precision first, unless their days agree (`days_agree`; by a weekday only, the
-        probability is taken as 2p - 1), they are mostly about one kind of event and their
-        places agree (cosine at least `ACROSS_MIN_PLACES`)."""
+        probability is taken as 2p - 1), they are mostly about one kind of event, and their
+        places agree (`PairScorer.places_differ`; strictly for attacks and strikes, which
+        happen at a place)."""
         across = self.model.across
         if across is None:
             return 0.0
@@ -228,10 +231,12 @@ class _Linkage:
             ra, rb = self._rows(a), self._rows(b)
             columns = self.scorer.group_columns([ra], [rb])
             when = days_agree(self.scorer, ra, rb)
+            scorer = self.scorer
+            placed = bool(scorer.main_kinds(ra) & PLACED_KINDS)
             if (
                 not when
-                or self.scorer.kinds_differ(ra, rb)
-                or columns["places"][0] < ACROSS_MIN_PLACES
+                or scorer.kinds_differ(ra, rb)
+                or scorer.places_differ(ra, rb, strict=placed)
             ):
                 found = 0.0
             else:

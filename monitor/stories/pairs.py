@@ -316,20 +316,34 @@ class PairScorer:
         return float(max(db.min() - da.max(), da.min() - db.max(), 0.0))
 
     def kinds_differ(self, a: Sequence[int], b: Sequence[int]) -> bool:
-        """Whether two groups of members are about different kinds of event: the event type
-        most of each is most about (ties: any of them) differs, or one has none."""
-
-        def main(group: Sequence[int]) -> set[str]:
-            counts = Counter(t for t in (self.members[i].evidence.topic for i in group) if t)
-            top = max(counts.values(), default=0)
-            return {t for t, n in counts.items() if n == top}
-
-        kinds_a, kinds_b = main(a), main(b)
-        return not kinds_a & kinds_b
+        """Whether two groups of members are about different kinds of event: the event types
+        they are mostly about (`main_kinds`) have none in common, or one has none."""
+        return not self.main_kinds(a) & self.main_kinds(b)
 
     def own_dated(self, group: Sequence[int]) -> bool:
         """Whether a report of the group has an own date."""
         return bool(np.isfinite(self.day[list(group)]).any())
+
+    def places_differ(self, a: Sequence[int], b: Sequence[int], *, strict: bool) -> bool:
+        """Whether the places two groups of members are most about (canonical places weighed
+        by mentions and rarity, summed) differ: neither names the other's, or (`strict`, for
+        events that happen at a place: an attack on Victory Base and one on Erbil Air Base)
+        one does not name the other's."""
+
+        def summed(group: Sequence[int]) -> Array:
+            return np.asarray(self.places[list(group)].sum(axis=0), dtype=np.float64).ravel()
+
+        pa, pb = summed(a), summed(b)
+        if not pa.any() or not pb.any():
+            return False
+        missing = (pb[int(pa.argmax())] == 0, pa[int(pb.argmax())] == 0)
+        return any(missing) if strict else all(missing)
+
+    def main_kinds(self, group: Sequence[int]) -> set[str]:
+        """The event types most members of a group are most about (ties: all of them)."""
+        counts = Counter(t for t in (self.members[i].evidence.topic for i in group) if t)
+        top = max(counts.values(), default=0)
+        return {t for t, n in counts.items() if n == top}
 
     def weekdays_agree(self, a: Sequence[int], b: Sequence[int]) -> bool | None:
         """Whether two groups of members agree on the weekday: where both name weekdays, one in

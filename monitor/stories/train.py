@@ -2,8 +2,9 @@
 
     python -m monitor.stories.train [--data ../shared/data/eval]... [--out-dir DIR]
 
-Each folder (laid out like ../shared/data/eval) is served as pages and ingested through the web
-path, with its dates and without (`monitor.evaluate.grouping`); the pair models are fitted on
+The folders (laid out like ../shared/data/eval, one language each) are served as pages of one
+site and ingested together through the web path, with their dates and without
+(`monitor.evaluate.grouping`); the pair models are fitted on
 every pair of reports (stories: same `event_cluster` or not) and of stories (storylines: same
 `storyline` or not), and written as `story_model.json` and `storyline_model.json` (by default
 next to this module, where the pipeline reads them). What the models learned from is recorded in
@@ -53,18 +54,18 @@ class Trained:
 def train(folders: Sequence[Path], settings: Settings, out_dir: Path) -> Trained:
     """Ingest each folder with and without dates, fit both pair models, write them."""
     from monitor.evaluate import ingest_labelled, read_eval_dir
+    from monitor.evaluate.folders import read_folders
     from monitor.evaluate.grouping import TRAIN_DATINGS, fit_stories, read_set, regroup
     from monitor.evaluate.threads import fit_storylines
 
     sets = []
+    # The folders are served as one site and ingested together (as `monitor eval A B` does):
+    # reports in two languages meet in one batch, as they do in a run.
+    items = read_folders(folders)
     with tempfile.TemporaryDirectory(prefix="monitor-train-stories-") as tmp:
-        for n, folder in enumerate(folders):
-            items = read_eval_dir(folder)
-            for dating in TRAIN_DATINGS:
-                work = Path(tmp) / f"{n}"
-                work.mkdir(exist_ok=True)
-                outcomes = ingest_labelled(items, settings, work, dating=dating)
-                sets.append(read_set(work / f"{dating}.duckdb", outcomes, dating))
+        for dating in TRAIN_DATINGS:
+            outcomes = ingest_labelled(items, settings, Path(tmp), dating=dating)
+            sets.append(read_set(Path(tmp) / f"{dating}.duckdb", outcomes, dating))
     trained_on = {f.resolve().name: len(read_eval_dir(f)) for f in folders}
     stories = fit_stories(sets, meta={"trained_on": trained_on, "datings": list(TRAIN_DATINGS)})
     storylines = fit_storylines(
