@@ -11,13 +11,13 @@ import pytest
 import monitor.stories as stories_module
 from monitor.errors import ConfigError
 from monitor.evaluate.metrics import pairwise_scores
-from monitor.models import Article
+from monitor.models import Article, StoredArticle
 from monitor.pipeline import process_pending, run_ingest, store_articles
 from monitor.prepare import Preparation, prepare_articles
 from monitor.settings import Settings
 from monitor.store import Store
-from monitor.stories import clustering, own_date
-from monitor.stories.features import cues_conflict, event_cues, named_days
+from monitor.stories import Batch, TermStats, clustering, own_date, score
+from monitor.stories.features import CONCEPT, cues_conflict, event_cues, named_days, term_counts
 from monitor.stories.model import load_pair_model
 
 VOTE_A = """\
@@ -220,6 +220,53 @@ def test_event_cues_tell_counts_apart() -> None:
         event_cues(None, "about 5,000 troops are in Iraq"),
         event_cues(None, "some 5,200 troops are in Iraq"),
     )
+
+
+def test_arabic_leads_give_the_cues_an_english_one_would() -> None:
+    """Weekdays, counts (in words, and duals) and full dates read from Arabic are the same cues
+    as from English, so the pair model compares them across languages."""
+    three = event_cues(None, "سقطت ثلاثة صواريخ على قاعدة عين الأسد مساء اليوم الاثنين.")
+    assert {"n:rocket=3", "wd:monday"} <= set(three)
+    assert cues_conflict(three, event_cues(None, "Ten rockets struck the Ain al-Asad base."))
+    two = event_cues(None, "استهدف هجوم بطائرتين مسيرتين قاعدة حرير يوم السبت الماضي.")
+    assert {"n:drone=2", "wd:saturday"} <= set(two)
+    # A listed plural ending like a dual is not two of a thing; "الاثنين" without a time
+    # word is "the two", not Monday.
+    hurt = event_cues(None, "أعلن الجيش عن عدد من المصابين وأكد الاثنين أن الوضع مستقر.")
+    assert not [c for c in hurt if c.startswith(("n:", "wd:"))]
+    dated = event_cues(None, "بغداد - صوّت البرلمان في 5 كانون الثاني 2020 على القرار.")
+    assert "day:2020-01-05" in dated
+
+
+def test_an_arabic_and_an_english_report_of_one_event_share_concepts_not_words() -> None:
+    english = event_cues(None, VOTE_A)
+    arabic = event_cues(None, VOTE_AR)
+    concepts = {c for c in english if c.startswith(CONCEPT)} & set(arabic)
+    assert {"k:vote", "k:parliament", "k:foreign_forces", "k:assistance_request"} <= concepts
+    assert not set(term_counts(None, VOTE_A)) & set(term_counts(None, VOTE_AR))
+    attack = {c for c in event_cues(None, ATTACK_AR) if c.startswith(CONCEPT)}
+    assert {"k:rocket", "k:base"} <= attack and "k:vote" not in attack
+
+
+def test_arabic_words_are_one_term_with_or_without_their_clitics() -> None:
+    counts = term_counts(None, "القوات والقوات للقوات قواتها في على")
+    assert list(counts) == [next(iter(counts))] and next(iter(counts.values())) == 4.0
+
+
+def test_word_weights_are_counted_per_writing_system() -> None:
+    """Arabic reports in the batch do not move the weights of English words."""
+    english = [_stored(f"e{i}", text) for i, text in enumerate([VOTE_A, VOTE_B, ATTACK_SAME_DAY])]
+    arabic = [_stored(f"a{i}", text) for i, text in enumerate([VOTE_AR, ATTACK_AR] * 3)]
+    alone = score(Batch.of(english), TermStats({}, 0))
+    mixed = score(Batch.of(english + arabic), TermStats({}, 0))
+    assert alone.weights["e0"] == mixed.weights["e0"]
+
+
+def _stored(article_id: str, text: str) -> StoredArticle:
+    return StoredArticle(
+        article_id, f"https://x.example/{article_id}", None, "test", None, None, text, None,
+        "unknown", article_id, SUNDAY,
+    )  # fmt: skip
 
 
 def test_pairwise_scores_count_pairs() -> None:

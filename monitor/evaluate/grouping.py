@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import combinations
 from pathlib import Path
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from monitor.errors import ConfigError
+from monitor.evaluate.folders import folder_of
 from monitor.evaluate.labelled import LabelledArticle
 from monitor.evaluate.metrics import Outcome
 from monitor.evaluate.site import Dating
@@ -356,6 +357,9 @@ class GroupingReport:
     bcubed_recall: float
     splits: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
     merges: tuple[tuple[str, str, int], ...] = ()
+    # Pairs of items from two folders (languages): of one group, of them put together, put
+    # together, of them wrongly. None with one folder.
+    across: tuple[int, int, int, int] | None = None
 
     @property
     def precision(self) -> float:
@@ -393,6 +397,12 @@ class GroupingReport:
             lines.append(f"  split {group}: {listing}")
         for a, b, n in self.merges:
             lines.append(f"  merged {a} + {b} ({n} pairs)")
+        if self.across is not None:
+            labelled, joined, linked, wrong = self.across
+            lines.append(
+                f"  across folders: {joined} of {labelled} pairs of one group together; "
+                f"{linked} pairs together, {wrong} of them wrongly"
+            )
         return "\n".join(lines)
 
 
@@ -401,12 +411,14 @@ def grouping_report(
     how: str,
     truth: Mapping[str, str],
     runs: Sequence[tuple[set[str], Mapping[str, str]]],
+    folder: Callable[[str], str] | None = None,
 ) -> GroupingReport:
     """Score clusterings against labelled groups (item -> group).
 
     `runs` pairs the items each run is judged on with that run's clustering (item -> cluster;
     a missing item stands alone): one run for an in-sample figure, one per fold for
     cross-validation (a pair is judged by the first run that holds one of its two items).
+    With `folder` (item -> its folder), the pairs of items from two folders are counted apart.
     """
     run_of: dict[str, int] = {}
     for k, (judged, _) in enumerate(runs):
@@ -414,6 +426,7 @@ def grouping_report(
             run_of.setdefault(item, k)
     items = sorted(i for i in truth if i in run_of)
     true_pairs = predicted = correct = 0
+    across = [0, 0, 0, 0]
     merged: dict[tuple[str, str], int] = defaultdict(int)
     for a, b in combinations(items, 2):
         decided = runs[min(run_of[a], run_of[b])][1]
@@ -424,6 +437,11 @@ def grouping_report(
         correct += same and together
         if together and not same:
             merged[tuple(sorted((truth[a], truth[b])))] += 1  # type: ignore[index]
+        if folder is not None and folder(a) != folder(b):
+            across[0] += same
+            across[1] += same and together
+            across[2] += together
+            across[3] += together and not same
     members: dict[str, list[str]] = defaultdict(list)
     for item in items:
         members[truth[item]].append(item)
@@ -460,6 +478,7 @@ def grouping_report(
         recall / n,
         tuple(splits),
         tuple((a, b, k) for (a, b), k in sorted(merged.items())),
+        (across[0], across[1], across[2], across[3]) if folder is not None else None,
     )
 
 
@@ -467,7 +486,8 @@ def story_reports(
     sets: Sequence[StoredSet], model: PairModel | None, notes: list[str] | None = None
 ) -> dict[str, GroupingReport]:
     """Per stored set: stories in-sample (`model`, None: the packaged one) and cross-validated
-    by event (a model fitted per fold on the training sets among `sets`). When a fold has too
+    by event (a model fitted per fold on the training sets among `sets`); with several folders,
+    each folder's cross-validated figures too ("<dating>:cv:<folder>"). When a fold has too
     few labelled pairs to fit on, there is no cross-validated report, and `notes` says why."""
     out: dict[str, GroupingReport] = {}
     training = [s for s in sets if s.dating in TRAIN_DATINGS] or list(sets)
@@ -501,7 +521,16 @@ def story_reports(
         for k, held in sorted(folds.items()):
             judged = {i for i, e in truth.items() if e in set(held)}
             runs.append((judged, by_item(regroup(stored, fold_models[k]))))
+        folders = sorted({folder_of(i) for i in truth})
+        how = f"grouped cross-validation, {len(folds)} folds by event"
+        several = len(folders) > 1
         out[f"{stored.dating}:cv"] = grouping_report(
-            "stories", f"grouped cross-validation, {len(folds)} folds by event", truth, runs
+            "stories", how, truth, runs, folder_of if several else None
         )
+        for name in folders if several else []:
+            # One folder's (language's) reports, judged by the same fold models.
+            mine = {i: e for i, e in truth.items() if folder_of(i) == name}
+            out[f"{stored.dating}:cv:{name}"] = grouping_report(
+                f"stories of {name}", how, mine, runs
+            )
     return out

@@ -116,7 +116,8 @@ def _norm(word: str) -> str:
 
 
 def _prepare(text: str) -> str:
-    return re.sub(r"\bU\.S\.(?=\W)", "US", text).replace("’", "'")
+    # Arabic folded first: its diacritics (صوّت, جنوداً) would otherwise cut words in two.
+    return re.sub(r"\bU\.S\.(?=\W)", "US", arabic.fold(text)).replace("’", "'")
 
 
 def term_counts(title: str | None, text: str) -> dict[str, float]:
