@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
+import monitor.stories as stories_module
 from monitor.errors import ConfigError
 from monitor.evaluate.metrics import pairwise_scores
-from monitor.models import Article
+from monitor.models import Article, StoredArticle
 from monitor.pipeline import process_pending, run_ingest, store_articles
 from monitor.prepare import Preparation, prepare_articles
 from monitor.settings import Settings
 from monitor.store import Store
-from monitor.stories import clustering, own_date
-from monitor.stories.features import cues_conflict, event_cues, named_days
+from monitor.stories import Batch, TermStats, clustering, own_date, score
+from monitor.stories.features import CONCEPT, cues_conflict, event_cues, named_days, term_counts
 from monitor.stories.model import load_pair_model
 
 VOTE_A = """\
@@ -220,6 +222,53 @@ def test_event_cues_tell_counts_apart() -> None:
     )
 
 
+def test_arabic_leads_give_the_cues_an_english_one_would() -> None:
+    """Weekdays, counts (in words, and duals) and full dates read from Arabic are the same cues
+    as from English, so the pair model compares them across languages."""
+    three = event_cues(None, "سقطت ثلاثة صواريخ على قاعدة عين الأسد مساء اليوم الاثنين.")
+    assert {"n:rocket=3", "wd:monday"} <= set(three)
+    assert cues_conflict(three, event_cues(None, "Ten rockets struck the Ain al-Asad base."))
+    two = event_cues(None, "استهدف هجوم بطائرتين مسيرتين قاعدة حرير يوم السبت الماضي.")
+    assert {"n:drone=2", "wd:saturday"} <= set(two)
+    # A listed plural ending like a dual is not two of a thing; "الاثنين" without a time
+    # word is "the two", not Monday.
+    hurt = event_cues(None, "أعلن الجيش عن عدد من المصابين وأكد الاثنين أن الوضع مستقر.")
+    assert not [c for c in hurt if c.startswith(("n:", "wd:"))]
+    dated = event_cues(None, "بغداد - صوّت البرلمان في 5 كانون الثاني 2020 على القرار.")
+    assert "day:2020-01-05" in dated
+
+
+def test_an_arabic_and_an_english_report_of_one_event_share_concepts_not_words() -> None:
+    english = event_cues(None, VOTE_A)
+    arabic = event_cues(None, VOTE_AR)
+    concepts = {c for c in english if c.startswith(CONCEPT)} & set(arabic)
+    assert {"k:vote", "k:parliament", "k:foreign_forces", "k:assistance_request"} <= concepts
+    assert not set(term_counts(None, VOTE_A)) & set(term_counts(None, VOTE_AR))
+    attack = {c for c in event_cues(None, ATTACK_AR) if c.startswith(CONCEPT)}
+    assert {"k:rocket", "k:base"} <= attack and "k:vote" not in attack
+
+
+def test_arabic_words_are_one_term_with_or_without_their_clitics() -> None:
+    counts = term_counts(None, "القوات والقوات للقوات قواتها في على")
+    assert list(counts) == [next(iter(counts))] and next(iter(counts.values())) == 4.0
+
+
+def test_word_weights_are_counted_per_writing_system() -> None:
+    """Arabic reports in the batch do not move the weights of English words."""
+    english = [_stored(f"e{i}", text) for i, text in enumerate([VOTE_A, VOTE_B, ATTACK_SAME_DAY])]
+    arabic = [_stored(f"a{i}", text) for i, text in enumerate([VOTE_AR, ATTACK_AR] * 3)]
+    alone = score(Batch.of(english), TermStats({}, 0))
+    mixed = score(Batch.of(english + arabic), TermStats({}, 0))
+    assert alone.weights["e0"] == mixed.weights["e0"]
+
+
+def _stored(article_id: str, text: str) -> StoredArticle:
+    return StoredArticle(
+        article_id, f"https://x.example/{article_id}", None, "test", None, None, text, None,
+        "unknown", article_id, SUNDAY,
+    )  # fmt: skip
+
+
 def test_pairwise_scores_count_pairs() -> None:
     truth = {"a": "x", "b": "x", "c": "y", "d": "y"}
     assert pairwise_scores(truth, {"a": 1, "b": 1, "c": 2, "d": 3}) == (2, 1, 1)  # type: ignore[dict-item]
@@ -341,3 +390,110 @@ def test_scoring_only_the_pairs_asked_for_gives_the_same_stories(
     monkeypatch.setattr(clustering, "DENSE_MAX", 0)
     asked = _ingest(tmp_path / "asked.duckdb", reports)
     assert {u: r[0] for u, r in asked.items()} == {u: r[0] for u, r in dense.items()}
+
+
+# Arabic reports written for these tests: the vote of 5 January 2020, and a rocket attack on
+# another base that evening.
+VOTE_AR = """\
+صوّت مجلس النواب العراقي، اليوم الأحد، على قرار يلزم الحكومة بإنهاء وجود القوات الأجنبية في \
+البلاد وإلغاء طلب المساعدة المقدم إلى التحالف الدولي لمحاربة تنظيم داعش. وقاطعت الكتل السنية \
+والكردية الجلسة الاستثنائية التي حضرها رئيس حكومة تصريف الأعمال عادل عبد المهدي، الذي دعا \
+البرلمان إلى اتخاذ خطوات لإخراج القوات الأجنبية. ويعد القرار غير ملزم للحكومة، لكنه يزيد الضغط \
+على واشنطن التي تنشر نحو خمسة آلاف جندي في العراق.
+"""
+
+ATTACK_AR = """\
+سقطت ثلاثة صواريخ كاتيوشا، مساء اليوم الأحد، على قاعدة عين الأسد الجوية في محافظة الأنبار غربي \
+العراق، التي تضم جنوداً أمريكيين، بحسب مصدر أمني. وأضاف المصدر أن الهجوم لم يسفر عن إصابات، \
+فيما لم تتبن أي جهة المسؤولية عن الهجوم. وتتعرض القواعد التي تستضيف قوات التحالف الدولي لهجمات \
+متكررة تتهم واشنطن فصائل مسلحة موالية لإيران بالوقوف خلفها.
+"""
+
+
+def _english_vote_and_attack() -> list[Article]:
+    return [
+        _article(
+            "https://a.example/vote",
+            VOTE_A,
+            "Iraqi parliament votes to expel US troops",
+            "Outlet A",
+            SUNDAY,
+        ),
+        _article(
+            "https://b.example/motion",
+            VOTE_B,
+            "Lawmakers pass motion on foreign troops",
+            "Outlet B",
+            SUNDAY.replace(hour=20),
+        ),
+        _article(
+            "https://c.example/rockets",
+            ATTACK_SAME_DAY,
+            "Rockets hit near US embassy",
+            "Outlet C",
+            SUNDAY.replace(hour=23),
+        ),
+    ]
+
+
+def _arabic_vote_and_attack(vote_at: datetime | None) -> list[Article]:
+    return [
+        _article(
+            "https://ar.example/vote",
+            VOTE_AR,
+            "البرلمان العراقي يصوت على إنهاء وجود القوات الأجنبية",
+            "Outlet AR",
+            vote_at,
+        ),
+        _article(
+            "https://ar.example/rockets",
+            ATTACK_AR,
+            "صواريخ كاتيوشا تستهدف قاعدة عين الأسد",
+            "Outlet AR2",
+            SUNDAY.replace(hour=21),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("vote_at", [SUNDAY.replace(hour=22), None])
+def test_an_arabic_report_joins_the_english_story_of_its_event_and_no_other(
+    tmp_path: Path, vote_at: datetime | None
+) -> None:
+    """Later, in another run: the Arabic report of the vote (dated, or undated and naming the
+    Sunday) joins the English story; the Arabic report of a rocket attack that evening joins
+    neither the vote nor the English report of another attack."""
+    db = tmp_path / "m.duckdb"
+    _ingest(db, _english_vote_and_attack(), run="r1")
+    rows = _ingest(db, _arabic_vote_and_attack(vote_at), run="r2")
+    vote = rows["https://a.example/vote"][0]
+    assert rows["https://b.example/motion"][0] == vote
+    assert rows["https://ar.example/vote"][0] == vote
+    attack = rows["https://ar.example/rockets"][0]
+    assert attack not in (vote, rows["https://c.example/rockets"][0])
+    languages = dict(Store(db).query("SELECT url, language FROM articles"))
+    assert languages["https://ar.example/vote"] == "ar"
+
+
+def test_languages_join_only_with_an_across_model_and_days_that_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In one batch: without the across model an Arabic and an English report never share a
+    story; with it, not when their own dates lie weeks apart."""
+    shipped = load_pair_model("stories")
+    assert shipped.across is not None
+    together = _ingest(
+        tmp_path / "one.duckdb", _english_vote_and_attack() + _arabic_vote_and_attack(SUNDAY)
+    )
+    assert together["https://ar.example/vote"][0] == together["https://a.example/vote"][0]
+    weeks_later = _ingest(
+        tmp_path / "later.duckdb",
+        _english_vote_and_attack() + _arabic_vote_and_attack(datetime(2020, 2, 9, 12)),
+    )
+    assert weeks_later["https://ar.example/vote"][0] != weeks_later["https://a.example/vote"][0]
+    monkeypatch.setattr(
+        stories_module, "load_pair_model", lambda kind: replace(shipped, across=None)
+    )
+    apart = _ingest(
+        tmp_path / "apart.duckdb", _english_vote_and_attack() + _arabic_vote_and_attack(SUNDAY)
+    )
+    assert apart["https://ar.example/vote"][0] != apart["https://a.example/vote"][0]

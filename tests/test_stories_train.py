@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.evaluate.grouping import THRESHOLDS
 from monitor.settings import Settings
 from monitor.stories.model import load_pair_model
 from monitor.stories.train import main, train
@@ -111,7 +112,8 @@ def test_training_writes_models_the_pipeline_reads(
     lines = load_pair_model("storylines", tmp_path / "models" / "storyline_model.json")
     assert stories.meta["trained_on"] == {"labelled": len(REPORTS)}
     assert stories.weights()["text"] > 0  # shared words are evidence of one event
-    assert 0.2 <= stories.threshold <= 0.7 and 0.2 <= lines.threshold <= 0.7
+    assert min(THRESHOLDS) <= stories.threshold <= max(THRESHOLDS)
+    assert 0.2 <= lines.threshold <= 0.7
     assert "stories: threshold" in trained.render()
 
 

@@ -172,6 +172,8 @@ class EvalReport:
                     found = reports.get(f"{dating}:{how}")
                     if found is not None:
                         grouped.append(f"-- {_HEADINGS[dating]}: " + found.render())
+                    for key in sorted(k for k in reports if k.startswith(f"{dating}:{how}:")):
+                        grouped.append(f"-- {_HEADINGS[dating]}: " + reports[key].render())
         return "\n".join(
             [
                 self.relevance.render(),
@@ -231,12 +233,25 @@ class EvalReport:
         out: dict[str, float] = {}
         for what, reports in (("story", self.stories), ("storyline", self.storylines)):
             for key, report in sorted(reports.items()):
-                dating, how = key.split(":")
+                dating, how, *folder = key.split(":")
+                if folder:  # one folder's figures: "<folder>.story_f1_cv[_undated]"
+                    tail = "" if dating == "dated" else f"_{dating}"
+                    out[f"{folder[0]}.{what}_f1_{how}{tail}"] = round(report.f1, 4)
+                    out[f"{folder[0]}.{what}_bcubed_f1_{how}{tail}"] = round(report.bcubed_f1, 4)
+                    continue
                 suffix = ("_cv" if how == "cv" else "_in_sample") + (
                     "" if dating == "dated" else f"_{dating}"
                 )
                 out[f"{what}_f1{suffix}"] = round(report.f1, 4)
                 out[f"{what}_bcubed_f1{suffix}"] = round(report.bcubed_f1, 4)
+                if what == "story" and how == "cv" and report.across is not None:
+                    # Pairs across languages, each judged by a model that never saw its event.
+                    labelled, joined, linked, wrong = report.across
+                    tail = "" if dating == "dated" else f"_{dating}"
+                    name = "cross_language_stories_cv"
+                    out[f"{name}_recall{tail}"] = round(joined / labelled, 4) if labelled else 1.0
+                    out[f"{name}_false_links{tail}"] = wrong
+                    out[f"{name}_linked{tail}"] = linked
         return out
 
 

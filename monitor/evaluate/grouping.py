@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import combinations
 from pathlib import Path
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from monitor.errors import ConfigError
+from monitor.evaluate.folders import folder_of
 from monitor.evaluate.labelled import LabelledArticle
 from monitor.evaluate.metrics import Outcome
 from monitor.evaluate.site import Dating
@@ -45,17 +46,35 @@ from monitor.stories import (
 )
 from monitor.stories.clustering import MAX_GAP_DAYS
 from monitor.stories.model import PairModel, fit_pair_model
-from monitor.stories.pairs import FEATURES, PairScorer
+from monitor.stories.pairs import FEATURES, LANGUAGE_FREE, PairScorer, script_of
 from monitor.storylines import Report
 
 FOLDS = 10
-THRESHOLDS = tuple(round(0.2 + 0.05 * i, 2) for i in range(11))  # 0.2 ... 0.7
+# Every feature either model reads, in the order of `pair_rows` columns.
+COLUMNS = FEATURES + tuple(f for f in LANGUAGE_FREE if f not in FEATURES)
+THRESHOLDS = tuple(round(0.1 + 0.05 * i, 2) for i in range(13))  # 0.1 ... 0.7
+ACROSS_THRESHOLDS = tuple(
+    round(0.5 + 0.1 * i, 1) for i in range(5)
+)  # 0.5 ... 0.9: more likely than not
+MIN_SUPPORT = 10  # pairs of one event with a feature shown, to fit a weight for it
+ACROSS_BETA = 0.25  # precision counts four times as much as recall across languages
 TRAIN_DATINGS: tuple[Dating, ...] = ("dated", "undated")
 
 
 def fold_of(group: str, folds: int = FOLDS) -> int:
     """The fold of an event or storyline: fixed by its name, not by the order of the folder."""
     return zlib.crc32(group.encode("utf-8")) % folds
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Every pair of a stored set's originals: features (`COLUMNS`), labels, ids, and whether
+    the two are in different writing systems."""
+
+    x: np.ndarray
+    y: np.ndarray
+    ids: list[tuple[str, str]]
+    apart: np.ndarray
 
 
 @dataclass
@@ -70,9 +89,7 @@ class StoredSet:
     classified: int
     label: dict[str, LabelledArticle]  # article id -> its labelled item
     relevant: dict[str, bool] = field(default_factory=dict)  # as the classifier decided
-    _rows: tuple[np.ndarray, np.ndarray, list[tuple[str, str]]] | None = field(
-        default=None, repr=False
-    )
+    _rows: Rows | None = field(default=None, repr=False)
     _scored: dict[frozenset[str] | None, tuple[Batch, Scored]] = field(
         default_factory=dict, repr=False
     )
@@ -140,7 +157,7 @@ def regroup_cuts(
     """The stories of the articles in `keep` at each threshold, from one clustering at the
     lowest: its merges in order, cut where the mean probability falls below each threshold."""
     _, scored = _scored(stored, keep)
-    plan = assign(scored, Candidates(), replace(model, threshold=min(thresholds)))
+    plan = assign(scored, Candidates(), replace(model, threshold=min(thresholds), across=None))
     out = {}
     for threshold in thresholds:
         story_of = _cut(list(plan.story_of), plan.merges, threshold)
@@ -172,8 +189,9 @@ def _cut(
     return {aid: root(aid) for aid in ids}
 
 
-def pair_rows(stored: StoredSet) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
-    """Features and labels (same event or not) of every pair of stored originals."""
+def pair_rows(stored: StoredSet) -> Rows:
+    """Features (`COLUMNS`) and labels (same event or not) of every pair of stored originals,
+    and whether each pair is of two writing systems."""
     if stored._rows is not None:
         return stored._rows
     batch, scored = _scored(stored, None)
@@ -192,10 +210,10 @@ def pair_rows(stored: StoredSet) -> tuple[np.ndarray, np.ndarray, list[tuple[str
     i = np.array([p[0] for p in pairs], dtype=np.intp)
     j = np.array([p[1] for p in pairs], dtype=np.intp)
     columns = scorer.columns(i, j, many=True)
-    x = np.column_stack([columns[f] for f in FEATURES]) if pairs else np.zeros((0, len(FEATURES)))
+    x = np.column_stack([columns[f] for f in COLUMNS]) if pairs else np.zeros((0, len(COLUMNS)))
     ids = [(members[a].article_id, members[b].article_id) for a, b in pairs]
     y = np.array([stored.event(a) == stored.event(b) for a, b in ids], dtype=np.float64)
-    stored._rows = (x, y, ids)
+    stored._rows = Rows(x, y, ids, scorer.across(i, j))
     return stored._rows
 
 
@@ -204,8 +222,20 @@ def _comparable(x: np.ndarray) -> np.ndarray:
 
     The model is fitted on these only, so it learns to tell apart reports that their dates
     cannot (neighbouring events of one kind), not that reports years apart differ."""
-    gap = x[:, FEATURES.index("day_gap")]
+    gap = x[:, COLUMNS.index("day_gap")]
     return np.asarray(gap <= np.log1p(MAX_GAP_DAYS), dtype=bool)
+
+
+def _columns(x: np.ndarray, features: Sequence[str], of: Sequence[str] = COLUMNS) -> np.ndarray:
+    """The columns of `features` from rows whose columns are `of`."""
+    return x[:, [list(of).index(f) for f in features]]
+
+
+def _supported(features: Sequence[str], x: np.ndarray, y: np.ndarray) -> tuple[str, ...]:
+    """The features that enough pairs of one event show (`MIN_SUPPORT`): a weight learned from
+    a handful of pairs (two dated Arabic reports of one event) would be noise."""
+    shown = (x[y == 1] != 0).sum(axis=0)
+    return tuple(f for f, n in zip(features, shown, strict=True) if n >= MIN_SUPPORT)
 
 
 def pairwise_f1(truth: Mapping[str, str], decided: Mapping[str, str]) -> float:
@@ -228,19 +258,26 @@ def fit_stories(
     meta: Mapping[str, object] | None = None,
 ) -> PairModel:
     """A story pair model fitted on every event but the held-out ones, its threshold the one
-    that clusters those same reports best (mean pairwise F1 over the sets)."""
+    that clusters those same reports best (mean pairwise F1 over the sets), with its `across`
+    model for reports in two languages (`fit_across`)."""
     out = set(held_out)
-    xs, ys = [], []
+    xs, ys, ws, lf = [], [], [], []
     for stored in sets:
-        x, y, ids = pair_rows(stored)
+        rows = pair_rows(stored)
         mask = np.array(
-            [stored.event(a) not in out and stored.event(b) not in out for a, b in ids], dtype=bool
+            [stored.event(a) not in out and stored.event(b) not in out for a, b in rows.ids],
+            dtype=bool,
         )
-        mask &= _comparable(x)
-        xs.append(x[mask])
-        ys.append(y[mask])
+        mask &= _comparable(rows.x)
+        # Within a language the words decide; pairs across languages are the across model's.
+        xs.append(_columns(rows.x[mask & ~rows.apart], FEATURES))
+        ys.append(rows.y[mask & ~rows.apart])
+        ws.append(_columns(rows.x[mask], LANGUAGE_FREE))
+        lf.append(rows.y[mask])
+    x, y = np.vstack(xs), np.concatenate(ys)
+    features = _supported(FEATURES, x, y)
     model = fit_pair_model(
-        "stories", FEATURES, np.vstack(xs), np.concatenate(ys), threshold=0.5, meta=meta
+        "stories", features, _columns(x, features, FEATURES), y, threshold=0.5, meta=meta
     )
     scores: dict[float, list[float]] = defaultdict(list)
     for stored in sets:
@@ -250,7 +287,56 @@ def fit_stories(
             scores[threshold].append(pairwise_f1(truth, decided))
     # The best mean F1 over the sets; ties: the lowest threshold.
     best = max(THRESHOLDS, key=lambda t: (round(sum(scores[t]) / len(scores[t]), 9), -t))
-    return replace(model, threshold=best)
+    model = replace(model, threshold=best)
+    w, lf_y = np.vstack(ws), np.concatenate(lf)
+    free = _supported(LANGUAGE_FREE, w, lf_y)
+    across = fit_pair_model("stories", free, _columns(w, free, LANGUAGE_FREE), lf_y, threshold=1.0)
+    return replace(
+        model, across=replace(across, threshold=_across_threshold(sets, model, across, out))
+    )
+
+
+def _half(member: Member) -> str:
+    """A simulated language: the report's writing system and one half of it (by id)."""
+    return f"{script_of(member)}/{zlib.crc32(member.article_id.encode()) % 2}"
+
+
+def _across_threshold(
+    sets: Sequence[StoredSet], model: PairModel, across: PairModel, held_out: set[str]
+) -> float:
+    """The across model's threshold: the one that links reports of one event in two languages
+    best, precision first (F-beta, beta `ACROSS_BETA`), on the training reports with each
+    language split in two by a hash of the report's id, as if half of them were in another
+    language: the words link reports within a half, only the across model between halves, as
+    between Arabic and English. Ties: the highest threshold."""
+    tally: dict[float, list[int]] = {t: [0, 0, 0] for t in ACROSS_THRESHOLDS}
+    for stored in sets:
+        keep = {
+            a.article_id for a in stored.originals if stored.event(a.article_id) not in held_out
+        }
+        batch, scored = _scored(stored, keep)
+        split = {aid: _half(Member(aid, batch.counts[aid], [], None)) for aid in keep}
+        truth = {aid: stored.event(aid) for aid in keep}
+        for threshold in ACROSS_THRESHOLDS:
+            linked = replace(model, across=replace(across, threshold=threshold))
+            story_of = assign(scored, Candidates(), linked, split).story_of
+            counts = tally[threshold]
+            for a, b in combinations(sorted(keep), 2):
+                if split[a] == split[b]:
+                    continue
+                same, together = truth[a] == truth[b], story_of[a] == story_of[b]
+                counts[0] += same and together
+                counts[1] += together
+                counts[2] += same
+
+    def f_beta(counts: list[int]) -> float:
+        correct, linked, labelled = counts
+        if not correct:
+            return 0.0
+        p, r = correct / linked, correct / labelled
+        return (1 + ACROSS_BETA**2) * p * r / (ACROSS_BETA**2 * p + r)
+
+    return max(ACROSS_THRESHOLDS, key=lambda t: (round(f_beta(tally[t]), 9), t))
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -271,6 +357,9 @@ class GroupingReport:
     bcubed_recall: float
     splits: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
     merges: tuple[tuple[str, str, int], ...] = ()
+    # Pairs of items from two folders (languages): of one group, of them put together, put
+    # together, of them wrongly. None with one folder.
+    across: tuple[int, int, int, int] | None = None
 
     @property
     def precision(self) -> float:
@@ -308,6 +397,12 @@ class GroupingReport:
             lines.append(f"  split {group}: {listing}")
         for a, b, n in self.merges:
             lines.append(f"  merged {a} + {b} ({n} pairs)")
+        if self.across is not None:
+            labelled, joined, linked, wrong = self.across
+            lines.append(
+                f"  across folders: {joined} of {labelled} pairs of one group together; "
+                f"{linked} pairs together, {wrong} of them wrongly"
+            )
         return "\n".join(lines)
 
 
@@ -316,12 +411,14 @@ def grouping_report(
     how: str,
     truth: Mapping[str, str],
     runs: Sequence[tuple[set[str], Mapping[str, str]]],
+    folder: Callable[[str], str] | None = None,
 ) -> GroupingReport:
     """Score clusterings against labelled groups (item -> group).
 
     `runs` pairs the items each run is judged on with that run's clustering (item -> cluster;
     a missing item stands alone): one run for an in-sample figure, one per fold for
     cross-validation (a pair is judged by the first run that holds one of its two items).
+    With `folder` (item -> its folder), the pairs of items from two folders are counted apart.
     """
     run_of: dict[str, int] = {}
     for k, (judged, _) in enumerate(runs):
@@ -329,6 +426,7 @@ def grouping_report(
             run_of.setdefault(item, k)
     items = sorted(i for i in truth if i in run_of)
     true_pairs = predicted = correct = 0
+    across = [0, 0, 0, 0]
     merged: dict[tuple[str, str], int] = defaultdict(int)
     for a, b in combinations(items, 2):
         decided = runs[min(run_of[a], run_of[b])][1]
@@ -339,6 +437,11 @@ def grouping_report(
         correct += same and together
         if together and not same:
             merged[tuple(sorted((truth[a], truth[b])))] += 1  # type: ignore[index]
+        if folder is not None and folder(a) != folder(b):
+            across[0] += same
+            across[1] += same and together
+            across[2] += together
+            across[3] += together and not same
     members: dict[str, list[str]] = defaultdict(list)
     for item in items:
         members[truth[item]].append(item)
@@ -375,6 +478,7 @@ def grouping_report(
         recall / n,
         tuple(splits),
         tuple((a, b, k) for (a, b), k in sorted(merged.items())),
+        (across[0], across[1], across[2], across[3]) if folder is not None else None,
     )
 
 
@@ -382,7 +486,8 @@ def story_reports(
     sets: Sequence[StoredSet], model: PairModel | None, notes: list[str] | None = None
 ) -> dict[str, GroupingReport]:
     """Per stored set: stories in-sample (`model`, None: the packaged one) and cross-validated
-    by event (a model fitted per fold on the training sets among `sets`). When a fold has too
+    by event (a model fitted per fold on the training sets among `sets`); with several folders,
+    each folder's cross-validated figures too ("<dating>:cv:<folder>"). When a fold has too
     few labelled pairs to fit on, there is no cross-validated report, and `notes` says why."""
     out: dict[str, GroupingReport] = {}
     training = [s for s in sets if s.dating in TRAIN_DATINGS] or list(sets)
@@ -416,7 +521,16 @@ def story_reports(
         for k, held in sorted(folds.items()):
             judged = {i for i, e in truth.items() if e in set(held)}
             runs.append((judged, by_item(regroup(stored, fold_models[k]))))
+        folders = sorted({folder_of(i) for i in truth})
+        how = f"grouped cross-validation, {len(folds)} folds by event"
+        several = len(folders) > 1
         out[f"{stored.dating}:cv"] = grouping_report(
-            "stories", f"grouped cross-validation, {len(folds)} folds by event", truth, runs
+            "stories", how, truth, runs, folder_of if several else None
         )
+        for name in folders if several else []:
+            # One folder's (language's) reports, judged by the same fold models.
+            mine = {i: e for i, e in truth.items() if folder_of(i) == name}
+            out[f"{stored.dating}:cv:{name}"] = grouping_report(
+                f"stories of {name}", how, mine, runs
+            )
     return out

@@ -101,7 +101,7 @@ def evidence(con: Connection, ids: Sequence[str]) -> dict[str, Evidence]:
     actors: dict[str, dict[str, int]] = {}
     places: dict[str, dict[str, int]] = {}
     figures: dict[str, set[str]] = {}
-    topics: dict[str, frozenset[str]] = {}
+    topics: dict[str, tuple[str, ...]] = {}
     with bulk.rows(con, {"article_id": sorted(set(ids))}) as asked:
         for aid, name, kind, mentions in con.execute(
             "SELECT article_id, name, kind, mentions FROM core.entities "
@@ -119,13 +119,14 @@ def evidence(con: Connection, ids: Sequence[str]) -> dict[str, Evidence]:
             "SELECT article_id, topics FROM core.classifications "
             f"WHERE article_id IN (SELECT article_id FROM {asked})"
         ).fetchall():
-            topics[aid] = frozenset(found or ())
+            topics[aid] = tuple(found or ())  # best first
     return {
         aid: Evidence(
             actors.get(aid, {}),
             places.get(aid, {}),
             frozenset(figures.get(aid, ())),
-            topics.get(aid, frozenset()),
+            frozenset(topics.get(aid, ())),
+            next(iter(topics.get(aid, ())), None),
         )
         for aid in ids
     }
@@ -147,7 +148,7 @@ def candidates(con: Connection, scored: Scored) -> Candidates:
     queries = [
         (a.article_id, term, event_at(a))
         for a in originals
-        for term in scored.queries[a.article_id]
+        for term in (*scored.queries[a.article_id], *scored.links.get(a.article_id, ()))
     ]
     if not queries:
         return Candidates(adopted=adopted)
@@ -250,7 +251,11 @@ def save(
             "cues": pa.array([batch.cues[a.article_id] for a in saved], type=pa.list_(pa.string())),
         },
     )
-    terms = [(t, a.article_id) for a in saved for t in scored.index_terms[a.article_id]]
+    terms = [
+        (t, a.article_id)
+        for a in saved
+        for t in (*scored.index_terms[a.article_id], *scored.links.get(a.article_id, ()))
+    ]
     bulk.insert(
         con,
         "core.story_terms",

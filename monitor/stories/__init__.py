@@ -23,6 +23,7 @@ store answers the lookups in between (`store.stories`):
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -31,7 +32,14 @@ from datetime import datetime, timedelta
 
 from monitor.models import StoredArticle, make_id
 from monitor.stories.clustering import StoredStory, cluster
-from monitor.stories.features import Idf, event_cues, term_counts
+from monitor.stories.features import (
+    CONCEPT,
+    DOCUMENTS,
+    Idf,
+    event_cues,
+    script_of_counts,
+    term_counts,
+)
 from monitor.stories.model import PairModel, load_pair_model
 from monitor.stories.pairs import NO_EVIDENCE, Evidence, Member, entity_idf
 
@@ -42,6 +50,8 @@ log = logging.getLogger(__name__)
 CRAWL_STAMP = timedelta(hours=36)
 INDEX_TERMS = 25
 QUERY_TERMS = 25
+LINK_KEYS = 3  # rarest concepts and canonical names indexed and looked up (across languages)
+NAME = "e:"  # the prefix of a canonical name among index keys
 MAX_CANDIDATE_STORIES = 40
 
 __all__ = [
@@ -103,8 +113,8 @@ class Batch:
         counts = {a.article_id: term_counts(a.title, a.text) for a in originals}
         cues = {a.article_id: event_cues(a.title, a.text) for a in originals}
         df: Counter[str] = Counter()
-        for terms in counts.values():
-            df.update(terms.keys())
+        for aid, terms in counts.items():
+            df.update(_document_keys(terms, cues[aid]))
         found = evidence or {}
         return cls(
             originals,
@@ -119,7 +129,7 @@ class Batch:
         originals = [a for a in self.originals if a.article_id in ids]
         df: Counter[str] = Counter()
         for a in originals:
-            df.update(self.counts[a.article_id].keys())
+            df.update(_document_keys(self.counts[a.article_id], self.cues[a.article_id]))
         return Batch(
             originals,
             {a.article_id: self.counts[a.article_id] for a in originals},
@@ -127,6 +137,17 @@ class Batch:
             df,
             {a.article_id: self.evidence[a.article_id] for a in originals},
         )
+
+
+def _document_keys(counts: Mapping[str, float], cues: list[str]) -> list[str]:
+    """What a report adds to the document frequencies: its terms, its concepts, and one to the
+    documents of its writing system (features.DOCUMENTS)."""
+    script = script_of_counts(counts)
+    return [
+        *counts,
+        *(c for c in cues if c.startswith(CONCEPT)),
+        *([DOCUMENTS + script] if script else []),
+    ]
 
 
 @dataclass(frozen=True)
@@ -150,6 +171,8 @@ class Scored:
     weights: dict[str, dict[str, float]]
     queries: dict[str, list[str]]  # looked up in the stored index (df >= 2)
     index_terms: dict[str, list[str]]  # stored in the index for later batches
+    # Language-free keys (concepts, canonical names), looked up and stored beside the terms.
+    links: dict[str, list[str]] = field(default_factory=dict)
 
 
 def score(batch: Batch, stats: TermStats) -> Scored:
@@ -157,16 +180,34 @@ def score(batch: Batch, stats: TermStats) -> Scored:
     df = dict(batch.df)
     for term, n in stats.df.items():
         df[term] = df.get(term, 0) + n
-    idf = Idf(df, stats.documents + len(batch.originals))
+    documents = stats.documents + len(batch.originals)
+    # Documents stored before writing systems were counted are counted in each.
+    scripts = {k[len(DOCUMENTS) :]: n for k, n in df.items() if k.startswith(DOCUMENTS)}
+    uncounted = max(documents - sum(scripts.values()), 0)
+    idf = Idf(df, documents, {k: n + uncounted for k, n in scripts.items()})
     weights = {aid: idf.weights(counts) for aid, counts in batch.counts.items()}
+    names = entity_idf(stats.names, max(stats.named_documents, len(batch.originals)))
     return Scored(
         batch,
         idf,
-        entity_idf(stats.names, max(stats.named_documents, len(batch.originals))),
+        names,
         weights,
         {aid: idf.top_terms(w, QUERY_TERMS, min_df=2) for aid, w in weights.items()},
         {aid: idf.top_terms(w, INDEX_TERMS) for aid, w in weights.items()},
+        {aid: _links(batch, aid, idf, names) for aid in batch.counts},
     )
+
+
+def _links(batch: Batch, aid: str, idf: Idf, names: Mapping[str, float]) -> list[str]:
+    """What finds a report's stories in another language: its rarest concepts and canonical
+    names (`LINK_KEYS` of each), looked up and indexed beside its terms."""
+    concepts = [c for c in batch.cues[aid] if c.startswith(CONCEPT) and idf.df.get(c, 0) >= 2]
+    evidence = batch.evidence[aid]
+    named = [n for n in (*evidence.actors, *evidence.places) if n in names]
+    return [
+        *heapq.nlargest(LINK_KEYS, concepts, key=lambda c: (idf(c), c)),
+        *(NAME + n for n in heapq.nlargest(LINK_KEYS, named, key=lambda n: (names[n], n))),
+    ]
 
 
 @dataclass(frozen=True)
@@ -194,15 +235,26 @@ class Assignment:
     merges: tuple[tuple[float, str, str], ...] = ()
 
 
-def assign(scored: Scored, found: Candidates, model: PairModel | None = None) -> Assignment:
+def assign(
+    scored: Scored,
+    found: Candidates,
+    model: PairModel | None = None,
+    scripts: Mapping[str, str] | None = None,
+) -> Assignment:
     """Cluster the batch's originals with the candidate stored stories (by default with the
-    packaged pair model)."""
+    packaged pair model). `scripts` gives reports a writing system other than their terms'
+    (the evaluation's simulated languages: monitor/evaluate/grouping.py)."""
     batch = scored.batch
     members = []
     for article in batch.originals:
         aid = article.article_id
         member = Member(
-            aid, dict(batch.counts[aid]), batch.cues[aid], event_at(article), batch.evidence[aid]
+            aid,
+            dict(batch.counts[aid]),
+            batch.cues[aid],
+            event_at(article),
+            batch.evidence[aid],
+            script=scripts.get(aid) if scripts else None,
         )
         member.vector = scored.idf.vector(member.counts, scored.weights[aid])
         members.append(member)

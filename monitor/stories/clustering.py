@@ -6,6 +6,14 @@ when both groups have some, lie within `MAX_GAP_DAYS`. The pair with the highest
 first. Candidate pairs are those sharing at least `MIN_SHARED_KEYS` distinctive terms, canonical
 names or named days, plus the stored stories the store found for each report. Pure: it reads and
 writes nothing, and the same reports give the same stories in whatever order they came.
+
+Languages: two groups that have reports in one writing system are judged on those pairs alone
+(words can be compared). Two groups with none (an Arabic story and an English one) are judged on
+the pairs across, by the model's `across` regression (evidence that needs no shared words) and
+its own, stricter threshold, and only once no merge within a language is left: stories form in
+each language first, then join across languages as wholes (precision first: a wrong link
+between languages costs an analyst more than a missed one). Without an `across` model, reports
+in two languages never join.
 """
 
 from __future__ import annotations
@@ -21,12 +29,21 @@ import numpy as np
 
 from monitor.stories.features import Idf
 from monitor.stories.model import PairModel
-from monitor.stories.pairs import Member, PairScorer
+from monitor.stories.pairs import Member, PairScorer, script_of
 
 log = logging.getLogger(__name__)
 
 # Parameters (see docs/dedup.md).
-MAX_GAP_DAYS = 14  # groups whose own dates lie further apart are two stories, whatever else
+MAX_GAP_DAYS = 21  # groups whose own dates lie further apart are two stories, whatever else
+# Across languages: the own dates of two stories must lie this close, when both have some; and a
+# pair of reports this likely (by the across model) makes two stories candidates to be judged
+# as wholes.
+ACROSS_GAP_DAYS = 3
+ACROSS_CANDIDATE = 0.05
+# Event types that happen at one place (`taxonomy.toml` topics): two reports of one must name
+# the place each is most about.
+PLACED_KINDS = frozenset(["attack_on_us_forces", "us_strike"])
+BY_DATES, BY_WEEKDAY = 1, 2  # how two stories in two languages agree on when (`days_agree`)
 MIN_SHARED_KEYS = 2
 MAX_POSTING = 200
 DENSE_MAX = 1200  # members up to which every pair is scored at once (11 MB per feature)
@@ -58,6 +75,7 @@ class Group:
         self.first_at = story.first_at if story else None
         self.last_at = story.last_at if story else None
         self.version = 0
+        self.scripts: Counter[str] = Counter(script_of(m) for m in members)
         for m in members:
             self._add_date(m.event_at)
 
@@ -84,6 +102,7 @@ class Group:
         """Take another group's members, stories and dates."""
         self.stories.extend(other.stories)
         self.members.extend(other.members)
+        self.scripts.update(other.scripts)
         self._add_date(other.first_at)
         self._add_date(other.last_at)
         self.version += 1
@@ -99,6 +118,10 @@ class Group:
             return (self.first_at - other.last_at).total_seconds() / 86400
         return 0.0
 
+    def pairs_within(self, other: Group) -> int:
+        """How many member pairs across the two groups share a writing system."""
+        return sum(n * other.scripts[script] for script, n in self.scripts.items())
+
 
 class _Linkage:
     """Average linkage between groups, each pair's probability sum kept across merges.
@@ -106,7 +129,8 @@ class _Linkage:
     A merged group's sum towards a neighbour is the sum of its two parts' (Lance-Williams for
     average linkage), so a merge costs one addition per neighbour. Member pairs are scored by the
     pair model in bulk (numpy), all candidate pairs at once, then only the pairs a merge brings
-    that were never scored.
+    that were never scored. Only pairs within one writing system are summed; two groups with none
+    are judged as wholes by the across model (module doc).
     """
 
     def __init__(self, scorer: PairScorer, model: PairModel) -> None:
@@ -114,9 +138,11 @@ class _Linkage:
         self.model = model
         self.row = {m.article_id: i for i, m in enumerate(scorer.members)}
         self.prob: dict[tuple[int, int], float] = {}
-        self.sums: dict[int, dict[int, float]] = {}  # group key -> group key -> sum
+        self.sums: dict[int, dict[int, float]] = {}  # group key -> group key -> sum within
         # Up to DENSE_MAX members every pair is scored at once; beyond, the pairs asked for.
         self.matrix = scorer.probability_matrix(model) if len(scorer.members) <= DENSE_MAX else None
+        self.apart = scorer.script[:, None] != scorer.script[None, :]
+        self.wholes: dict[tuple[int, int, int, int], float] = {}
 
     def _rows(self, group: Group) -> list[int]:
         return [self.row[m.article_id] for m in group.members]
@@ -127,10 +153,12 @@ class _Linkage:
             return
         wanted: set[tuple[int, int]] = set()
         for a, b in pairs:
+            if not a.pairs_within(b):
+                continue  # judged as wholes
             for x in self._rows(a):
                 for y in self._rows(b):
                     key = (x, y) if x < y else (y, x)
-                    if key not in self.prob:
+                    if key not in self.prob and not self.apart[x, y]:
                         wanted.add(key)
         if not wanted:
             return
@@ -141,24 +169,22 @@ class _Linkage:
             self.prob[key] = float(p)
 
     def sum(self, a: Group, b: Group) -> float:
-        """The probabilities of every member pair across the two groups, summed."""
+        """The probabilities of the member pairs across the two groups that share a writing
+        system, summed."""
         total = self.sums.get(a.key, {}).get(b.key)
         if total is not None:
             return total
+        ra, rb = self._rows(a), self._rows(b)
         if self.matrix is not None:
-            if len(a.members) == 1 == len(b.members):  # most pairs: two reports, one lookup
-                return float(
-                    self.matrix[
-                        self.row[a.members[0].article_id], self.row[b.members[0].article_id]
-                    ]
-                )
-            total = float(self.matrix[np.ix_(self._rows(a), self._rows(b))].sum())
+            block = self.matrix[np.ix_(ra, rb)]
+            total = float(block[~self.apart[np.ix_(ra, rb)]].sum())
         else:
             self.prefetch([(a, b)])
             total = 0.0
-            for x in self._rows(a):
-                for y in self._rows(b):
-                    total += self.prob[(x, y) if x < y else (y, x)]
+            for x in ra:
+                for y in rb:
+                    if not self.apart[x, y]:
+                        total += self.prob[(x, y) if x < y else (y, x)]
         self.sums.setdefault(a.key, {})[b.key] = total
         self.sums.setdefault(b.key, {})[a.key] = total
         return total
@@ -166,7 +192,7 @@ class _Linkage:
     def merged(self, a: Group, b: Group, neighbours: list[Group]) -> None:
         """Before `a` absorbs `b`: carry the sums towards each neighbour over to the merge."""
         self.prefetch([(g, n) for n in neighbours for g in (a, b)])
-        carried = {n.key: self.sum(a, n) + self.sum(b, n) for n in neighbours}
+        carried = {g.key: self.sum(a, g) + self.sum(b, g) for g in neighbours}
         for gone in (a.key, b.key):
             for other in self.sums.pop(gone, {}):
                 self.sums.get(other, {}).pop(gone, None)
@@ -175,12 +201,76 @@ class _Linkage:
             mine[n] = total
             self.sums.setdefault(n, {})[a.key] = total
 
-    def score(self, a: Group, b: Group) -> float:
-        """Mean probability over the two groups' member pairs, or 0 when their own dates lie
-        more than `MAX_GAP_DAYS` apart (undated reports cannot bridge events weeks apart)."""
+    def score(self, a: Group, b: Group) -> tuple[int, float]:
+        """Whether the two groups are judged across languages (1) or not (0), and the mean
+        probability over their member pairs in one writing system, or (across) the across
+        model's probability for the two as wholes; 0 when their own dates lie more than
+        `MAX_GAP_DAYS` apart (undated reports cannot bridge events weeks apart)."""
+        within = a.pairs_within(b)
         if a.gap_days(b) > MAX_GAP_DAYS:
+            return (0 if within else 1), 0.0
+        if within:
+            return 0, self.sum(a, b) / within
+        return 1, self.whole(a, b)
+
+    def whole(self, a: Group, b: Group) -> float:
+        """The across model's probability that two groups in different languages are one
+        event, each taken as one report (`PairScorer.group_columns`); 0 without an across model
+        and, precision first, unless their days agree (`days_agree`; by a weekday only, the
+        probability is taken as 2p - 1), they are mostly about one kind of event, and their
+        places agree (`PairScorer.places_differ`; strictly for attacks and strikes, which
+        happen at a place)."""
+        across = self.model.across
+        if across is None:
             return 0.0
-        return self.sum(a, b) / (len(a.members) * len(b.members))
+        if a.key > b.key:
+            a, b = b, a
+        key = (a.key, a.version, b.key, b.version)
+        found = self.wholes.get(key)
+        if found is None:
+            ra, rb = self._rows(a), self._rows(b)
+            columns = self.scorer.group_columns([ra], [rb])
+            when = days_agree(self.scorer, ra, rb)
+            scorer = self.scorer
+            placed = bool(scorer.main_kinds(ra) & PLACED_KINDS)
+            if (
+                not when
+                or scorer.kinds_differ(ra, rb)
+                or scorer.places_differ(ra, rb, strict=placed)
+            ):
+                found = 0.0
+            else:
+                found = float(across.probabilities(columns)[0])
+                if when == BY_WEEKDAY:
+                    # A weekday is a weak anchor (one in seven agree by chance): the content
+                    # must then be halfway from the threshold to certain.
+                    found = max(2 * found - 1, 0.0)
+            self.wholes[key] = found
+        return found
+
+    def reaches(self, judged: int, mean: float) -> bool:
+        """Whether a probability is enough to merge (the across model's threshold across
+        languages, the model's within)."""
+        across = self.model.across
+        if judged:
+            return across is not None and mean >= across.threshold
+        return mean >= self.model.threshold
+
+
+def days_agree(scorer: PairScorer, a: list[int], b: list[int]) -> int:
+    """Whether two groups of reports in different languages agree on when (precision first):
+    `BY_DATES` when their own dates lie within `ACROSS_GAP_DAYS`; `BY_WEEKDAY` when one has
+    none but names one weekday only, the weekday of one of the other's own dates ("on Sunday"
+    in an undated report, a report dated that Sunday); 0 otherwise, and whenever the weekdays
+    they name differ. Days a text names may be background: without an own date, nothing says
+    the two are of one time, and content alone does not link languages."""
+    weekdays = scorer.weekdays_agree(a, b)
+    if weekdays is False:
+        return 0
+    apart = scorer.days_apart(a, b)
+    if apart is not None:
+        return BY_DATES if apart <= ACROSS_GAP_DAYS else 0
+    return BY_WEEKDAY if weekdays and scorer.own_dated(a) != scorer.own_dated(b) else 0
 
 
 def neighbour_keys(member: Member, query_terms: list[str]) -> list[str]:
@@ -207,7 +297,10 @@ def _likely(
             group_of[linkage.row[m.article_id]] = key
     stored = {owner[sid] for sid in stories if sid in owner}
     neighbours: dict[int, set[int]] = {k: set() for k in groups}
-    rows, cols = np.nonzero(np.triu(linkage.matrix >= threshold, k=1))
+    likely = np.where(
+        linkage.apart, linkage.matrix >= ACROSS_CANDIDATE, linkage.matrix >= threshold
+    )
+    rows, cols = np.nonzero(np.triu(likely, k=1))
     for x, y in zip(group_of[rows].tolist(), group_of[cols].tolist(), strict=True):
         if x != y and not (x in stored and y in stored):
             neighbours[x].add(y)
@@ -266,7 +359,8 @@ def cluster(
     `members` come in a fixed order (the caller sorts them by date and id), so ties break the
     same way whatever order the reports arrived in. `merges`, when given, receives every merge
     (mean probability, a report of each side), highest first: average linkage never merges
-    higher after a lower merge, so the clustering at any higher threshold is a prefix of it."""
+    higher after a lower merge, so without an `across` model the clustering at any higher
+    threshold is a prefix of it (merges across languages come after those within)."""
     groups: dict[int, Group] = {}
     owner: dict[str, int] = {}  # article id / story id -> group key
     for i, member in enumerate(members):
@@ -310,18 +404,24 @@ def cluster(
         linkage = _Linkage(PairScorer(list(linked.values()), idf, names), model)
     pairs = [(a, b) for a, ns in sorted(neighbours.items()) for b in sorted(ns) if a < b]
     linkage.prefetch([(groups[a], groups[b]) for a, b in pairs])
-    threshold = model.threshold
-    heap: list[tuple[float, int, int, int, int]] = []
+    # Merges within a language first (highest mean first), then across languages.
+    heap: list[tuple[int, float, int, int, int, int]] = []
     for a, b in pairs:
-        score = linkage.score(groups[a], groups[b])
-        if score >= threshold:
-            heapq.heappush(heap, (-score, a, b, groups[a].version, groups[b].version))
+        judged, score = linkage.score(groups[a], groups[b])
+        if linkage.reaches(judged, score):
+            heapq.heappush(heap, (judged, -score, a, b, groups[a].version, groups[b].version))
     while heap:
-        neg, a, b, va, vb = heapq.heappop(heap)
+        judged, neg, a, b, va, vb = heapq.heappop(heap)
         ga, gb = groups.get(a), groups.get(b)
         if ga is None or gb is None or ga.version != va or gb.version != vb:
             continue
-        log.debug("merge %s + %s at %.3f", ga.members[0].article_id, gb.members[0].article_id, -neg)
+        log.debug(
+            "merge %s + %s at %.3f%s",
+            ga.members[0].article_id,
+            gb.members[0].article_id,
+            -neg,
+            " across languages" if judged else "",
+        )
         if merges is not None:
             merges.append((-neg, ga.members[0].article_id, gb.members[0].article_id))
         merged = (neighbours.pop(b, set()) | neighbours[a]) - {a, b}
@@ -335,10 +435,10 @@ def cluster(
             gn = groups.get(n)
             if gn is None:
                 continue
-            score = linkage.score(ga, gn)
-            if score >= threshold:
+            judged, score = linkage.score(ga, gn)
+            if linkage.reaches(judged, score):
                 x, y = (a, n) if a < n else (n, a)
-                heapq.heappush(heap, (-score, x, y, groups[x].version, groups[y].version))
+                heapq.heappush(heap, (judged, -score, x, y, groups[x].version, groups[y].version))
     order = {m.article_id: i for i, m in enumerate(members)}
     out = [g for g in groups.values() if any(m.article_id in order for m in g.members)]
     for g in out:

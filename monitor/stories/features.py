@@ -2,11 +2,14 @@
 
 * Terms: the title and the lead (first `LEAD_WORDS` words), with names (capitalised words)
   counted double and pairs of adjacent names as extra terms, so actors, places and the specific
-  event words ("vote", "rockets", "commission") carry the weight. Stop words are a data file
-  (`stopwords.txt`).
+  event words ("vote", "rockets", "commission") carry the weight. An Arabic word is folded and
+  light-stemmed (`arabic.light_stem`: القوات, والقوات and قواتها are one term). Stop words are a
+  data file (`stopwords.txt`, English and Arabic).
 * Cues: weekdays named in the lead ("wd:monday"), counts of things ("n:rocket=3") and the
-  latest full date the text names ("day:2020-01-05"). They are evidence for the pair model
-  (model.py): a different count of the same thing, disjoint weekdays, days named weeks apart.
+  latest full date the text names ("day:2020-01-05"), in English or Arabic (يوم الخميس,
+  ثلاثة صواريخ, صاروخين, 5 كانون الثاني 2020): the cue is the same whatever the language. They are
+  evidence for the pair model (model.py): a different count of the same thing, disjoint
+  weekdays, days named weeks apart.
 * `Idf`: TF-IDF weights from document frequencies (stored ones plus the batch's).
 """
 
@@ -16,9 +19,11 @@ import functools
 import heapq
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from importlib import resources
+
+from monitor import arabic
 
 # Parameters (see docs/dedup.md).
 LEAD_WORDS = 400
@@ -33,11 +38,24 @@ _WORD = re.compile(r"[^\W\d_][\w'’.\-]*|\d[\d,.]*", re.UNICODE)
 
 @functools.cache
 def stopwords() -> frozenset[str]:
-    """Words that say nothing about the event (packaged `stopwords.txt`)."""
+    """Words that say nothing about the event (packaged `stopwords.txt`); Arabic ones as their
+    folded light stems, as `term_counts` reads Arabic words."""
     text = resources.files("monitor.stories").joinpath("stopwords.txt").read_text("utf-8")
+    words = (line.strip() for line in text.splitlines())
     return frozenset(
-        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+        arabic.light_stem(arabic.fold(w)) if arabic.has_arabic(w) else w
+        for w in words
+        if w and not w.startswith("#")
     )
+
+
+_ARABIC_LETTERS = re.compile(r"[\u0621-\u064a]+")
+
+
+def _arabic_key(raw: str) -> str:
+    """The term of an Arabic word: its letters folded, light-stemmed (clitics off)."""
+    letters = "".join(_ARABIC_LETTERS.findall(arabic.fold(raw)))
+    return arabic.light_stem(letters) if letters else ""
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -98,7 +116,8 @@ def _norm(word: str) -> str:
 
 
 def _prepare(text: str) -> str:
-    return re.sub(r"\bU\.S\.(?=\W)", "US", text).replace("’", "'")
+    # Arabic folded first: its diacritics (صوّت, جنوداً) would otherwise cut words in two.
+    return re.sub(r"\bU\.S\.(?=\W)", "US", arabic.fold(text)).replace("’", "'")
 
 
 def term_counts(title: str | None, text: str) -> dict[str, float]:
@@ -113,11 +132,11 @@ def term_counts(title: str | None, text: str) -> dict[str, float]:
         if i >= LEAD_WORDS:
             break
         raw = match.group(0)
-        word = _norm(raw)
+        word = _arabic_key(raw) if arabic.has_arabic(raw) else _norm(raw)
         if len(word) < 3 or word in stop or word[0].isdigit():
             prev = None
             continue
-        name = raw[0].isupper()
+        name = raw[0].isupper()  # Arabic has no capitals: no Arabic word counts as a name
         counts[word] = counts.get(word, 0.0) + (2.0 if name and i > 0 else 1.0)
         if prev is not None and (BIGRAMS == "all" or (BIGRAMS == "names" and name and prev_name)):
             pair = prev + " " + word
@@ -126,11 +145,10 @@ def term_counts(title: str | None, text: str) -> dict[str, float]:
     return counts
 
 
-@functools.cache
-def count_nouns() -> dict[str, str]:
-    """Nouns whose counts are event cues, and their kind: "things" or "tolls" (data file)."""
+def _event_counts() -> list[tuple[str, str]]:
+    """The lines of the packaged `event_counts.txt` with their section."""
     text = resources.files("monitor.stories").joinpath("event_counts.txt").read_text("utf-8")
-    kinds: dict[str, str] = {}
+    out = []
     section = ""
     for raw in text.splitlines():
         line = raw.strip()
@@ -139,8 +157,29 @@ def count_nouns() -> dict[str, str]:
         if line.startswith("[") and line.endswith("]"):
             section = line[1:-1]
         else:
-            kinds[line] = section
-    return kinds
+            out.append((section, line))
+    return out
+
+
+@functools.cache
+def count_nouns() -> dict[str, str]:
+    """Nouns whose counts are event cues, and their kind: "things" or "tolls" (data file)."""
+    return {line: section for section, line in _event_counts() if section != "arabic"}
+
+
+@functools.cache
+def arabic_count_nouns() -> dict[str, tuple[str, frozenset[str]]]:
+    """Arabic words of counted things by their light stem: the English noun they count, and the
+    word forms listed (a form ending in ين or ان that is listed is a plural, not a dual)."""
+    out: dict[str, tuple[str, frozenset[str]]] = {}
+    for section, line in _event_counts():
+        if section != "arabic":
+            continue
+        noun, _, words = line.partition(":")
+        forms = frozenset(arabic.fold(w) for w in words.split())
+        for form in forms:
+            out[arabic.light_stem(form)] = (noun.strip(), forms)
+    return out
 
 
 def event_cues(title: str | None, text: str) -> list[str]:
@@ -164,10 +203,134 @@ def event_cues(title: str | None, text: str) -> list[str]:
             if not 1 < value <= MAX_COUNT:
                 continue
         cues.add(f"n:{noun}={value}")
+    if arabic.has_arabic(head):
+        cues |= _arabic_cues(head)
+    cues |= concepts(title, text)
     day = day_cue(title, text)
     if day is not None:
         cues.add(day)
     return sorted(cues)
+
+
+@functools.cache
+def concept_phrases() -> dict[tuple[str, ...], str]:
+    """The packaged concepts (`concepts.txt`): each phrase as its word keys -> its concept."""
+    text = resources.files("monitor.stories").joinpath("concepts.txt").read_text("utf-8")
+    out: dict[tuple[str, ...], str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        concept, _, phrases = line.partition(":")
+        for phrase in phrases.replace("|", ",").split(","):
+            keys = tuple(_concept_keys(phrase))
+            if keys:
+                out.setdefault(keys, concept.strip())
+    return out
+
+
+# Function words left out of concept phrases and texts alike ("the end of the mission" is
+# "end mission"); the stop words of the terms are not, as some of them belong to phrases.
+_CONCEPT_SKIP = frozenset(
+    {"a", "an", "the", "of", "in", "on", "at", "for", "to", "by", "with", "and", "its", "their"}
+    | {"his", "her", "from", "into", "over", "في", "من", "علي", "الي", "عن", "مع", "او", "ان"}
+)
+
+
+def _concept_keys(text: str) -> list[str]:
+    """The words of a text as concepts are matched: normalised, function words left out."""
+    keys = []
+    for match in _WORD.finditer(_prepare(text)):
+        raw = match.group(0)
+        key = _arabic_key(raw) if arabic.has_arabic(raw) else _norm(raw)
+        if len(key) >= 2 and key not in _CONCEPT_SKIP and not key[0].isdigit():
+            keys.append(key)
+    return keys
+
+
+CONCEPT_SPAN = 3  # words in the longest phrase
+CONCEPT = "k:"  # the prefix of concept cues (and of their document frequencies)
+
+
+def concepts(title: str | None, text: str) -> set[str]:
+    """The concepts title and lead name, as cues ('k:vote'): the same whatever the language."""
+    full = ((title or "") + " .\n" if title else "") + text[: LEAD_WORDS * 12]
+    keys = _concept_keys(full)[:LEAD_WORDS]
+    phrases = concept_phrases()
+    found = set()
+    for i in range(len(keys)):
+        for n in range(1, CONCEPT_SPAN + 1):
+            concept = phrases.get(tuple(keys[i : i + n]))
+            if concept is not None:
+                found.add(CONCEPT + concept)
+    return found
+
+
+_AR_WEEKDAYS = {
+    "الاحد": "sunday",
+    "الاثنين": "monday",
+    "الثلاثاء": "tuesday",
+    "الاربعاء": "wednesday",
+    "الخميس": "thursday",
+    "الجمعه": "friday",
+    "السبت": "saturday",
+}
+# Also "the one", "the two", "the assembly": a weekday only after a time word or before
+# "last" / "next" (اليوم الأحد, مساء الجمعة, الاثنين الماضي).
+_AR_AMBIGUOUS_DAYS = frozenset(["الاحد", "الاثنين", "الجمعه"])
+_AR_TIME_WORDS = frozenset(
+    ["اليوم", "يوم", "مساء", "صباح", "ليله", "ليل", "فجر", "ظهر", "عصر", "امس", "ظهيره", "منذ"]
+)
+_AR_AFTER_DAY = frozenset(["الماضي", "المقبل", "الفايت", "القادم"])
+_AR_NUMBER_NEXT = re.compile(r"\s*(?:من\s+)?([\u0621-\u064a]+)")
+_AR_YEAR = re.compile(r"(?:19|20)\d{2}")
+
+
+def _arabic_cues(head: str) -> set[str]:
+    """Weekdays and counts of things in the first `CUE_WORDS` words of an Arabic lead, as the
+    same cues an English lead gives ('wd:thursday', 'n:rocket=3')."""
+    folded = arabic.fold(" ".join(head.split()[:CUE_WORDS]))
+    words = [w[1:] if w[:1] in ("و", "ف") and w[1:] in _AR_WEEKDAYS else w for w in
+             _ARABIC_LETTERS.findall(folded)]  # fmt: skip
+    cues = set()
+    for i, word in enumerate(words):
+        day = _AR_WEEKDAYS.get(word)
+        if day is None:
+            continue
+        before = words[i - 1] if i else ""
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if word not in _AR_AMBIGUOUS_DAYS or before in _AR_TIME_WORDS or after in _AR_AFTER_DAY:
+            cues.add(f"wd:{day}")
+    nouns = arabic_count_nouns()
+    counted_at: set[int] = set()
+    for n in arabic.numbers(folded):
+        if _AR_YEAR.fullmatch(folded[n.start : n.end]):
+            continue
+        m = _AR_NUMBER_NEXT.match(folded, n.end)
+        found = nouns.get(arabic.light_stem(m.group(1))) if m else None
+        if m is None or found is None:
+            continue
+        counted_at.add(m.start(1))
+        if 1 < n.value <= MAX_COUNT and n.value == int(n.value):
+            cues.add(f"n:{found[0]}={int(n.value)}")
+    for m in _ARABIC_LETTERS.finditer(folded):
+        noun = _arabic_dual(m.group(0), nouns)
+        if noun is not None and m.start() not in counted_at:
+            cues.add(f"n:{noun}=2")
+    return cues
+
+
+def _arabic_dual(word: str, nouns: dict[str, tuple[str, frozenset[str]]]) -> str | None:
+    """The noun a dual counts (صاروخين, طائرتين: two), or None."""
+    if len(word) < 5 or not word.endswith(("ين", "ان")):
+        return None
+    base = word[:-2]
+    if base.endswith("ت"):
+        base = base[:-1] + "ه"  # طائرتين: the ة of طائرة before the ending
+    found = nouns.get(arabic.light_stem(base))
+    if found is None or any(word.endswith(f) for f in found[1] if f.endswith(("ين", "ان"))):
+        return None  # a listed plural (مصابين), not two of a thing
+    return found[0]
 
 
 _MONTHS = {
@@ -225,7 +388,10 @@ def day_cue(title: str | None, text: str) -> str | None:
 
     Not the article's published date (dates.py decides that, from the top of the page): the day
     the report's text names last is evidence of which event it reports, dated or not."""
-    days = named_days(((title or "") + "\n" + text) if title else text)
+    whole = ((title or "") + "\n" + text) if title else text
+    days = named_days(whole)
+    if arabic.has_arabic(whole[:MENTION_CHARS]):
+        days += [span.day for span in arabic.find_dates(whole[:MENTION_CHARS])]
     return f"day:{max(days).isoformat()}" if days else None
 
 
@@ -293,18 +459,44 @@ def weekdays_differ(a: Iterable[str], b: Iterable[str]) -> bool:
     return bool(wa and wb and not wa & wb)
 
 
-class Idf:
-    """Inverse document frequencies over `n_docs` documents, and TF-IDF vectors."""
+DOCUMENTS = "#documents:"  # pseudo-terms counting the documents of each writing system
 
-    def __init__(self, df: dict[str, int], n_docs: int) -> None:
+
+def term_script(term: str) -> str:
+    """The writing system of a term: "arabic" or "latin"."""
+    return "arabic" if term and "\u0600" <= term[0] <= "\u06ff" else "latin"
+
+
+def script_of_counts(counts: Mapping[str, float]) -> str:
+    """The writing system most of a report's terms are in ("" with no terms)."""
+    if not counts:
+        return ""
+    arabic_terms = sum(1 for t in counts if term_script(t) == "arabic")
+    return "arabic" if arabic_terms > len(counts) - arabic_terms else "latin"
+
+
+class Idf:
+    """Inverse document frequencies over `n_docs` documents, and TF-IDF vectors.
+
+    With `per_script`, a word's frequency is taken among the documents of its writing system
+    (an Arabic word among Arabic reports): English weights do not move when Arabic reports come
+    in, nor the other way round. Concepts (`CONCEPT`) are counted over all documents."""
+
+    def __init__(
+        self, df: dict[str, int], n_docs: int, per_script: Mapping[str, int] | None = None
+    ) -> None:
         self.df = df
         self.n = n_docs
+        self.per_script = dict(per_script or {})
         self._cache: dict[str, float] = {}
 
     def __call__(self, term: str) -> float:
         value = self._cache.get(term)
         if value is None:
-            value = self._cache[term] = math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
+            n = self.n
+            if self.per_script and not term.startswith(CONCEPT):
+                n = self.per_script.get(term_script(term), n)
+            value = self._cache[term] = math.log((n + 1) / (self.df.get(term, 0) + 0.5))
         return value
 
     def weights(self, counts: dict[str, float]) -> dict[str, float]:

@@ -4,8 +4,11 @@ A `PairModel` turns the evidence two items share (two reports for stories, pairs
 and a thread it may continue, storylines.py) into the probability that they belong together,
 and holds the `threshold` of that decision: for stories, of average linkage (two groups are one
 while the mean probability over their member pairs reaches it); for storylines, of a story
-joining the thread it most likely continues rather than opening a new one.
-It is fitted by `monitor.evaluate.grouping` (stories) and `monitor.evaluate.threads`
+joining the thread it most likely continues rather than opening a new one. A story model may
+carry a second regression, `across`: the probability that two reports in different languages
+(writing systems) are of one event, from evidence that needs no shared words (canonical actors
+and places, concepts, figures, event types, dates), with its own, stricter threshold
+(clustering.py). It is fitted by `monitor.evaluate.grouping` (stories) and `monitor.evaluate.threads`
 (storylines) from labelled folders (`python -m monitor.stories.train`), and shipped as
 canonical JSON next to this module (`story_model.json`, `storyline_model.json`): feature names,
 means and scales, coefficients, intercept, threshold, and how it was trained (`meta`). Never a
@@ -48,6 +51,7 @@ class PairModel:
     intercept: float
     threshold: float
     meta: dict[str, Any] = field(default_factory=dict)
+    across: PairModel | None = None  # reports in two languages (stories only)
 
     @cached_property
     def _folded(self) -> tuple[Array, float]:
@@ -84,7 +88,7 @@ class PairModel:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:10]
 
     def _as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "format": FORMAT,
             "kind": self.kind,
             "features": list(self.features),
@@ -95,6 +99,9 @@ class PairModel:
             "threshold": self.threshold,
             "meta": self.meta,
         }
+        if self.across is not None:
+            out["across"] = {k: v for k, v in self.across._as_dict().items() if k != "format"}
+        return out
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys), as shipped."""
@@ -107,25 +114,33 @@ class PairModel:
             data = json.loads(text)
             if data.get("format") != FORMAT:
                 raise ValueError(f"format is {data.get('format')!r}, expected {FORMAT!r}")
-            kind = data["kind"]
-            if kind not in PACKAGED:
-                raise ValueError(f"kind {kind!r} is neither stories nor storylines")
-            features = tuple(str(f) for f in data["features"])
-            vectors = [tuple(float(v) for v in data[k]) for k in ("mean", "scale", "coef")]
-            if any(len(v) != len(features) for v in vectors):
-                raise ValueError("mean, scale and coef must have one value per feature")
-            return cls(
-                kind,
-                features,
-                vectors[0],
-                vectors[1],
-                vectors[2],
-                float(data["intercept"]),
-                float(data["threshold"]),
-                dict(data.get("meta") or {}),
-            )
+            return cls._from_dict(data)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"pair model {source}: {exc}") from exc
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> PairModel:
+        kind = data["kind"]
+        if kind not in PACKAGED:
+            raise ValueError(f"kind {kind!r} is neither stories nor storylines")
+        features = tuple(str(f) for f in data["features"])
+        vectors = [tuple(float(v) for v in data[k]) for k in ("mean", "scale", "coef")]
+        if any(len(v) != len(features) for v in vectors):
+            raise ValueError("mean, scale and coef must have one value per feature")
+        across = data.get("across")
+        if across is not None and kind != "stories":
+            raise ValueError("only a story model links reports across languages")
+        return cls(
+            kind,
+            features,
+            vectors[0],
+            vectors[1],
+            vectors[2],
+            float(data["intercept"]),
+            float(data["threshold"]),
+            dict(data.get("meta") or {}),
+            cls._from_dict(across) if across is not None else None,
+        )
 
 
 def fit_pair_model(

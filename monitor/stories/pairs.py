@@ -27,6 +27,7 @@ for linking reports in two languages.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from monitor.stories.features import Idf, cue_day, cues_conflict
+from monitor.stories.features import CONCEPT, Idf, cue_day, cues_conflict, script_of_counts
 
 FEATURES = (
     "text",
@@ -43,6 +44,7 @@ FEATURES = (
     "places",
     "figures",
     "topics",
+    "concepts",
     "count_conflict",
     "weekday_conflict",
     "day_gap",
@@ -50,7 +52,19 @@ FEATURES = (
     "named_gap",
     "text_named_near",
 )
-LANGUAGE_FREE = ("actors", "places", "figures", "topics", "day_gap")
+# What tells whether two reports (or two stories) in different languages (writing systems) are
+# of one event: the across model's features (model.py), none of which needs a shared word. Dates
+# are not among them: they only keep stories apart (clustering.ACROSS_GAP_DAYS), as a stream has
+# many events a day and a language-free match on one day is no match.
+LANGUAGE_FREE = (
+    "actors",
+    "places",
+    "concepts",
+    "figures",
+    "topics",
+    "weekday_conflict",
+    "weekday_match",
+)
 MAX_FIGURES = 3
 NAMED_CLOSE_DAYS = 3
 NEAR_DAYS = 2.0  # how fast nearness of dates fades (e-fold in days)
@@ -65,12 +79,13 @@ Index = NDArray[np.intp]
 @dataclass(frozen=True)
 class Evidence:
     """What the classifier found in a report: canonical actors and places (name -> mentions),
-    the figures it reports ('troops=2500') and its event types."""
+    the figures it reports ('troops=2500'), its event types and the main one."""
 
     actors: Mapping[str, int] = field(default_factory=dict)
     places: Mapping[str, int] = field(default_factory=dict)
     figures: frozenset[str] = frozenset()
     topics: frozenset[str] = frozenset()
+    topic: str | None = None  # the event type it is most about
 
 
 NO_EVIDENCE = Evidence()
@@ -86,6 +101,15 @@ class Member:
     event_at: datetime | None
     evidence: Evidence = NO_EVIDENCE
     vector: dict[str, float] | None = None
+    script: str | None = None  # the writing system of its terms (`script_of`), when known
+
+
+def script_of(member: Member) -> str:
+    """The writing system of a report's terms ("arabic" or "latin"; "" with no terms): two reports
+    in different ones share no words, so the across model judges them (model.py)."""
+    if member.script is None:
+        member.script = script_of_counts(member.counts)
+    return member.script
 
 
 def entity_idf(df: Mapping[str, int], documents: int) -> dict[str, float]:
@@ -116,6 +140,9 @@ class PairScorer:
         self.places = self._matrix([_unit(weighed(m.evidence.places)) for m in self.members])
         self.figures = self._matrix([dict.fromkeys(m.evidence.figures, 1.0) for m in self.members])
         self.topics = self._matrix([dict.fromkeys(m.evidence.topics, 1.0) for m in self.members])
+        self.concepts = self._matrix(
+            [_unit({c: idf(c) for c in m.cues if c.startswith(CONCEPT)}) for m in self.members]
+        )
         self.topic_count = np.array([len(m.evidence.topics) for m in self.members], dtype=float)
         self.day = np.array([_days(m.event_at) for m in self.members])
         # The day a report is about: its own date, else the latest full date its text names.
@@ -137,7 +164,14 @@ class PairScorer:
             ],
             dtype=np.int64,
         )
+        # The weekday of each report's own date, as a bit like `weekdays` (0: none).
+        self.own_weekday = np.array(
+            [1 << m.event_at.weekday() if m.event_at is not None else 0 for m in self.members],
+            dtype=np.int64,
+        )
         self.counted = np.array([any(c.startswith("n:") for c in m.cues) for m in self.members])
+        scripts = sorted({script_of(m) for m in self.members})
+        self.script = np.array([scripts.index(script_of(m)) for m in self.members], dtype=np.intp)
         self._text_product: Any = None
 
     def _vector(self, m: Member) -> dict[str, float]:
@@ -179,6 +213,7 @@ class PairScorer:
             text=self._text(i, j, many),
             actors=self._dot(self.actors, i, j),
             places=self._dot(self.places, i, j),
+            concepts=self._dot(self.concepts, i, j),
             figures=self._dot(self.figures, i, j),
             topics_shared=self._dot(self.topics, i, j),
             topics_a=self.topic_count[i],
@@ -208,6 +243,7 @@ class PairScorer:
             text=product(self.text),
             actors=product(self.actors),
             places=product(self.places),
+            concepts=product(self.concepts),
             figures=product(self.figures),
             topics_shared=product(self.topics),
             topics_a=self.topic_count[:, None],
@@ -219,17 +255,145 @@ class PairScorer:
             conflict=conflict,
         )
 
+    def group_columns(
+        self, a: Sequence[Sequence[int]], b: Sequence[Sequence[int]]
+    ) -> dict[str, Array]:
+        """The features of the pairs of groups (a[k], b[k]) of members, each group taken as one
+        report: its actors, places and concepts summed, its event types, figures and weekdays
+        together, its dates as a span (text: none)."""
+        every = [*a, *b]
+        n = len(a)
+        sparse = self._sparse
+        rows = [k for k, g in enumerate(every) for _ in g]
+        cols = [m for g in every for m in g]
+        own = sparse.csr_matrix(
+            (np.ones(len(cols)), (rows, cols)), shape=(len(every), len(self.members))
+        )
+
+        def summed(matrix: Any, unit: bool) -> Any:
+            total = (own @ matrix).tocsr()
+            if unit:
+                norms = np.sqrt(np.asarray(total.multiply(total).sum(axis=1)).ravel())
+                total = sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ total
+            return total.tocsr()
+
+        def dot(matrix: Any) -> Array:
+            return np.asarray(matrix[:n].multiply(matrix[n:]).sum(axis=1), dtype=np.float64).ravel()
+
+        topics = summed(self.topics, False)
+        topics.data[:] = 1.0
+        figures = summed(self.figures, False)
+        figures.data[:] = 1.0
+        topic_count = np.asarray(topics.sum(axis=1), dtype=np.float64).ravel()
+        weekdays = np.array(
+            [np.bitwise_or.reduce(self.weekdays[g]) if len(g) else 0 for g in every]
+        )
+
+        # Dates are no features across languages (LANGUAGE_FREE): weekdays count as if undated.
+        return _features(
+            text=np.zeros(n),
+            actors=dot(summed(self.actors, True)),
+            places=dot(summed(self.places, True)),
+            concepts=dot(summed(self.concepts, True)),
+            figures=dot(figures),
+            topics_shared=dot(topics),
+            topics_a=topic_count[:n],
+            topics_b=topic_count[n:],
+            day_gap=np.full(n, np.nan),
+            named_gap=np.full(n, np.nan),
+            weekdays_a=weekdays[:n],
+            weekdays_b=weekdays[n:],
+            conflict=np.zeros(n),
+        )
+
+    def days_apart(self, a: Sequence[int], b: Sequence[int]) -> float | None:
+        """Days between the own dates of two groups of members (0 when they overlap), or None
+        when either has none."""
+        da, db = self.day[list(a)], self.day[list(b)]
+        da, db = da[np.isfinite(da)], db[np.isfinite(db)]
+        if not len(da) or not len(db):
+            return None
+        return float(max(db.min() - da.max(), da.min() - db.max(), 0.0))
+
+    def kinds_differ(self, a: Sequence[int], b: Sequence[int]) -> bool:
+        """Whether two groups of members are about different kinds of event: the event types
+        they are mostly about (`main_kinds`) have none in common, or one has none."""
+        return not self.main_kinds(a) & self.main_kinds(b)
+
+    def own_dated(self, group: Sequence[int]) -> bool:
+        """Whether a report of the group has an own date."""
+        return bool(np.isfinite(self.day[list(group)]).any())
+
+    def places_differ(self, a: Sequence[int], b: Sequence[int], *, strict: bool) -> bool:
+        """Whether the places two groups of members are most about (canonical places weighed
+        by mentions and rarity, summed) differ: neither names the other's, or (`strict`, for
+        events that happen at a place: an attack on Victory Base and one on Erbil Air Base)
+        one does not name the other's."""
+
+        def summed(group: Sequence[int]) -> Array:
+            return np.asarray(self.places[list(group)].sum(axis=0), dtype=np.float64).ravel()
+
+        pa, pb = summed(a), summed(b)
+        if not pa.any() or not pb.any():
+            return False
+        missing = (pb[int(pa.argmax())] == 0, pa[int(pb.argmax())] == 0)
+        return any(missing) if strict else all(missing)
+
+    def main_kinds(self, group: Sequence[int]) -> set[str]:
+        """The event types most members of a group are most about (ties: all of them)."""
+        counts = Counter(t for t in (self.members[i].evidence.topic for i in group) if t)
+        top = max(counts.values(), default=0)
+        return {t for t, n in counts.items() if n == top}
+
+    def weekdays_agree(self, a: Sequence[int], b: Sequence[int]) -> bool | None:
+        """Whether two groups of members agree on the weekday: where both name weekdays, one in
+        common; where one names some and the other has own dates, one of those dates' weekdays.
+        A group with no own date must name one weekday only (several do not say which day it is
+        about). None when that cannot be told."""
+
+        def bits(values: NDArray[np.int64], group: Sequence[int]) -> int:
+            return int(np.bitwise_or.reduce(values[list(group)])) if len(group) else 0
+
+        named_a, named_b = bits(self.weekdays, a), bits(self.weekdays, b)
+        own_a, own_b = bits(self.own_weekday, a), bits(self.own_weekday, b)
+        if not (named_a and (named_b or own_b)) and not (named_b and (named_a or own_a)):
+            return None
+        if (named_a and not own_a and named_a.bit_count() > 1) or (
+            named_b and not own_b and named_b.bit_count() > 1
+        ):
+            return False
+        if named_a and named_b:
+            return bool(named_a & named_b)
+        return bool((named_a & own_b) or (named_b & own_a))
+
+    def across(self, i: Index, j: Index) -> NDArray[np.bool_]:
+        """Whether each pair (i[k], j[k]) is of two writing systems (no shared words)."""
+        return np.asarray(self.script[i] != self.script[j], dtype=bool)
+
     def probability_matrix(self, model: Any) -> Array:
-        """The model's probability for every pair of members, as a square matrix."""
-        return np.asarray(model.probabilities(self.all_columns()), dtype=np.float64)
+        """The probability for every pair of members, as a square matrix: the model's for
+        reports in one writing system, its `across` model's for two (0 without one)."""
+        columns = self.all_columns()
+        within = np.asarray(model.probabilities(columns), dtype=np.float64)
+        apart = self.script[:, None] != self.script[None, :]
+        if not apart.any():
+            return within
+        linked = model.across.probabilities(columns) if model.across is not None else 0.0
+        return np.asarray(np.where(apart, linked, within), dtype=np.float64)
 
     def probabilities(self, model: Any, i: Index, j: Index) -> Array:
-        """The model's probability for each pair (i[k], j[k]), scored in chunks."""
+        """The probability for each pair (i[k], j[k]) (as `probability_matrix`), in chunks."""
         many = len(i) >= MATRIX_MIN_PAIRS
-        parts = [
-            model.probabilities(self.columns(i[s : s + CHUNK], j[s : s + CHUNK], many=many))
-            for s in range(0, len(i), CHUNK)
-        ]
+        parts = []
+        for s in range(0, len(i), CHUNK):
+            a, b = i[s : s + CHUNK], j[s : s + CHUNK]
+            columns = self.columns(a, b, many=many)
+            p = np.asarray(model.probabilities(columns), dtype=np.float64)
+            apart = self.across(a, b)
+            if apart.any():
+                linked = model.across.probabilities(columns) if model.across is not None else 0.0
+                p = np.where(apart, linked, p)
+            parts.append(p)
         return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -238,6 +402,7 @@ def _features(
     text: Array,
     actors: Array,
     places: Array,
+    concepts: Array,
     figures: Array,
     topics_shared: Array,
     topics_a: Array,
@@ -262,6 +427,7 @@ def _features(
         & ((weekdays_a & weekdays_b) == 0)
         & (~dated | (gap < 1))
     )
+    same_weekday = (weekdays_a & weekdays_b) > 0
     # Near dates make shared words count for more, unless the two are events of different types
     # (a vote and a rocket attack on one day share words, not an event).
     kinds_apart = (topics_a > 0) & (topics_b > 0) & (topics_shared == 0)
@@ -271,6 +437,7 @@ def _features(
         "text": text,
         "actors": actors,
         "places": places,
+        "concepts": concepts,
         "figures": np.minimum(figures, MAX_FIGURES),
         "topics": np.divide(
             topics_shared,
@@ -280,6 +447,7 @@ def _features(
         ),
         "count_conflict": conflict,
         "weekday_conflict": weekday.astype(np.float64),
+        "weekday_match": (same_weekday & (~dated | (gap < 1))).astype(np.float64),
         "dated": dated.astype(np.float64),
         "day_gap": np.where(dated, np.log1p(gap), 0.0),
         "same_day": (dated & (gap <= 1)).astype(np.float64),
@@ -288,6 +456,10 @@ def _features(
         "named_gap": np.where(named, np.log1p(named_days), 0.0),
         "named_close": (named & (named_days <= NAMED_CLOSE_DAYS)).astype(np.float64),
         "text_named_near": text * named_near,
+        "text_undated": np.where(dated, 0.0, text),
+        "concepts_undated": np.where(dated, 0.0, concepts),
+        "concepts_day_near": concepts * day_near,
+        "concepts_named_near": concepts * named_near,
     }
 
 

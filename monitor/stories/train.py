@@ -3,11 +3,12 @@
     python -m monitor.stories.train [--data ../shared/data/eval]... [--out-dir DIR]
                                     [--storylines-only]
 
-Each folder (laid out like ../shared/data/eval) is served as pages and ingested through the web
-path, with its dates and without (`monitor.evaluate.grouping`); the story model is fitted on
-every pair of reports (same `event_cluster` or not), the storyline model on the labelled
-threads replayed in time order (each story against every storyline it could continue: same
-`storyline` or not; `monitor.evaluate.threads`), and they are written as `story_model.json` and
+The folders (laid out like ../shared/data/eval, one language each) are served as pages of one
+site and ingested together through the web path, with their dates and without
+(`monitor.evaluate.grouping`); the story model is fitted on every pair of reports (same
+`event_cluster` or not), the storyline model on the labelled threads replayed in time order (each
+story against every storyline it could continue: same `storyline` or not;
+`monitor.evaluate.threads`), and they are written as `story_model.json` and
 `storyline_model.json` (by default
 next to this module, where the pipeline reads them). What the models learned from is recorded in
 their `meta`: folder names and counts, never a text. The grouped cross-validated figures are what
@@ -60,18 +61,18 @@ def train(
     `storylines_only`, the storyline model alone, over the stories the packaged story model
     makes)."""
     from monitor.evaluate import ingest_labelled, read_eval_dir
+    from monitor.evaluate.folders import read_folders
     from monitor.evaluate.grouping import TRAIN_DATINGS, fit_stories, read_set, regroup
     from monitor.evaluate.threads import fit_storylines
 
     sets = []
+    # The folders are served as one site and ingested together (as `monitor eval A B` does):
+    # reports in two languages meet in one batch, as they do in a run.
+    items = read_folders(folders)
     with tempfile.TemporaryDirectory(prefix="monitor-train-stories-") as tmp:
-        for n, folder in enumerate(folders):
-            items = read_eval_dir(folder)
-            for dating in TRAIN_DATINGS:
-                work = Path(tmp) / f"{n}"
-                work.mkdir(exist_ok=True)
-                outcomes = ingest_labelled(items, settings, work, dating=dating)
-                sets.append(read_set(work / f"{dating}.duckdb", outcomes, dating))
+        for dating in TRAIN_DATINGS:
+            outcomes = ingest_labelled(items, settings, Path(tmp), dating=dating)
+            sets.append(read_set(Path(tmp) / f"{dating}.duckdb", outcomes, dating))
     trained_on = {f.resolve().name: len(read_eval_dir(f)) for f in folders}
     if storylines_only:
         stories = load_pair_model("stories")
