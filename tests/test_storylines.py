@@ -320,8 +320,8 @@ def test_a_merge_holds_when_new_reports_come_and_the_pipeline_runs_again(tmp_pat
     more = [
         _article(
             "https://c.example/2",
-            TALKS.format(day="Sunday", extra="The commission's second round ended in Baghdad."),
-            datetime(2024, 2, 11),
+            TALKS.format(day="Monday", extra="The commission's second round ended in Baghdad."),
+            datetime(2024, 3, 4),  # weeks after the first round: another story
         ),
         _article(
             "https://d.example/2",
@@ -406,8 +406,8 @@ def test_the_digest_says_which_storyline_a_story_continues(tmp_path: Path) -> No
         [
             _article(
                 "https://c.example/2",
-                TALKS.format(day="Sunday", extra="The commission's second round ended."),
-                datetime(2024, 2, 11),
+                TALKS.format(day="Monday", extra="The commission's second round ended."),
+                datetime(2024, 3, 4),  # weeks after the first round: another story
             )
         ],
     )
@@ -431,7 +431,7 @@ def test_the_digest_says_which_storyline_a_story_continues(tmp_path: Path) -> No
             "new_stories": 1,
             "grown_stories": 0,
             "first_published_at": "2024-01-02T00:00:00Z",
-            "last_published_at": "2024-02-11T00:00:00Z",
+            "last_published_at": "2024-03-04T00:00:00Z",
         }
     ]
     md = render_digest(digest, "md")

@@ -229,17 +229,17 @@ class _Linkage:
         found = self.wholes.get(key)
         if found is None:
             ra, rb = self._rows(a), self._rows(b)
-            columns = self.scorer.group_columns([ra], [rb])
-            when = days_agree(self.scorer, ra, rb)
             scorer = self.scorer
-            placed = bool(scorer.main_kinds(ra) & PLACED_KINDS)
+            # The cheap conditions first: most candidate pairs fail one of them.
+            when = days_agree(scorer, ra, rb)
             if (
                 not when
                 or scorer.kinds_differ(ra, rb)
-                or scorer.places_differ(ra, rb, strict=placed)
+                or scorer.places_differ(ra, rb, strict=bool(scorer.main_kinds(ra) & PLACED_KINDS))
             ):
                 found = 0.0
             else:
+                columns = scorer.group_columns([ra], [rb])
                 found = float(across.probabilities(columns)[0])
                 if when == BY_WEEKDAY:
                     # A weekday is a weak anchor (one in seven agree by chance): the content

@@ -8,11 +8,11 @@ joining the thread it most likely continues rather than opening a new one. A sto
 carry a second regression, `across`: the probability that two reports in different languages
 (writing systems) are of one event, from evidence that needs no shared words (canonical actors
 and places, concepts, figures, event types, dates), with its own, stricter threshold
-(clustering.py). It is fitted by `monitor.evaluate.grouping` (stories) and `monitor.evaluate.threads`
-(storylines) from labelled folders (`python -m monitor.stories.train`), and shipped as
-canonical JSON next to this module (`story_model.json`, `storyline_model.json`): feature names,
-means and scales, coefficients, intercept, threshold, and how it was trained (`meta`). Never a
-text.
+(clustering.py). It is fitted by `monitor.evaluate.grouping` (stories) and
+`monitor.evaluate.threads` (storylines) from labelled folders (`python -m
+monitor.stories.train`), and shipped as canonical JSON next to this module (`story_model.json`,
+`storyline_model.json`): feature names, means and scales, coefficients, intercept, threshold,
+and how it was trained (`meta`). Never a text.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ story against every storyline it could continue: same `storyline` or not;
 `storyline_model.json` (by default
 next to this module, where the pipeline reads them). What the models learned from is recorded in
 their `meta`: folder names and counts, never a text. The grouped cross-validated figures are what
-`monitor eval` reports.
+`monitor eval` reports. The shipped models (docs/dedup.md): the story model from `eval` and
+`eval-ar`, then the storyline model from `eval` with `--storylines-only`.
 """
 
 from __future__ import annotations
