@@ -21,8 +21,10 @@ moves it (`monitor storyline merge|split|detach`):
 * **Whether a story continues a storyline** (`join_columns`, `FEATURES`): how alike the story
   and the storyline are in questions, wider events, event types, actors, places and words,
   whether they are of one kind (`family`: attacks on US forces, US strikes, or the presence
-  itself), and how far the story is in time from the storyline's nearest story (by own dates
-  when both have some, else by the dates their texts name). A learned model
+  itself), how much an opinion piece shares its questions (`opinion`: the share of the story's
+  reports with a side, times the questions' cosine), and how far the story is in time from
+  the storyline's nearest story (by own dates when both have some, else by the dates their
+  texts name). A learned model
   (monitor/stories/model.py, `storyline_model.json`, fitted by replaying labelled threads in
   time order: monitor/evaluate/threads.py) turns that into the probability that the story
   continues the storyline.
@@ -81,6 +83,7 @@ FEATURES = (
     "named",
     "named_gap",
     "named_years",
+    "opinion",
 )
 
 # The kind of thread a story's main event type makes it (any other: the presence itself).
@@ -228,6 +231,7 @@ class Thread:
     named_at: datetime | None = None  # the latest full date its reports' texts name
     questions: Mapping[str, float] = field(default_factory=dict)  # its reports' unit weights
     size: int = 1  # its relevant reports
+    sided: float = 0.0  # the share of its reports that argue a side (opinion pieces)
 
     @property
     def family(self) -> str:
@@ -253,6 +257,7 @@ class Report:
     own_at: datetime | None  # its own date (not a crawl-day stamp, not the story's)
     named_at: datetime | None = None  # the latest full date its text names
     questions: Mapping[str, float] = field(default_factory=dict)  # `question_weights`
+    sided: bool = False  # the classifier gave it a side (an opinion piece's own voice)
 
 
 ACTOR_KINDS = frozenset({"person", "organization", "group"})
@@ -294,6 +299,7 @@ def threads_of(reports: Iterable[Report]) -> list[Thread]:
                 max(named) if named else None,
                 asked,
                 len(mine),
+                sum(r.sided for r in mine) / len(mine),
             )
         )
     return out
@@ -425,6 +431,9 @@ def join_columns(
         rows["actors"].append(_cosine(who, line.who))
         rows["text_best"].append(max(_cosine(thread.text, t.text) for t in line.threads))
         rows["family"].append(float(family == line.family))
+        # An opinion piece argues the question a thread is about rather than reporting its
+        # events: it shares the question, seldom the words or the actors.
+        rows["opinion"].append(thread.sided * rows["questions"][-1])
         spans = [
             (t.first_at, t.last_at or t.first_at) for t in line.threads if t.first_at is not None
         ]

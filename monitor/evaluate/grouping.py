@@ -89,6 +89,7 @@ class StoredSet:
     classified: int
     label: dict[str, LabelledArticle]  # article id -> its labelled item
     relevant: dict[str, bool] = field(default_factory=dict)  # as the classifier decided
+    stance: dict[str, str] = field(default_factory=dict)  # as the classifier decided
     _rows: Rows | None = field(default=None, repr=False)
     _scored: dict[frozenset[str] | None, tuple[Batch, Scored]] = field(
         default_factory=dict, repr=False
@@ -115,7 +116,10 @@ def read_set(db: Path, outcomes: Sequence[Outcome], dating: str) -> StoredSet:
         probe = Batch([], {}, {}, Counter(), evidence)
         names, classified = story_store.name_stats(con, probe)
         relevant = story_store.relevance(con)
-    return StoredSet(dating, articles, copy_of, evidence, names, classified, label, relevant)
+        stance = story_store.stances(con)
+    return StoredSet(
+        dating, articles, copy_of, evidence, names, classified, label, relevant, stance
+    )
 
 
 def _scored(stored: StoredSet, keep: set[str] | None) -> tuple[Batch, Scored]:

@@ -81,6 +81,7 @@ def story_threads(stored: StoredSet, story_of: Mapping[str, str]) -> list[Thread
                 event_at(a),
                 named,
                 _asked(a.title, a.text),
+                stored.stance.get(aid, "neutral") != "neutral",
             )
         )
     return threads_of(reports)

@@ -80,6 +80,12 @@ def relevance(con: Connection) -> dict[str, bool]:
     return {r[0]: bool(r[1]) for r in rows}
 
 
+def stances(con: Connection) -> dict[str, str]:
+    """The stance the classifier gave each classified article."""
+    rows = con.execute("SELECT article_id, stance FROM core.classifications").fetchall()
+    return {r[0]: str(r[1]) for r in rows}
+
+
 def processed(con: Connection) -> tuple[list[StoredArticle], dict[str, str | None]]:
     """Every processed article as the story step reads it, and what each is a copy of (for
     re-running story assignment over a stored set: monitor.evaluate.grouping)."""
