@@ -232,6 +232,7 @@ class Thread:
     questions: Mapping[str, float] = field(default_factory=dict)  # its reports' unit weights
     size: int = 1  # its relevant reports
     sided: float = 0.0  # the share of its reports that argue a side (opinion pieces)
+    key: str = ""  # what orders it among stories of one day and size: its reports' least text hash
 
     @property
     def family(self) -> str:
@@ -258,6 +259,7 @@ class Report:
     named_at: datetime | None = None  # the latest full date its text names
     questions: Mapping[str, float] = field(default_factory=dict)  # `question_weights`
     sided: bool = False  # the classifier gave it a side (an opinion piece's own voice)
+    key: str = ""  # its text's hash (`content_hash`): an order that no URL or id changes
 
 
 ACTOR_KINDS = frozenset({"person", "organization", "group"})
@@ -300,6 +302,7 @@ def threads_of(reports: Iterable[Report]) -> list[Thread]:
                 asked,
                 len(mine),
                 sum(r.sided for r in mine) / len(mine),
+                min(r.key for r in mine),
             )
         )
     return out
@@ -464,12 +467,13 @@ def join_probabilities(
     return np.asarray(model.probabilities(columns) * near, dtype=np.float64)
 
 
-def order(thread: Thread) -> tuple[int, datetime, int, str]:
+def order(thread: Thread) -> tuple[int, datetime, int, str, str]:
     """The order stories are threaded in: by own date, then by the date their texts name,
     then the rest; ties: the story with more reports first (more to found a thread on), then
-    by id."""
+    by what its reports say (`Thread.key`: the same stories from other addresses, with other
+    ids, are threaded alike), then by id."""
     rank = 0 if thread.first_at else 1 if thread.named_at else 2
-    return (rank, thread.when or datetime.min, -thread.size, thread.story_id)
+    return (rank, thread.when or datetime.min, -thread.size, thread.key, thread.story_id)
 
 
 def place(

@@ -461,3 +461,14 @@ def test_a_story_alone_in_its_storyline_continues_nothing(tmp_path: Path) -> Non
     assert digest.storylines == ()
     assert "Continues" not in render_digest(digest, "md")
     assert json.loads(render_digest(digest, "json"))["storylines"] == []
+
+
+def test_stories_that_tie_are_threaded_in_the_order_of_what_they_say() -> None:
+    """Two stories of one day and size are taken by their text's hash, not their ids (which
+    change with the address their reports came from), so one archive threads one way."""
+    day = datetime(2024, 1, 2)
+    first = Thread("z-story", {}, {}, day, day, key="0a1b")
+    second = Thread("a-story", {}, {}, day, day, key="f9e8")
+    undated = Thread("0-story", {}, {}, None, None, key="0000")
+    ordered = sorted([second, undated, first], key=storylines.order)
+    assert [t.story_id for t in ordered] == ["z-story", "a-story", "0-story"]

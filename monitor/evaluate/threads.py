@@ -82,6 +82,7 @@ def story_threads(stored: StoredSet, story_of: Mapping[str, str]) -> list[Thread
                 named,
                 _asked(a.title, a.text),
                 stored.stance.get(aid, "neutral") != "neutral",
+                a.content_hash or "",
             )
         )
     return threads_of(reports)

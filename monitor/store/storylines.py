@@ -46,7 +46,8 @@ def threads(con: Connection, story_ids: Sequence[str]) -> list[Thread]:
     with bulk.rows(con, {"story_id": sorted(set(story_ids))}) as asked:
         rows = con.execute(
             f"SELECT a.story_id, a.article_id, c.topics, {OWN_DATE_SQL} AS own, a.published_at, "
-            f"f.vector, f.cues, {HEADLINE}, left(a.text, {QUESTION_CHARS}), c.stance "
+            f"f.vector, f.cues, {HEADLINE}, left(a.text, {QUESTION_CHARS}), c.stance, "
+            "coalesce(a.content_hash, '') "
             "FROM core.articles a JOIN core.classifications c USING (article_id) "
             "LEFT JOIN core.story_features f USING (article_id) "
             f"WHERE a.story_id IN (SELECT story_id FROM {asked}) AND c.relevant "
@@ -79,12 +80,13 @@ def threads(con: Connection, story_ids: Sequence[str]) -> list[Thread]:
             tuple(topics or ()),
             tuple(named.get(article_id, ())),
             idf.vector(counts[article_id]) if article_id in counts else {},
-            published_at if own else None,
+            at if own else None,
             _named_at(cues),
             question_weights(title, text or ""),
             stance not in (None, "neutral"),
+            key,
         )
-        for story_id, article_id, topics, own, published_at, _, cues, title, text, stance in rows
+        for story_id, article_id, topics, own, at, _, cues, title, text, stance, key in rows
     )
 
 
