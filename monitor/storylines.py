@@ -78,7 +78,6 @@ FEATURES = (
     "text_best",
     "family",
     "dated",
-    "gap",
     "gap_years",
     "named",
     "named_gap",
@@ -353,6 +352,11 @@ class Line:
         """The kind of thread the storyline's stories make together."""
         return family_of(self.topics, self.questions)
 
+    @property
+    def families(self) -> set[str]:
+        """The kinds of its stories (several where an analyst merged threads of two kinds)."""
+        return {t.family for t in self.threads}
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -418,9 +422,13 @@ def join_columns(
     * `questions`, `contexts`: cosine of the story's questions at stake (wider events) and the
       storyline's; `actors`: of the actors they name, weighed by rarity; `text_best`: of the
       story's words and those of the storyline's closest story; `family`: of one kind;
-    * `dated`: both have own dates, `gap` (log days) and `gap_years` from the story to the
-      storyline's nearest story; else `named`, `named_gap`, `named_years` the same by the dates
-      their texts name (a stand-in, weighed apart); neither: no time evidence at all."""
+    * `dated`: both have own dates, and `gap_years` from the story to the storyline's nearest
+      story (linear: a nearer storyline is always likelier; `gap`, its log days, is computed but
+      no feature: its fitted weight flipped sign from fit to fit); else `named`, `named_gap`,
+      `named_years` by the dates their texts name (a stand-in, weighed apart); neither: no time
+      evidence at all;
+    * and, not a feature but a condition (`offered`), `kin`: the story is of the kind of one of
+      the storyline's stories."""
     asked = _of_kind(thread.questions, "question")
     around = _of_kind(thread.questions, "context")
     who = _weighed(thread.actors, idf)
@@ -434,6 +442,7 @@ def join_columns(
         rows["actors"].append(_cosine(who, line.who))
         rows["text_best"].append(max(_cosine(thread.text, t.text) for t in line.threads))
         rows["family"].append(float(family == line.family))
+        rows["kin"].append(float(family == line.family or family in line.families))
         # An opinion piece argues the question a thread is about rather than reporting its
         # events: it shares the question, seldom the words or the actors.
         rows["opinion"].append(thread.sided * rows["questions"][-1])
@@ -452,7 +461,7 @@ def join_columns(
             rows[known].append(float(days is not None))
             rows[log_days].append(math.log1p(days) if days is not None else 0.0)
             rows[years].append(min(days / 365, MAX_GAP_YEARS) if days is not None else 0.0)
-    return {name: np.array(rows[name], dtype=np.float64) for name in FEATURES}
+    return {name: np.array(values, dtype=np.float64) for name, values in rows.items()}
 
 
 def join_probabilities(
@@ -463,8 +472,16 @@ def join_probabilities(
     if not lines:
         return np.zeros(0)
     columns = join_columns(thread, lines, idf)
-    near = columns["gap_years"] * 365 <= MAX_GAP_DAYS
-    return np.asarray(model.probabilities(columns) * near, dtype=np.float64)
+    return np.asarray(model.probabilities(columns) * offered(columns), dtype=np.float64)
+
+
+def offered(columns: Mapping[str, Array]) -> NDArray[np.bool_]:
+    """The storylines a story may continue: with a story of its kind (`kin`: a thread of
+    attacks is not continued by a vote, unless an analyst merged the two), and with a story
+    dated within `MAX_GAP_DAYS` (or no dates to tell)."""
+    return np.asarray(
+        (columns["gap_years"] * 365 <= MAX_GAP_DAYS) & (columns["kin"] > 0), dtype=bool
+    )
 
 
 def order(thread: Thread) -> tuple[int, datetime, int, str, str]:

@@ -472,3 +472,22 @@ def test_stories_that_tie_are_threaded_in_the_order_of_what_they_say() -> None:
     undated = Thread("0-story", {}, {}, None, None, key="0000")
     ordered = sorted([second, undated, first], key=storylines.order)
     assert [t.story_id for t in ordered] == ["z-story", "a-story", "0-story"]
+
+
+def test_a_storyline_is_offered_only_to_stories_of_its_kinds() -> None:
+    """An attack does not continue the talks' thread, however near in time and alike in words;
+    a thread an analyst made of both kinds takes stories of either."""
+    talks = TALKS.format(day="Thursday", extra="Rockets hit Ain al-Asad air base the same day.")
+    attack = ATTACK.format(day="Thursday", extra="The talks on the coalition went on in Baghdad.")
+    sudani = ("Mohammed Shia al-Sudani",)
+    talk_thread = _thread("t", talks, datetime(2024, 1, 25), "negotiations", sudani, "talks")
+    attack_thread = _thread("a", attack, datetime(2024, 1, 25), "attack_on_us_forces", KH, "attack")
+    assert talk_thread.family == "presence" and attack_thread.family == "attacks"
+    alone = storylines.lines_of({"talks": [talk_thread]}, IDF)
+    columns = storylines.join_columns(attack_thread, alone, IDF)
+    assert not storylines.offered(columns).any()
+    assert storylines.place([attack_thread], alone, IDF).opened  # a thread of its own
+    both = storylines.lines_of({"merged": [talk_thread, attack_thread]}, IDF)
+    later = _thread("b", attack, datetime(2024, 1, 26), "attack_on_us_forces", KH, "attack")
+    assert storylines.offered(storylines.join_columns(later, both, IDF)).all()
+    assert storylines.place([later], both, IDF).storyline_of == {"b": "merged"}

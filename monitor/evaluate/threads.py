@@ -37,12 +37,12 @@ from monitor.stories.features import cue_day
 from monitor.stories.model import PairModel, fit_pair_model
 from monitor.storylines import (
     FEATURES,
-    MAX_GAP_DAYS,
     Line,
     Report,
     Thread,
     actor_idf,
     join_columns,
+    offered,
     order,
     place,
     question_weights,
@@ -160,8 +160,8 @@ def replay(
         names = sorted(lines)
         if names:
             columns = join_columns(thread, [lines[n] for n in names], idf)
-            # Storylines the story is never asked about (a gap beyond `MAX_GAP_DAYS`).
-            near = columns["gap_years"] * 365 <= MAX_GAP_DAYS
+            # Storylines the story is never asked about (`storylines.offered`).
+            near = offered(columns)
             x = np.column_stack([columns[f] for f in FEATURES])[near]
             kept = [n for n, ok in zip(names, near, strict=True) if ok]
             if kept:
