@@ -335,6 +335,7 @@ class Line:
     threads: list[Thread] = field(default_factory=list)
     questions: dict[str, float] = field(default_factory=dict)
     who: dict[str, float] = field(default_factory=dict)  # actors only, weighed by rarity
+    kinds: set[str] = field(default_factory=set)  # its stories' kinds (several after a merge)
 
     def add(self, thread: Thread, idf: Mapping[str, float]) -> None:
         """Take a story into the storyline."""
@@ -343,6 +344,7 @@ class Line:
         _add(self.actors, _unit(_weighed({**thread.places, **thread.actors}, idf)))
         _add(self.who, _unit(_weighed(thread.actors, idf)))
         _add(self.questions, thread.questions)
+        self.kinds.add(thread.family)
         last = thread.last_at or thread.first_at
         if last is not None:
             self.last_at = max(self.last_at or last, last)
@@ -351,11 +353,6 @@ class Line:
     def family(self) -> str:
         """The kind of thread the storyline's stories make together."""
         return family_of(self.topics, self.questions)
-
-    @property
-    def families(self) -> set[str]:
-        """The kinds of its stories (several where an analyst merged threads of two kinds)."""
-        return {t.family for t in self.threads}
 
 
 @dataclass(frozen=True)
@@ -423,8 +420,8 @@ def join_columns(
       storyline's; `actors`: of the actors they name, weighed by rarity; `text_best`: of the
       story's words and those of the storyline's closest story; `family`: of one kind;
     * `dated`: both have own dates, and `gap_years` from the story to the storyline's nearest
-      story (linear: a nearer storyline is always likelier; `gap`, its log days, is computed but
-      no feature: its fitted weight flipped sign from fit to fit); else `named`, `named_gap`,
+      story (linear, so a nearer storyline is always likelier: a log-days feature's fitted
+      weight flipped sign from fit to fit); else `named`, `named_gap`,
       `named_years` by the dates their texts name (a stand-in, weighed apart); neither: no time
       evidence at all;
     * and, not a feature but a condition (`offered`), `kin`: the story is of the kind of one of
@@ -442,7 +439,7 @@ def join_columns(
         rows["actors"].append(_cosine(who, line.who))
         rows["text_best"].append(max(_cosine(thread.text, t.text) for t in line.threads))
         rows["family"].append(float(family == line.family))
-        rows["kin"].append(float(family == line.family or family in line.families))
+        rows["kin"].append(float(family == line.family or family in line.kinds))
         # An opinion piece argues the question a thread is about rather than reporting its
         # events: it shares the question, seldom the words or the actors.
         rows["opinion"].append(thread.sided * rows["questions"][-1])
@@ -455,11 +452,12 @@ def join_columns(
             stand_ins = [(t.when, t.when) for t in line.threads if t.when is not None]
             named = _nearest((proxy, proxy), stand_ins) if stand_ins else None
         for known, log_days, years, days in (
-            ("dated", "gap", "gap_years", gap),
+            ("dated", None, "gap_years", gap),
             ("named", "named_gap", "named_years", named),
         ):
             rows[known].append(float(days is not None))
-            rows[log_days].append(math.log1p(days) if days is not None else 0.0)
+            if log_days is not None:
+                rows[log_days].append(math.log1p(days) if days is not None else 0.0)
             rows[years].append(min(days / 365, MAX_GAP_YEARS) if days is not None else 0.0)
     return {name: np.array(values, dtype=np.float64) for name, values in rows.items()}
 

@@ -115,8 +115,7 @@ def read_set(db: Path, outcomes: Sequence[Outcome], dating: str) -> StoredSet:
         evidence = story_store.evidence(con, [a.article_id for a in articles])
         probe = Batch([], {}, {}, Counter(), evidence)
         names, classified = story_store.name_stats(con, probe)
-        relevant = story_store.relevance(con)
-        stance = story_store.stances(con)
+        relevant, stance = story_store.verdicts(con)
     return StoredSet(
         dating, articles, copy_of, evidence, names, classified, label, relevant, stance
     )

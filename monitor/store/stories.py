@@ -74,16 +74,10 @@ def name_stats(con: Connection, batch: Batch) -> tuple[dict[str, int], int]:
     return names, int(row[0]) if row else 0
 
 
-def relevance(con: Connection) -> dict[str, bool]:
-    """Whether the classifier took each classified article for relevant."""
-    rows = con.execute("SELECT article_id, relevant FROM core.classifications").fetchall()
-    return {r[0]: bool(r[1]) for r in rows}
-
-
-def stances(con: Connection) -> dict[str, str]:
-    """The stance the classifier gave each classified article."""
-    rows = con.execute("SELECT article_id, stance FROM core.classifications").fetchall()
-    return {r[0]: str(r[1]) for r in rows}
+def verdicts(con: Connection) -> tuple[dict[str, bool], dict[str, str]]:
+    """Whether the classifier took each classified article for relevant, and its stance."""
+    rows = con.execute("SELECT article_id, relevant, stance FROM core.classifications").fetchall()
+    return {r[0]: bool(r[1]) for r in rows}, {r[0]: str(r[2]) for r in rows}
 
 
 def processed(con: Connection) -> tuple[list[StoredArticle], dict[str, str | None]]:
