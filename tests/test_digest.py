@@ -48,6 +48,7 @@ from monitor.pipeline import run_ingest
 from monitor.settings import load_settings
 from monitor.store import Store
 from monitor.store import articles as stored
+from monitor.store import reader as reader_store
 from monitor.store import stories as story_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -284,6 +285,8 @@ def build_crafted_db(tmp_path: Path) -> Store:
                 story=STORY_3,
                 relevant=True,
                 stance="for_withdrawal",
+                # The page's date printed above its text, as extracted pages often carry it.
+                text="date 2020-01-05 Iraqi lawmakers voted on Sunday to expel US troops.",
             ),
             dict(
                 name="c2",
@@ -531,6 +534,17 @@ def test_story_summary_has_stance_mix_actors_quotes_and_figures(crafted_db: Stor
     }
     html_text = render_digest(build_digest(crafted_db, since=None, now=T0), "html")
     assert "Pentagon spokesman" in html_text and "2,500" in html_text
+
+
+def test_story_lead_leaves_out_the_date_printed_above_the_text(crafted_db: Store) -> None:
+    # The digest, the reader's story page (both the digest's lead) and the Atom feed's summary.
+    lead = _story(_json(crafted_db, since=None), STORY_3)["lead"]
+    assert lead == "Iraqi lawmakers voted on Sunday to expel US troops."
+    with crafted_db.read() as con:
+        summary, _ = reader_store.leads(con, [STORY_3])[STORY_3]
+    assert summary == lead
+    # A lead without a printed date keeps its first words.
+    assert _story(_json(crafted_db, since=None), STORY_1)["lead"].startswith("Baghdad and")
 
 
 def test_relevant_only_by_default_and_everything_with_include_all(crafted_db: Store) -> None:

@@ -44,6 +44,7 @@ from monitor.store import Store, digests, utcnow
 from monitor.store import storylines as storyline_store
 from monitor.store.digests import StoryDetails, WindowArticle
 from monitor.store.storylines import Summary
+from monitor.titles import strip_date_debris
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +355,9 @@ def _build_story(
     seen = [m.first_seen_at for m in members]
     new_count = sum(1 for m in members if m.is_new)
     title = story_title or origin.title or _clip(origin.lead, 120) or origin.url
-    lead = " ".join(origin.lead.split())
+    # A date the page printed above the text ("date 2020-01-05", "Published 5 Jan 2020 |") is
+    # not what the story says: the story's dates are shown beside it.
+    lead = strip_date_debris(" ".join(origin.lead.split()))
     if title and lead.startswith(title.rstrip(".")):
         # The title is the text's own first sentence (monitor/titles.py): don't repeat it.
         lead = lead[len(title.rstrip(".")) :].lstrip(" .").strip()

@@ -20,6 +20,7 @@ from monitor.store.digests import (
     StoryFigure,
     WindowArticle,
 )
+from monitor.titles import strip_date_debris
 
 # One row per story: what the list shows and what its facets count. A story is "in" a facet
 # value when any of its reports is (from that outlet, in that language, of that stance ...).
@@ -186,7 +187,8 @@ def report_extras(con: Connection, ids: Sequence[str]) -> dict[str, ReportExtras
 
 
 def leads(con: Connection, story_ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
-    """story_id -> (the first 600 characters of its representative's text, its language)."""
+    """story_id -> (the first 600 characters of its representative's text, without a date the
+    page printed above it, and its language)."""
     if not story_ids:
         return {}
     rows = bulk.select(
@@ -196,7 +198,7 @@ def leads(con: Connection, story_ids: Sequence[str]) -> dict[str, tuple[str, str
         "WHERE s.story_id IN (SELECT story_id FROM {rows})",
         {"story_id": list(story_ids)},
     )
-    return {r[0]: (r[1], r[2]) for r in rows}
+    return {r[0]: (strip_date_debris(" ".join((r[1] or "").split())), r[2]) for r in rows}
 
 
 # One story's articles in the digest's window form, origin first (the digest's order: earliest
