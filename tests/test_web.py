@@ -78,6 +78,9 @@ def test_every_page_answers_escaped_and_under_a_strict_csp(reader: Running, db: 
                 assert payload not in page.text, f"{path} shows {payload!r} unescaped"
             assert "<script>" not in page.text.replace('<script src="/static/reader.js"', "")
             assert " style=" not in page.text  # no inline style either
+        # The story's dates and its counts read apart ("2020-01-06 · 11 reports", not "…06· 11").
+        meta = re.search(r'<p class="meta">(.*?)</p>', web.get(f"/stories/{story}").text, re.S)
+        assert meta and re.search(r"\S · \d+ reports? from", " ".join(meta.group(1).split()))
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in web.get(f"/articles/{article}").text
         assert web.get("/stories/nope").status_code == 404
         assert web.get("/articles/nope").status_code == 404
