@@ -14,6 +14,7 @@ import pytest
 
 from monitor import curation, storylines
 from monitor.digest import build_digest, record_digest, render_digest
+from monitor.digest.storyline import build_storyline, render_storyline
 from monitor.errors import ConfigError
 from monitor.models import Article
 from monitor.pipeline import process_pending, reclassify, store_articles
@@ -491,3 +492,38 @@ def test_a_storyline_is_offered_only_to_stories_of_its_kinds() -> None:
     later = _thread("b", attack, datetime(2024, 1, 26), "attack_on_us_forces", KH, "attack")
     assert storylines.offered(storylines.join_columns(later, both, IDF)).all()
     assert storylines.place([later], both, IDF).storyline_of == {"b": "merged"}
+
+
+def test_the_storyline_chart_dates_a_report_by_its_story_and_leaves_out_the_undated(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "m.duckdb"
+    talks = [
+        _article(
+            f"https://{host}.example/1",
+            TALKS.format(day="Thursday", extra=extra),
+            datetime(2024, 1, 25),
+        )
+        for host, extra in (("a", ""), ("b", "The talks resume next week."))
+    ]
+    attack = _article(
+        "https://c.example/1", ATTACK.format(day="Tuesday", extra=""), datetime(2024, 1, 2)
+    )
+    store = _ingest(db, [*talks, attack])
+    line, other = _storyline_of(store, talks[0].url), _storyline_of(store, attack.url)
+    assert line and other and _storyline_of(store, talks[1].url) == line
+    if other != line:
+        curation.merge(store, line, other)
+    # One report of the talks lost its date (its story keeps the other's), and the attack
+    # has none at all: as crawled pages often come.
+    with store.write() as con:
+        con.execute(
+            "UPDATE core.articles SET published_at = NULL, date_source = 'unknown' "
+            "WHERE url IN (?, ?)",
+            [talks[1].url, attack.url],
+        )
+    view = build_storyline(store, line)
+    assert [(d.day.isoformat(), d.total) for d in view.days] == [("2024-01-25", 2)]
+    assert view.undated == 1
+    html = render_storyline(view, "html")
+    assert "1 undated article not drawn" in html

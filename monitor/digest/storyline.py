@@ -42,9 +42,10 @@ class StorylineView:
 
     summary: Summary
     stories: tuple[TimelineStory, ...]
-    days: tuple[DayCount, ...]
+    days: tuple[DayCount, ...]  # by publication date, else their story's first (day_counts)
     since: datetime | None  # the previous digest, if any
     generated_at: datetime
+    undated: int = 0  # articles of stories with no date at all: not in `days`
 
     @property
     def new_stories(self) -> int:
@@ -77,10 +78,14 @@ def storyline_view(con: Connection, storyline_id: str) -> StorylineView:
     since = previous.generated_at if previous else None
     stories = tuple(TimelineStory(row, _status(row, since)) for row in rows)
     by_day: dict[Any, dict[str, int]] = {}
+    undated = 0
     for day, stance, n in counts:
+        if day is None:
+            undated += n
+            continue
         by_day.setdefault(day, {s: 0 for s in STANCES})[stance] += n
     days = tuple(DayCount(day, c) for day, c in sorted(by_day.items()))
-    return StorylineView(summary, stories, days, since, utcnow())
+    return StorylineView(summary, stories, days, since, utcnow(), undated)
 
 
 def _status(row: TimelineRow, since: datetime | None) -> Literal["new", "grew", ""]:

@@ -7,7 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from monitor.store import bulk
 from monitor.store.articles import HEADLINE
@@ -345,16 +345,22 @@ def timeline(con: Connection, storyline_id: str) -> list[TimelineRow]:
     ]
 
 
-def day_counts(con: Connection, storyline_id: str) -> list[tuple[datetime, str, int]]:
-    """Articles of a storyline per day (publication date, else first seen) and stance."""
+def day_counts(con: Connection, storyline_id: str) -> list[tuple[date | None, str, int]]:
+    """Articles of a storyline per day and stance: the day each was published, else the first
+    day its story's reports were (an undated report of a dated event); None for the articles of
+    a story with no date at all (the day it was crawled is no day of a thread that may be years
+    old)."""
     return [
         (r[0], r[1], int(r[2]))
         for r in con.execute(
             """
-            SELECT coalesce(a.published_at, a.first_seen_at)::DATE AS day,
+            SELECT coalesce(a.published_at, d.first_at)::DATE AS day,
                    coalesce(a.stance, 'unclassified'), count(*)
             FROM articles a JOIN core.stories s USING (story_id)
-            WHERE s.storyline_id = $1 GROUP BY ALL ORDER BY day
+            LEFT JOIN (
+                SELECT story_id, min(published_at) AS first_at FROM articles GROUP BY story_id
+            ) d USING (story_id)
+            WHERE s.storyline_id = $1 GROUP BY ALL ORDER BY day NULLS LAST
             """,
             [storyline_id],
         ).fetchall()
