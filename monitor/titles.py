@@ -70,6 +70,11 @@ _DATELINE = re.compile(
     r"^[A-Z][A-Z/ .'’-]{2,40}(?:,\s[^—–\n]{1,30}?)?(?:\s*\([A-Za-z .]+\))?\s*(?:—|–|--|-)\s+"
 )
 _YEAR = re.compile(r"(?:19|20)\d\d")
+# Page chrome that reaches a title when a page's first line is its skip link or a tracker's
+# name: never a headline.
+_CHROME = re.compile(r"\bskip to (?:the )?(?:main )?(?:content|navigation)\b|\bfb-pixel\b", re.I)
+# A list mark at a title's head ("- Iraq's Joint Operations Command announced Wednesday").
+_BULLET = re.compile(r"^[-–—•*·]\s+")
 _DATE_LABEL = re.compile(r"(?:date|dated|published|updated|posted|last)\b", re.I)
 _CLOCK = re.compile(r"\d{1,2}:\d\d")
 _NUMERIC_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
@@ -149,7 +154,7 @@ def clean_title(title: str | None, site_names: Iterable[str | None] = ()) -> str
     """The headline without the site's name around it, if what remains is informative."""
     if not title:
         return None
-    title = strip_date_debris(" ".join(title.split()))
+    title = _BULLET.sub("", strip_date_debris(" ".join(title.split())))
     if not title:
         return None
     keys = site_keys(site_names)
@@ -175,6 +180,7 @@ def informative(title: str, keys: Collection[str] = ()) -> bool:
         and _key(title) not in keys
         and not (_BYLINE.match(title) and len(words) <= 6)
         and not _CAPTION.search(title)
+        and not _CHROME.search(title)
     )
 
 
@@ -194,7 +200,7 @@ def lead_title(text: str, site_names: Iterable[str | None] = ()) -> str | None:
     )
     if not first:
         return None
-    first = _DATELINE.sub("", strip_date_debris(first), count=1)
+    first = _DATELINE.sub("", _BULLET.sub("", strip_date_debris(first)), count=1)
     sentence = _SENTENCE_END.split(first, maxsplit=1)[0].strip()
     sentence = sentence.rstrip(".").strip()
     if len(sentence) <= MAX_TITLE_CHARS:

@@ -51,6 +51,12 @@ SITES = ["Shafaq News", "shafaq.com"]
         ),
         ("Iraq: parliament votes to expel US troops", "Iraq: parliament votes to expel US troops"),
         ("US-led coalition to leave Iraq", "US-led coalition to leave Iraq"),
+        ("fb-pixel Skip to main content", None),  # page chrome
+        ("Skip to content", None),
+        (
+            "- Iraq's Joint Operations Command announced Wednesday",
+            "Iraq's Joint Operations Command announced Wednesday",
+        ),
         (
             "البرلمان العراقي يصوت على إخراج القوات الأجنبية",
             "البرلمان العراقي يصوت على إخراج القوات الأجنبية",
@@ -400,6 +406,15 @@ def test_a_stored_title_with_date_debris_is_redone_with_its_story(
         (
             "US-led coalition forces left the base on Monday. More.",
             "US-led coalition forces left the base on Monday",
+        ),
+        (
+            "fb-pixel Skip to main content\n\nIraqi lawmakers demand US withdrawal after Trump "
+            "visit\n\nBAGHDAD — Iraqi lawmakers Thursday demanded US forces leave the country.",
+            "Iraqi lawmakers demand US withdrawal after Trump visit",
+        ),
+        (
+            "- Coalition forces to fully withdraw from Ain al-Asad.\n- Withdrawal next week.",
+            "Coalition forces to fully withdraw from Ain al-Asad",
         ),
     ],
 )
