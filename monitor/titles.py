@@ -70,9 +70,14 @@ _DATELINE = re.compile(
     r"^[A-Z][A-Z/ .'’-]{2,40}(?:,\s[^—–\n]{1,30}?)?(?:\s*\([A-Za-z .]+\))?\s*(?:—|–|--|-)\s+"
 )
 _YEAR = re.compile(r"(?:19|20)\d\d")
-# Page chrome that reaches a title when a page's first line is its skip link or a tracker's
-# name: never a headline.
-_CHROME = re.compile(r"\bskip to (?:the )?(?:main )?(?:content|navigation)\b|\bfb-pixel\b", re.I)
+# Page chrome that reaches a title when a page's first line is its skip link, a tracker's name,
+# the alt text of its icon or the site's own name ("موقع العهد الإخباري", "the Al-Ahd news
+# site"): never a headline.
+_CHROME = re.compile(
+    r"\bskip to (?:the )?(?:main )?(?:content|navigation)\b|\bfb-pixel\b|\bsite icon\b|"
+    r"^موقع\s.{1,40}\s(?:الإخباري|الاخباري)$",
+    re.I,
+)
 # A list mark at a title's head ("- Iraq's Joint Operations Command announced Wednesday").
 _BULLET = re.compile(r"^[-–—•*·]\s+")
 _DATE_LABEL = re.compile(r"(?:date|dated|published|updated|posted|last)\b", re.I)

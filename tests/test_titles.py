@@ -53,6 +53,8 @@ SITES = ["Shafaq News", "shafaq.com"]
         ("US-led coalition to leave Iraq", "US-led coalition to leave Iraq"),
         ("fb-pixel Skip to main content", None),  # page chrome
         ("Skip to content", None),
+        ("Site icon Sports Time Now", None),
+        ("موقع العهد الاخباري", None),  # "the Al-Ahd news site"
         (
             "- Iraq's Joint Operations Command announced Wednesday",
             "Iraq's Joint Operations Command announced Wednesday",
