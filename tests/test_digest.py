@@ -160,6 +160,7 @@ EXTRAS: dict[str, dict[str, tuple[Any, ...]]] = {
         "figures": (
             Figure(2500.0, "troops", "The 2,500 American troops in Iraq ..."),
             Figure(86.0, "lawmakers", "86 lawmakers signed the request."),
+            Figure(1.0, "rockets", "A rocket fell near the embassy."),
         ),
     },
 }
@@ -534,6 +535,11 @@ def test_story_summary_has_stance_mix_actors_quotes_and_figures(crafted_db: Stor
     }
     html_text = render_digest(build_digest(crafted_db, since=None, now=T0), "html")
     assert "Pentagon spokesman" in html_text and "2,500" in html_text
+    # One of a thing is said in the singular; the JSON keeps the kind as it is.
+    assert {"value": 1.0, "what": "rockets"}.items() <= s1["figures"][-1].items()
+    md_text = render_digest(build_digest(crafted_db, since=None, now=T0), "md")
+    assert "2,500 troops; 86 lawmakers; 1 rocket" in md_text
+    assert "<b>1</b> rocket<" in html_text and "1 rockets" not in html_text
 
 
 def test_story_lead_leaves_out_the_date_printed_above_the_text(crafted_db: Store) -> None:

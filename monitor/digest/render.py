@@ -298,8 +298,16 @@ def _fmt_number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def _fmt_unit(what: str, value: float) -> str:
+    """What a figure counts, in the singular for one ("1 rocket", "2,500 troops")."""
+    if value != 1 or not what.endswith("s"):
+        return what
+    return what[:-3] + "y" if what.endswith("ies") else what[:-1]
+
+
 def add_common_filters(env: jinja2.Environment) -> None:
     env.filters["date"] = _fmt_date
+    env.filters["unit"] = _fmt_unit
     env.filters["datetime"] = _fmt_datetime
     env.filters["number"] = _fmt_number
     env.filters["month"] = _fmt_month
