@@ -26,6 +26,7 @@ pytestmark = [
 ]
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -80,6 +81,18 @@ def _ids(store: Store, sql: str) -> list[str]:
 def _csp_errors(driver: webdriver.Chrome) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if "Content Security" in e["message"]]
 
+
+_PAGE_WIDTH = "return document.documentElement.scrollWidth"
+_WIDER_THAN = """
+const out = [];
+for (const el of document.querySelectorAll('body *')) {
+  const r = el.getBoundingClientRect();
+  if (r.right > arguments[0] + 0.5) {
+    out.push(`${el.tagName}.${el.className} ${Math.round(r.right)}`);
+  }
+}
+return [document.documentElement.scrollWidth, out.slice(0, 10)];
+"""
 
 _TITLES_UNDER_BUTTONS = """
 const out = [];
@@ -192,8 +205,13 @@ def test_phone_width_shows_the_list_first(
     reader, _ = setup
     browser.set_window_size(*PHONE)
     browser.get(reader.url + "/")
-    width = browser.execute_script("return document.documentElement.scrollWidth")
-    assert width <= PHONE[0], "the page scrolls sideways on a phone"
+    # Once the layout has settled: one CI run measured 428 px right after the load (412 on
+    # every rerun). What still sticks out after 5 s is named in the failure.
+    try:
+        _wait(browser, 5).until(lambda d: d.execute_script(_PAGE_WIDTH) <= PHONE[0])
+    except TimeoutException:
+        wide = browser.execute_script(_WIDER_THAN, PHONE[0])
+        pytest.fail(f"the page scrolls sideways on a phone: {wide}")
     stories = browser.find_element(By.CSS_SELECTOR, "section.stories")
     facets = browser.find_element(By.CSS_SELECTOR, "aside.facets")
     assert stories.location["y"] < facets.location["y"]
