@@ -155,11 +155,17 @@ def _names_site(part: str, keys: set[str]) -> bool:
     )
 
 
+def without_head_debris(text: str) -> str:
+    """A headline or lead, its whitespace collapsed, without a date run the page printed at its
+    head (`strip_date_debris`) or a list mark ("- ")."""
+    return _BULLET.sub("", strip_date_debris(" ".join(text.split())))
+
+
 def clean_title(title: str | None, site_names: Iterable[str | None] = ()) -> str | None:
     """The headline without the site's name around it, if what remains is informative."""
     if not title:
         return None
-    title = _BULLET.sub("", strip_date_debris(" ".join(title.split())))
+    title = without_head_debris(title)
     if not title:
         return None
     keys = site_keys(site_names)
@@ -205,7 +211,7 @@ def lead_title(text: str, site_names: Iterable[str | None] = ()) -> str | None:
     )
     if not first:
         return None
-    first = _DATELINE.sub("", _BULLET.sub("", strip_date_debris(first)), count=1)
+    first = _DATELINE.sub("", without_head_debris(first), count=1)
     sentence = _SENTENCE_END.split(first, maxsplit=1)[0].strip()
     sentence = sentence.rstrip(".").strip()
     if len(sentence) <= MAX_TITLE_CHARS:

@@ -44,7 +44,7 @@ from monitor.store import Store, digests, utcnow
 from monitor.store import storylines as storyline_store
 from monitor.store.digests import StoryDetails, WindowArticle
 from monitor.store.storylines import Summary
-from monitor.titles import strip_date_debris
+from monitor.titles import without_head_debris
 
 log = logging.getLogger(__name__)
 
@@ -357,7 +357,7 @@ def _build_story(
     title = story_title or origin.title or _clip(origin.lead, 120) or origin.url
     # A date the page printed above the text ("date 2020-01-05", "Published 5 Jan 2020 |") is
     # not what the story says: the story's dates are shown beside it.
-    lead = strip_date_debris(" ".join(origin.lead.split()))
+    lead = without_head_debris(origin.lead)
     if title and lead.startswith(title.rstrip(".")):
         # The title is the text's own first sentence (monitor/titles.py): don't repeat it.
         lead = lead[len(title.rstrip(".")) :].lstrip(" .").strip()

@@ -20,7 +20,7 @@ from monitor.store.digests import (
     StoryFigure,
     WindowArticle,
 )
-from monitor.titles import strip_date_debris
+from monitor.titles import without_head_debris
 
 # One row per story: what the list shows and what its facets count. A story is "in" a facet
 # value when any of its reports is (from that outlet, in that language, of that stance ...).
@@ -198,7 +198,7 @@ def leads(con: Connection, story_ids: Sequence[str]) -> dict[str, tuple[str, str
         "WHERE s.story_id IN (SELECT story_id FROM {rows})",
         {"story_id": list(story_ids)},
     )
-    return {r[0]: (strip_date_debris(" ".join((r[1] or "").split())), r[2]) for r in rows}
+    return {r[0]: (without_head_debris(r[1] or ""), r[2]) for r in rows}
 
 
 # One story's articles in the digest's window form, origin first (the digest's order: earliest

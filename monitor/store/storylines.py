@@ -354,13 +354,14 @@ def day_counts(con: Connection, storyline_id: str) -> list[tuple[date | None, st
         (r[0], r[1], int(r[2]))
         for r in con.execute(
             """
-            SELECT coalesce(a.published_at, d.first_at)::DATE AS day,
-                   coalesce(a.stance, 'unclassified'), count(*)
-            FROM articles a JOIN core.stories s USING (story_id)
-            LEFT JOIN (
-                SELECT story_id, min(published_at) AS first_at FROM articles GROUP BY story_id
-            ) d USING (story_id)
-            WHERE s.storyline_id = $1 GROUP BY ALL ORDER BY day NULLS LAST
+            SELECT day, stance, count(*) FROM (
+                SELECT coalesce(
+                           a.published_at, min(a.published_at) OVER (PARTITION BY a.story_id)
+                       )::DATE AS day,
+                       coalesce(a.stance, 'unclassified') AS stance
+                FROM articles a JOIN core.stories s USING (story_id)
+                WHERE s.storyline_id = $1
+            ) GROUP BY ALL ORDER BY day NULLS LAST
             """,
             [storyline_id],
         ).fetchall()
